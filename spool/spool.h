@@ -1,0 +1,198 @@
+// Spool: the durable, ordered, bounded store of pending analytics events.
+//
+// One LevelDB database at `<options.dir>/spool`, shared by every process of the
+// user (trackers, the uploader, the dump tool). LevelDB admits one process at a
+// time, so a Spool opens the database only for the duration of one call (one
+// short transaction) and closes it again, unless Hold() keeps it open for a
+// burst of calls. Inside one process all Spools of the same path share one
+// handle through a registry (a second leveldb::DB::Open in one process would
+// silently drop the cross-process lock).
+//
+// Key layout (DESIGN.md "Spool keys"):
+//   e/<8-byte big-endian seq>   one message's JSON bytes, exactly as sent
+//   d/<8-byte big-endian seq>   a dead letter {status, reason, at, message}
+//   m/<name>                    metadata: next_seq, count, bytes, drops, ...
+//   i/<inbox file name>         this inbox file has been ingested
+//
+// Item lifecycle (crashpad style):
+//   Append ──> e/ (pending) ──Peek──> in flight (still e/) ──Ack──> deleted
+//                                         └──DeadLetter──> d/ (kept, counted)
+//   Append when the database is busy past lock_wait ──> inbox/<file>
+//        ──(next open, one WriteBatch with its i/ marker)──> e/ ; file unlinked
+//   bounds (count, bytes, age) ──> oldest e/ deleted, counted by reason
+//
+// Thread safety: a Spool is thread-safe; calls are serialized internally.
+
+#ifndef ZENML_SPOOL_SPOOL_H_
+#define ZENML_SPOOL_SPOOL_H_
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/result.h"
+#include "core/status.h"
+
+namespace leveldb {
+class Env;
+}
+
+namespace zenml::spool {
+
+using core::Result;
+using core::Status;
+
+struct SpoolOptions {
+  // The analytics directory, normally `<config dir>/analytics`. The database
+  // is `dir/spool`, inbox files are in `dir/inbox`. Created 0700 on first
+  // write; refused if it is a symlink or owned by another user.
+  std::filesystem::path dir;
+
+  // Bounds; the oldest events are dropped first and counted by reason.
+  uint64_t max_events = 100'000;
+  uint64_t max_bytes = 64ull << 20;  // 64 MiB of message bytes
+  std::chrono::seconds max_age = std::chrono::hours(24 * 30);
+
+  // How long a call retries (jittered backoff) while another process holds
+  // the database. Past it, Append writes to the inbox and other calls return
+  // Busy.
+  std::chrono::milliseconds lock_wait{2000};
+
+  // fsync every write (Append, Ack, ...). Only tests and benchmarks turn it off.
+  bool sync = true;
+
+  // Environment LevelDB runs on; nullptr means leveldb::Env::Default(). Tests
+  // pass a fault-injecting wrapper or an in-memory env. Not owned.
+  leveldb::Env* env = nullptr;
+
+  // Time source for bounds by age and metadata timestamps. Not owned.
+  const core::Clock* clock = &core::RealClock();
+};
+
+// One pending event.
+struct Entry {
+  std::string key;   // "e/" + 8-byte big-endian sequence; pass to Ack
+  uint64_t seq = 0;  // the sequence decoded from key
+  std::string json;  // the message exactly as it will be sent
+};
+
+// A message the server refused on its own (after splitting).
+struct DeadLetterEntry {
+  uint64_t seq = 0;
+  int status = 0;       // HTTP status the server answered
+  std::string reason;   // the server's reason, truncated
+  core::WallTime at;    // when it was dead-lettered
+  std::string message;  // the message JSON
+};
+
+// Where an Append landed.
+enum class AppendTarget {
+  kDatabase,  // in the LevelDB spool
+  kInbox,     // the database stayed busy past lock_wait: in an inbox file
+};
+
+// Why events left the spool without being delivered.
+enum class DropReason {
+  kMaxEvents,   // count bound
+  kMaxBytes,    // size bound
+  kMaxAge,      // age bound
+  kCorruption,  // lost to a repaired corruption
+};
+std::string_view DropReasonName(DropReason reason);  // "max_events", ...
+
+// The result of one uploader run, kept in the metadata for `status`/`--stats`.
+struct UploadRecord {
+  core::WallTime at;
+  std::string outcome;  // "success", "retry", "rate_limited", "config_error", ...
+  uint64_t sent = 0;
+  uint64_t requests = 0;
+  uint64_t dead_lettered = 0;
+  uint64_t remaining = 0;
+  std::optional<core::WallTime> not_before;  // set after a 429
+  std::string detail;                        // one line for humans
+};
+
+struct SpoolStats {
+  uint64_t count = 0;        // pending events
+  uint64_t bytes = 0;        // their message bytes
+  uint64_t next_seq = 0;     // the sequence the next event will get
+  uint64_t dead_letters = 0;
+  std::map<std::string, uint64_t> dropped;  // by DropReasonName
+  uint64_t inbox_files = 0;  // inbox files not yet ingested
+  std::optional<UploadRecord> last_upload;
+  std::optional<core::WallTime> not_before;
+  uint64_t format_version = 0;
+};
+
+class Spool {
+ public:
+  // Cheap: touches no file until the first call.
+  explicit Spool(SpoolOptions options);
+  ~Spool();
+  Spool(const Spool&) = delete;
+  Spool& operator=(const Spool&) = delete;
+
+  const SpoolOptions& options() const { return options_; }
+
+  // Appends `messages` (serialized JSON) in one atomic LevelDB WriteBatch that
+  // also carries the new m/next_seq, count and byte totals and any drops the
+  // bounds require; synced if options.sync. Sequences are consecutive and
+  // increase across processes. If another process holds the database longer
+  // than lock_wait, writes the batch as one inbox file (temp, fsync, rename)
+  // and returns kInbox. Fails with IoError if neither is possible: then
+  // nothing was written.
+  Result<AppendTarget> Append(std::span<const std::string> messages);
+
+  // Returns, in order, pending events whose key sorts after `after_key`
+  // (empty: from the oldest), at most `max_count` of them and at most
+  // `max_bytes` of message bytes (but always the first one if any is left).
+  // Seeks directly past `after_key`, so acknowledged tombstones are not walked.
+  // Ingests inbox files first. An empty vector means nothing is pending.
+  Result<std::vector<Entry>> Peek(std::string_view after_key, size_t max_bytes,
+                                  size_t max_count);
+
+  // Deletes exactly the given event keys (ones already gone are ignored) and
+  // updates count and bytes in the same batch. Compacts the drained range
+  // after large deletes.
+  Status Ack(std::span<const std::string> keys);
+
+  // Moves event `key` to the dead-letter area with the server's answer.
+  Status DeadLetter(std::string_view key, int http_status,
+                    std::string_view reason);
+
+  // Dead letters in sequence order, after `after_seq`, at most `max_count`.
+  Result<std::vector<DeadLetterEntry>> PeekDeadLetters(uint64_t after_seq,
+                                                       size_t max_count);
+
+  // Counts, bytes, drops, last upload: read from metadata, O(1).
+  Result<SpoolStats> Stats();
+
+  // Deletes every pending event, dead letter and inbox file. Returns how many
+  // pending events were deleted. Drop counters and upload history are reset.
+  Result<uint64_t> Purge();
+
+  // Stores the result of an uploader run (and its not-before time, if any).
+  Status RecordUpload(const UploadRecord& record);
+
+  // Keeps the database open across calls until Release() (a busy writer);
+  // other processes wait meanwhile, so hold only while there is work.
+  Status Hold();
+  void Release();
+
+ private:
+  class Impl;
+  SpoolOptions options_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace zenml::spool
+
+#endif  // ZENML_SPOOL_SPOOL_H_
