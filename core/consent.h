@@ -1,0 +1,64 @@
+// Consent: whether this user agreed to send usage analytics, and why.
+//
+// Precedence (DESIGN.md "Configuration and consent"), first that applies:
+//   1. ZENML_ANALYTICS_OPT_IN: false/0/no/off -> out, true/1/yes/on -> in
+//      (any case, surrounding blanks ignored); other values are ignored
+//      (and said so in `detail`).
+//   2. DO_NOT_TRACK set to anything but empty/0/false -> out
+//      (https://consoledonottrack.com/ ; any case, blanks ignored).
+//   3. `analytics_opt_in` in config.yaml.
+//   4. default: in, as ZenML's own default.
+// A config.yaml that cannot be read or parsed is "no opinion": the decision
+// falls to the default and `detail` says why, so tracking never breaks on a
+// broken file (the CLI reports it in one line).
+//
+// Pure functions of the file and the environment; thread-safe.
+
+#ifndef ZENML_CORE_CONSENT_H_
+#define ZENML_CORE_CONSENT_H_
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "core/environment.h"
+#include "core/status.h"
+
+namespace zenml::core {
+
+enum class ConsentSource {
+  kEnvOptIn,    // ZENML_ANALYTICS_OPT_IN
+  kDoNotTrack,  // DO_NOT_TRACK
+  kConfigFile,  // analytics_opt_in in config.yaml
+  kDefault,     // nothing said anything: opted in
+};
+
+// "ZENML_ANALYTICS_OPT_IN", "DO_NOT_TRACK", "config.yaml", "default".
+std::string_view ConsentSourceName(ConsentSource source);
+
+struct Consent {
+  bool allowed = true;
+  ConsentSource source = ConsentSource::kDefault;
+  // One line for humans: the value that decided, e.g.
+  // "ZENML_ANALYTICS_OPT_IN=false", "analytics_opt_in: true in
+  // /home/u/.config/zenml/config.yaml", or why a source was ignored
+  // ("config.yaml is not valid YAML (...); using the default").
+  std::string detail;
+};
+
+// Decides consent from `env` and `config_dir/config.yaml`. Never fails, never
+// creates or changes a file.
+Consent DecideConsent(const std::filesystem::path& config_dir,
+                      const Environment& env);
+
+// Writes `analytics_opt_in: <opt_in>` to `config_dir/config.yaml`, keeping
+// every other key, creating the file (0600) and directory (0700) if needed.
+// Does not create a user_id. Fails (and leaves the file as it was) when the
+// existing file cannot be read or parsed, or cannot be rewritten.
+// Note the environment may still override the file; callers that report the
+// result should call DecideConsent afterwards.
+Status SetOptIn(const std::filesystem::path& config_dir, bool opt_in);
+
+}  // namespace zenml::core
+
+#endif  // ZENML_CORE_CONSENT_H_

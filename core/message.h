@@ -1,0 +1,49 @@
+// Segment track messages: validation and encoding to the JSON bytes that are
+// spooled and later sent byte for byte (segment-api.md "Body").
+//
+// Pure functions; thread-safe.
+
+#ifndef ZENML_CORE_MESSAGE_H_
+#define ZENML_CORE_MESSAGE_H_
+
+#include <cstddef>
+#include <string>
+
+#include "core/clock.h"
+#include "core/context.h"
+#include "core/result.h"
+#include "core/value.h"
+
+namespace zenml::core {
+
+// Segment refuses a whole request with a message larger than 32 KB; the
+// official libraries budget 32,000 bytes of serialized JSON per message.
+inline constexpr size_t kMaxMessageBytes = 32000;
+
+// Segment keeps at most 100 characters of a messageId.
+inline constexpr size_t kMaxMessageIdBytes = 100;
+
+struct MessageFields {
+  std::string event;         // a catalogue name (EventName) or a custom one
+  Value properties;          // an object (null is taken as {})
+  std::string anonymous_id;  // the user's anonymous uuid (EnsureAnonymousId)
+  Context context;           // DetectContext()
+  WallTime timestamp;        // when the event happened
+  std::string message_id;    // NewUuid4(), assigned once, never changed
+};
+
+// Encodes `fields` as one compact JSON track message:
+//   {"type":"track","event":…,"userId":…,"anonymousId":…,"messageId":…,
+//    "timestamp":"…Z","properties":{…},
+//    "context":{"library":{"name":…,"version":…},"os":{"name":…,"version":…},
+//               "ip":"0.0.0.0","zenml":{"version":…}}}
+// Fails with InvalidArgument and a message naming the problem for: an empty
+// event name; an empty anonymous_id or message_id; a message_id longer than
+// kMaxMessageIdBytes; properties that are not an object (or null); invalid
+// UTF-8 in any string or key; a NaN or infinite number; and a result longer
+// than kMaxMessageBytes ("message is N bytes, over the 32000-byte limit").
+Result<std::string> EncodeTrackMessage(const MessageFields& fields);
+
+}  // namespace zenml::core
+
+#endif  // ZENML_CORE_MESSAGE_H_
