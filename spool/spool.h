@@ -151,6 +151,14 @@ class Spool {
   // nothing was written.
   Result<AppendTarget> Append(std::span<const std::string> messages);
 
+  // Writes `messages` as one inbox file (temp name, fsync, rename) without
+  // opening or waiting for the database: for a writer that may not wait any
+  // longer (a Client at exit, past its flush timeout). The next process that
+  // opens the spool ingests the file exactly once. Fails with IoError if the
+  // file cannot be written: then nothing was written. An empty span writes
+  // nothing and returns OK.
+  Status AppendToInbox(std::span<const std::string> messages);
+
   // Returns, in order, pending events whose key sorts after `after_key`
   // (empty: from the oldest), at most `max_count` of them and at most
   // `max_bytes` of message bytes (but always the first one if any is left).
