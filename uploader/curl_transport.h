@@ -1,0 +1,56 @@
+// CurlTransport: a Transport over libcurl (the only file that includes
+// <curl/curl.h> is curl_transport.cc).
+//
+// What it does for every Post, on purpose:
+//   - curl_global_init once per process (thread-safe, never cleaned up: the
+//     process may have other libcurl users);
+//   - a fresh easy handle per request, freed on every path (RAII), so a
+//     failed request leaves no state and no partial body behind;
+//   - no `Expect: 100-continue` (a round trip lost per request, and some
+//     proxies mishandle it); no redirects followed (a 3xx is an answer);
+//   - connect and total timeouts from the HttpRequest, no signals (safe in
+//     threads);
+//   - TLS peer and host verification always on; `ca_file` replaces the
+//     system CA bundle for a private CA;
+//   - proxies as libcurl's defaults give them: http_proxy, https_proxy,
+//     HTTPS_PROXY, ALL_PROXY, no_proxy from the environment.
+// It never logs; errors name the URL's host but never headers or body, so
+// the write key (in Authorization and the body) cannot leak through them.
+//
+// Thread-safe: Post may be called from several threads at once.
+
+#ifndef ZENML_UPLOADER_CURL_TRANSPORT_H_
+#define ZENML_UPLOADER_CURL_TRANSPORT_H_
+
+#include <filesystem>
+
+#include "uploader/transport.h"
+
+namespace zenml::uploader {
+
+struct CurlTransportOptions {
+  // PEM file of CA certificates to trust instead of the system's (--cacert).
+  // Empty: the system bundle.
+  std::filesystem::path ca_file;
+};
+
+class CurlTransport final : public Transport {
+ public:
+  explicit CurlTransport(CurlTransportOptions options = {});
+
+  // See Transport::Post. Maps libcurl errors: timeouts → DeadlineExceeded;
+  // bad or unsupported URL, unreadable CA file, certificate problems →
+  // FailedPrecondition; everything else (refused, reset, DNS, send/receive
+  // failures) → Unavailable.
+  core::Result<HttpResponse> Post(const HttpRequest& request) override;
+
+  // "libcurl/7.88.1 OpenSSL/3.0.x ..." for --version.
+  static std::string Version();
+
+ private:
+  CurlTransportOptions options_;
+};
+
+}  // namespace zenml::uploader
+
+#endif  // ZENML_UPLOADER_CURL_TRANSPORT_H_

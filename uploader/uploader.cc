@@ -1,0 +1,378 @@
+#include "uploader/uploader.h"
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "core/exit_code.h"
+#include "core/timestamp.h"
+#include "uploader/gzip.h"
+#include "uploader/response_policy.h"
+
+namespace zenml::uploader {
+namespace {
+
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+
+std::string Base64(std::string_view in) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    uint32_t v = (static_cast<uint8_t>(in[i]) << 16) |
+                 (static_cast<uint8_t>(in[i + 1]) << 8) |
+                 static_cast<uint8_t>(in[i + 2]);
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += kAlphabet[(v >> 6) & 63];
+    out += kAlphabet[v & 63];
+  }
+  if (i + 1 == in.size()) {
+    uint32_t v = static_cast<uint8_t>(in[i]) << 16;
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += "==";
+  } else if (i + 2 == in.size()) {
+    uint32_t v = (static_cast<uint8_t>(in[i]) << 16) |
+                 (static_cast<uint8_t>(in[i + 1]) << 8);
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += kAlphabet[(v >> 6) & 63];
+    out += '=';
+  }
+  return out;
+}
+
+std::string FormatDelay(milliseconds d) {
+  return std::to_string(d.count() / 1000) + "." +
+         std::to_string(d.count() % 1000 / 100) + " s";
+}
+
+// What one attempt at a range of messages ended with.
+enum class Step { kNext, kStop };
+
+}  // namespace
+
+std::string_view UploadOutcomeName(UploadOutcome outcome) {
+  switch (outcome) {
+    case UploadOutcome::kSuccess:
+      return "success";
+    case UploadOutcome::kNothingToSend:
+      return "nothing_to_send";
+    case UploadOutcome::kOptedOut:
+      return "opted_out";
+    case UploadOutcome::kRetryLater:
+      return "retry";
+    case UploadOutcome::kRateLimited:
+      return "rate_limited";
+    case UploadOutcome::kKeyRejected:
+      return "key_rejected";
+    case UploadOutcome::kConfigError:
+      return "config_error";
+    case UploadOutcome::kDryRun:
+      return "dry_run";
+  }
+  return "unknown";
+}
+
+int ExitCodeFor(UploadOutcome outcome) {
+  switch (outcome) {
+    case UploadOutcome::kSuccess:
+    case UploadOutcome::kNothingToSend:
+    case UploadOutcome::kOptedOut:
+    case UploadOutcome::kDryRun:
+      return core::kExitOk;
+    case UploadOutcome::kRetryLater:
+    case UploadOutcome::kRateLimited:
+      return core::kExitTempFail;
+    case UploadOutcome::kKeyRejected:
+      return core::kExitNoPerm;
+    case UploadOutcome::kConfigError:
+      return core::kExitConfig;
+  }
+  return core::kExitTempFail;
+}
+
+std::string RedactWriteKey(std::string_view key) {
+  std::string len = " (" + std::to_string(key.size()) + " chars)";
+  if (key.size() <= 8) return "****" + len;
+  return std::string(key.substr(0, 4)) + "…" + len;
+}
+
+std::string BasicAuthorization(std::string_view write_key) {
+  std::string user_pass(write_key);
+  user_pass += ':';
+  return "Basic " + Base64(user_pass);
+}
+
+// The state of one Run: counts, the budget, the backoff, the last key.
+class Uploader::RunState {
+ public:
+  RunState(Uploader& u)
+      : u_(u),
+        opts_(u.options_),
+        builder_(opts_.write_key, opts_.max_request_bytes,
+                 opts_.max_batch_messages),
+        backoff_(opts_.backoff, opts_.random),
+        deadline_(u.clock_.Monotonic() + opts_.max_time),
+        authorization_(BasicAuthorization(opts_.write_key)) {}
+
+  core::Result<UploadSummary> Run() {
+    ZENML_TRY_ASSIGN(spool::SpoolStats stats, u_.spool_.Stats());
+    if (stats.count == 0 && stats.inbox_files == 0) {
+      summary_.outcome = UploadOutcome::kNothingToSend;
+      summary_.detail = "the spool is empty";
+      return Finish(/*record=*/!opts_.dry_run);
+    }
+    if (stats.not_before && !opts_.dry_run) {
+      auto wait = stats.not_before.value() - u_.clock_.Now();
+      if (wait.count() > 0) {
+        if (wait > Left()) {
+          summary_.outcome = UploadOutcome::kRateLimited;
+          summary_.not_before = stats.not_before;
+          summary_.detail = "rate limited by the server until " +
+                            core::FormatTimestamp(stats.not_before.value());
+          return Finish(true);
+        }
+        u_.clock_.SleepFor(wait);
+      }
+    }
+
+    bool stopped = false;
+    while (!stopped) {
+      ZENML_TRY_ASSIGN(std::vector<spool::Entry> entries,
+                       u_.spool_.Peek(after_key_, builder_.max_single_message(),
+                                      opts_.max_batch_messages));
+      if (entries.empty()) {
+        summary_.outcome =
+            opts_.dry_run ? UploadOutcome::kDryRun : UploadOutcome::kSuccess;
+        if (summary_.detail.empty()) summary_.detail = "the spool is drained";
+        break;
+      }
+      ZENML_TRY_ASSIGN(stopped, SendChunk(entries));
+    }
+    return Finish(!opts_.dry_run &&
+                  summary_.outcome != UploadOutcome::kOptedOut);
+  }
+
+ private:
+  milliseconds Left() const {
+    return duration_cast<milliseconds>(deadline_ - u_.clock_.Monotonic());
+  }
+
+  bool Consents() const { return !opts_.consent || opts_.consent(); }
+
+  // Sends the leading entries that fit one request (splitting as needed).
+  // Returns true when the run must stop.
+  core::Result<bool> SendChunk(const std::vector<spool::Entry>& entries) {
+    builder_.Clear();
+    std::vector<const spool::Entry*> chunk;
+    size_t consumed = 0;
+    for (const spool::Entry& e : entries) {
+      if (e.json.size() > opts_.max_message_bytes ||
+          e.json.size() > builder_.max_single_message()) {
+        // Segment would refuse the whole request for it: never send it.
+        if (!opts_.dry_run) {
+          ZENML_TRY(u_.spool_.DeadLetter(
+              e.key, 0,
+              "message of " + std::to_string(e.json.size()) +
+                  " bytes exceeds the " +
+                  std::to_string(opts_.max_message_bytes) +
+                  "-byte limit; not sent"));
+        }
+        ++summary_.dead_lettered;
+        ++consumed;
+        continue;
+      }
+      if (!builder_.Add(e.json)) break;
+      chunk.push_back(&e);
+      ++consumed;
+    }
+    if (!chunk.empty()) {
+      // Ranges [begin, end) of `chunk` still to send, the next on top.
+      std::vector<std::pair<size_t, size_t>> todo{{0, chunk.size()}};
+      while (!todo.empty()) {
+        auto [begin, end] = todo.back();
+        todo.pop_back();
+        ZENML_TRY_ASSIGN(Step step, SendRange(chunk, begin, end, todo));
+        if (step == Step::kStop) return true;
+      }
+    }
+    after_key_ = entries[consumed - 1].key;
+    return false;
+  }
+
+  core::Result<Step> SendRange(const std::vector<const spool::Entry*>& chunk,
+                               size_t begin, size_t end,
+                               std::vector<std::pair<size_t, size_t>>& todo) {
+    std::vector<std::string_view> messages;
+    messages.reserve(end - begin);
+    for (size_t i = begin; i < end; ++i) messages.push_back(chunk[i]->json);
+
+    for (;;) {
+      if (!Consents()) {
+        if (opts_.dry_run) {
+          summary_.outcome = UploadOutcome::kOptedOut;
+          summary_.detail = "analytics are opted out (dry run: nothing purged)";
+          return Step::kStop;
+        }
+        ZENML_TRY_ASSIGN(summary_.purged, u_.spool_.Purge());
+        summary_.outcome = UploadOutcome::kOptedOut;
+        summary_.detail = "analytics are opted out: purged " +
+                          std::to_string(summary_.purged) + " pending events";
+        return Step::kStop;
+      }
+      milliseconds left = Left();
+      if (left.count() <= 0) {
+        summary_.outcome = UploadOutcome::kRetryLater;
+        summary_.detail = "the time budget is spent";
+        return Step::kStop;
+      }
+      std::string body =
+          builder_.BuildFor(messages, core::FormatTimestamp(u_.clock_.Now()));
+      if (opts_.dry_run) {
+        if (opts_.on_body) opts_.on_body(body);
+        return Step::kNext;
+      }
+
+      HttpRequest request;
+      request.url = opts_.endpoint;
+      request.headers = {{"Content-Type", "application/json"},
+                         {"Authorization", authorization_},
+                         {"User-Agent", opts_.user_agent}};
+      if (opts_.gzip) {
+        ZENML_TRY_ASSIGN(request.body, GzipCompress(body));
+        request.headers.emplace_back("Content-Encoding", "gzip");
+      } else {
+        request.body = std::move(body);
+      }
+      request.connect_timeout = std::min(opts_.connect_timeout, left);
+      request.timeout = std::min(opts_.request_timeout, left);
+
+      core::Result<HttpResponse> answer = u_.transport_.Post(request);
+      ++summary_.requests;
+      ResponseDecision d =
+          DecideResponse(answer, messages.size(), u_.clock_.Now());
+      summary_.last_http_status = d.http_status;
+
+      switch (d.action) {
+        case UploadAction::kSuccess: {
+          std::vector<std::string> keys;
+          keys.reserve(end - begin);
+          for (size_t i = begin; i < end; ++i) keys.push_back(chunk[i]->key);
+          ZENML_TRY(u_.spool_.Ack(keys));
+          summary_.sent += keys.size();
+          backoff_.Reset();
+          Progress();
+          return Step::kNext;
+        }
+        case UploadAction::kSplit: {
+          size_t mid = begin + (end - begin) / 2;
+          todo.emplace_back(mid, end);  // second half after the first
+          todo.emplace_back(begin, mid);
+          Progress();
+          return Step::kNext;
+        }
+        case UploadAction::kDeadLetter:
+          ZENML_TRY(
+              u_.spool_.DeadLetter(chunk[begin]->key, d.http_status, d.reason));
+          ++summary_.dead_lettered;
+          Progress();
+          return Step::kNext;
+        case UploadAction::kRetry: {
+          Progress();
+          milliseconds delay = backoff_.Next();
+          if (delay >= Left()) {
+            summary_.outcome = UploadOutcome::kRetryLater;
+            summary_.detail = d.reason + "; the next retry (in " +
+                              FormatDelay(delay) +
+                              ") would pass the time budget";
+            return Step::kStop;
+          }
+          u_.clock_.SleepFor(delay);
+          continue;
+        }
+        case UploadAction::kRateLimited: {
+          Progress();
+          milliseconds wait =
+              d.wait ? duration_cast<milliseconds>(*d.wait) : backoff_.Next();
+          if (wait >= Left()) {
+            summary_.outcome = UploadOutcome::kRateLimited;
+            summary_.not_before =
+                u_.clock_.Now() + duration_cast<core::WallTime::duration>(wait);
+            summary_.detail =
+                d.reason + "; rate limited until " +
+                core::FormatTimestamp(summary_.not_before.value());
+            return Step::kStop;
+          }
+          u_.clock_.SleepFor(wait);
+          continue;
+        }
+        case UploadAction::kConfigError:
+          summary_.outcome = d.key_rejected ? UploadOutcome::kKeyRejected
+                                            : UploadOutcome::kConfigError;
+          if (d.key_rejected) {
+            summary_.detail = d.reason + "; check the write key " +
+                              RedactWriteKey(opts_.write_key) +
+                              " and that the source is enabled";
+          } else if (d.http_status != 0) {
+            summary_.detail =
+                d.reason + "; check the endpoint " + opts_.endpoint;
+          } else {
+            summary_.detail = d.reason + "; check the endpoint and --cacert";
+          }
+          return Step::kStop;
+      }
+    }
+  }
+
+  void Progress() {
+    if (opts_.on_progress) opts_.on_progress(summary_);
+  }
+
+  core::Result<UploadSummary> Finish(bool record) {
+    if (summary_.outcome != UploadOutcome::kOptedOut) {
+      ZENML_TRY_ASSIGN(spool::SpoolStats stats, u_.spool_.Stats());
+      summary_.remaining = stats.count;
+    }
+    if (record) {
+      spool::UploadRecord r;
+      r.at = u_.clock_.Now();
+      r.outcome = std::string(UploadOutcomeName(summary_.outcome));
+      r.sent = summary_.sent;
+      r.requests = summary_.requests;
+      r.dead_lettered = summary_.dead_lettered;
+      r.remaining = summary_.remaining;
+      r.not_before = summary_.not_before;
+      r.detail = summary_.detail;
+      ZENML_TRY(u_.spool_.RecordUpload(r));
+    }
+    return summary_;
+  }
+
+  Uploader& u_;
+  const UploaderOptions& opts_;
+  BatchBuilder builder_;
+  Backoff backoff_;
+  core::MonoTime deadline_;
+  std::string authorization_;
+  std::string after_key_;
+  UploadSummary summary_;
+};
+
+Uploader::Uploader(spool::Spool& spool, Transport& transport,
+                   const core::Clock& clock, UploaderOptions options)
+    : spool_(spool),
+      transport_(transport),
+      clock_(clock),
+      options_(std::move(options)) {}
+
+core::Result<UploadSummary> Uploader::Run() {
+  RunState state(*this);
+  return state.Run();
+}
+
+}  // namespace zenml::uploader

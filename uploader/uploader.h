@@ -1,0 +1,148 @@
+// Uploader: one run of draining the spool to a Segment-compatible batch
+// endpoint, deleting exactly what the server acknowledged.
+//
+// A run (DESIGN.md "Upload policy", segment-api.md):
+//   1. If an earlier 429 stored a not-before time: wait for it if the budget
+//      allows, else stop (kRateLimited, the time is kept).
+//   2. Loop until the spool is empty or the budget (max_time) is spent:
+//      - Peek the next events past the last key handled in this run (never
+//        from the first key: acknowledged tombstones are not walked again);
+//      - lay out as many as fit one request (BatchBuilder: <= 475,000 bytes,
+//        <= 500 messages); a message over 32,000 bytes is never sent: it is
+//        dead-lettered at once (status 0);
+//      - for each request: re-check consent (opted out: purge the spool and
+//        stop), stamp sentAt, gzip, POST through the Transport, and act on
+//        ResponsePolicy's decision:
+//          kSuccess     Ack exactly that request's keys
+//          kSplit       retry each half, in order
+//          kDeadLetter  a single message refused alone: DeadLetter it with the
+//                       status and the server's reason
+//          kRetry       wait the next Backoff delay and resend; if the delay
+//                       would pass the budget, stop at once (kRetryLater)
+//          kRateLimited wait Retry-After (<= 300 s) and resend if the budget
+//                       allows; else store now+wait as not-before and stop
+//          kConfigError stop, keep everything (kKeyRejected / kConfigError)
+//   3. Store the run's UploadRecord in the spool (Spool::RecordUpload).
+// The spool is opened only inside each Spool call, never across a network
+// call, so trackers are never held up by a slow server. Messages are sent
+// byte for byte as spooled, so a resend after a crash carries the same
+// messageIds and Segment deduplicates it. Events appended during the run get
+// higher keys and are only ever deleted after they were themselves sent.
+//
+// The caller owns the run's exclusivity (UploadLock) and injects the Clock,
+// the Transport and the consent check. Thread-compatible: one Run at a time.
+
+#ifndef ZENML_UPLOADER_UPLOADER_H_
+#define ZENML_UPLOADER_UPLOADER_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/clock.h"
+#include "core/result.h"
+#include "spool/spool.h"
+#include "uploader/backoff.h"
+#include "uploader/batch_builder.h"
+#include "uploader/transport.h"
+
+namespace zenml::uploader {
+
+inline constexpr std::string_view kDefaultEndpoint =
+    "https://api.segment.io/v1/batch";
+inline constexpr std::string_view kEuEndpoint =
+    "https://events.eu1.segmentapis.com/v1/batch";
+
+// How a run ended.
+enum class UploadOutcome {
+  kSuccess,        // the spool is empty (every event sent or dead-lettered)
+  kNothingToSend,  // it was empty to begin with
+  kOptedOut,       // consent withdrawn: the spool was purged, nothing sent
+  kRetryLater,     // transient failures or the budget ran out; events kept
+  kRateLimited,    // 429: not-before stored for the next run; events kept
+  kKeyRejected,    // 401/403: write key refused or source disabled
+  kConfigError,    // 404, a redirect, TLS/CA or URL problem
+  kDryRun,         // --dry-run: bodies printed, nothing changed
+};
+// "success", "nothing_to_send", "opted_out", "retry", "rate_limited",
+// "key_rejected", "config_error", "dry_run": stored in UploadRecord::outcome.
+std::string_view UploadOutcomeName(UploadOutcome outcome);
+// The tool's exit code (core/exit_code.h): 0 for success, nothing to send,
+// opted out and dry run; 75 for retry later and rate limited; 77 key
+// rejected; 78 config error.
+int ExitCodeFor(UploadOutcome outcome);
+
+struct UploadSummary {
+  UploadOutcome outcome = UploadOutcome::kNothingToSend;
+  uint64_t sent = 0;           // events acknowledged by the server
+  uint64_t requests = 0;       // HTTP requests made (answered or not)
+  uint64_t dead_lettered = 0;  // events moved to the dead-letter area
+  uint64_t remaining = 0;      // events pending at the end
+  uint64_t purged = 0;         // kOptedOut: events deleted unsent
+  int last_http_status = 0;    // of the last answer, 0 if none
+  // After a 429 that outlasted the budget: no request before this time.
+  std::optional<core::WallTime> not_before;
+  std::string detail;  // one line for humans: why the run ended
+};
+
+struct UploaderOptions {
+  std::string endpoint{kDefaultEndpoint};
+  std::string write_key;  // required; never printed whole (RedactWriteKey)
+  std::string user_agent = "zenml-analytics";
+  bool gzip = true;  // Content-Encoding: gzip
+  // The run's whole budget, waits included.
+  std::chrono::milliseconds max_time{60'000};
+  std::chrono::milliseconds connect_timeout{10'000};
+  // One request's total timeout; never more than what is left of max_time.
+  std::chrono::milliseconds request_timeout{30'000};
+  size_t max_request_bytes = kMaxRequestBytes;
+  size_t max_batch_messages = kMaxBatchMessages;
+  size_t max_message_bytes = kMaxMessageBytes;
+  BackoffOptions backoff;
+  // Random source in [0, 1) for the backoff jitter; empty: a real one.
+  std::function<double()> random;
+  // Re-checked before every request; false means the user opted out.
+  // Empty: always consents.
+  std::function<bool()> consent;
+  // Dry run: each body that would be sent goes to on_body (uncompressed);
+  // nothing is posted, acknowledged, dead-lettered, purged or recorded.
+  bool dry_run = false;
+  std::function<void(std::string_view body)> on_body;
+  // Called after every request with the running counts (for a progress
+  // line); `remaining` is not maintained during the run.
+  std::function<void(const UploadSummary&)> on_progress;
+};
+
+// The write key for humans: its first four characters and its length
+// ("abcd… (32 chars)"); keys of eight characters or fewer are fully masked.
+std::string RedactWriteKey(std::string_view key);
+
+// "Basic " + base64(key + ":"): Segment's HTTP Basic auth (empty password).
+std::string BasicAuthorization(std::string_view write_key);
+
+class Uploader {
+ public:
+  // `spool`, `transport` and `clock` must outlive the Uploader.
+  Uploader(spool::Spool& spool, Transport& transport, const core::Clock& clock,
+           UploaderOptions options);
+
+  // Runs once, as the file comment says. Network and server failures are
+  // outcomes, not errors: Run fails only when the spool itself fails
+  // (IoError, Busy, ...); what was acknowledged before is already deleted,
+  // and anything sent but not yet acknowledged will be resent next run.
+  core::Result<UploadSummary> Run();
+
+ private:
+  class RunState;
+  spool::Spool& spool_;
+  Transport& transport_;
+  const core::Clock& clock_;
+  UploaderOptions options_;
+};
+
+}  // namespace zenml::uploader
+
+#endif  // ZENML_UPLOADER_UPLOADER_H_
