@@ -9,14 +9,15 @@
 namespace zenml::core {
 
 enum ExitCode : int {
-  kExitOk = 0,            // done; also nothing to send, opted out, another uploader running
+  // done; also nothing to send, opted out, another uploader running
+  kExitOk = 0,
   kExitUsage = 64,        // bad command line
   kExitDataErr = 65,      // bad input data (corrupt bundle, invalid event)
   kExitUnavailable = 69,  // endpoint unavailable
   kExitIoErr = 74,        // I/O error on the spool or config
-  kExitTempFail = 75,     // temporary failure, try later (network, 5xx, 429, busy)
-  kExitNoPerm = 77,       // permission: write key rejected, file ownership
-  kExitConfig = 78,       // configuration error (no write key, bad config)
+  kExitTempFail = 75,  // temporary failure, try later (network, 5xx, 429, busy)
+  kExitNoPerm = 77,    // permission: write key rejected, file ownership
+  kExitConfig = 78,    // configuration error (no write key, bad config)
 };
 
 // The exit code a tool uses for a failed Status (kExitOk for OK).

@@ -22,7 +22,7 @@ class [[nodiscard]] Result {
  public:
   // Implicit from a value and from a (non-OK) Status, so functions can
   // `return value;` or `return Status::IoError(...)`.
-  Result(T value) : data_(std::move(value)) {}  // NOLINT
+  Result(T value) : data_(std::move(value)) {}        // NOLINT
   Result(Status status) : data_(std::move(status)) {  // NOLINT
     assert(!std::get<Status>(data_).ok() && "Result from an OK Status");
   }
@@ -64,18 +64,18 @@ class [[nodiscard]] Result {
 
 // ZENML_TRY(expr): returns expr's Status from the enclosing function unless OK.
 // expr may be a Status or a Result<T>.
-#define ZENML_TRY(expr)                                       \
-  do {                                                        \
-    auto&& zenml_try_ = (expr);                               \
+#define ZENML_TRY(expr)                                               \
+  do {                                                                \
+    auto&& zenml_try_ = (expr);                                       \
     if (!zenml_try_.ok()) return ::zenml::core::ToStatus(zenml_try_); \
   } while (false)
 
 // ZENML_TRY_ASSIGN(lhs, expr): evaluates a Result<T>; on failure returns its
 // Status, otherwise moves the value into lhs (which may be a declaration).
-#define ZENML_TRY_ASSIGN(lhs, expr)                                 \
-  auto ZENML_CONCAT_(zenml_result_, __LINE__) = (expr);             \
-  if (!ZENML_CONCAT_(zenml_result_, __LINE__).ok())                 \
-    return ZENML_CONCAT_(zenml_result_, __LINE__).status();         \
+#define ZENML_TRY_ASSIGN(lhs, expr)                         \
+  auto ZENML_CONCAT_(zenml_result_, __LINE__) = (expr);     \
+  if (!ZENML_CONCAT_(zenml_result_, __LINE__).ok())         \
+    return ZENML_CONCAT_(zenml_result_, __LINE__).status(); \
   lhs = std::move(ZENML_CONCAT_(zenml_result_, __LINE__)).value()
 
 namespace zenml::core {

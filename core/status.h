@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -93,6 +94,11 @@ class [[nodiscard]] Status {
 
 // "IO error", "Busy", ...: the human name of a code.
 std::string_view CodeName(Status::Code code);
+
+// Writes ToString(), so gtest and streams print a Status readably.
+inline std::ostream& operator<<(std::ostream& os, const Status& status) {
+  return os << status.ToString();
+}
 
 }  // namespace zenml::core
 

@@ -1,0 +1,82 @@
+#include "core/uuid.h"
+
+#include <fcntl.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+
+namespace zenml::core {
+namespace {
+
+bool FillFromUrandom(uint8_t* buf, size_t n) {
+  const int fd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  size_t got = 0;
+  while (got < n) {
+    const ssize_t r = ::read(fd, buf + got, n - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got += static_cast<size_t>(r);
+  }
+  ::close(fd);
+  return got == n;
+}
+
+void FillRandom(uint8_t* buf, size_t n) {
+  size_t got = 0;
+  while (got < n) {
+    const ssize_t r = ::getrandom(buf + got, n - got, 0);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      if (FillFromUrandom(buf, n)) return;
+      // No randomness at all: an id that is not random would break the
+      // anonymity promise, so stop rather than invent one.
+      std::fputs("zenml-analytics: no source of randomness\n", stderr);
+      std::abort();
+    }
+    got += static_cast<size_t>(r);
+  }
+}
+
+bool IsHex(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+         (c >= 'A' && c <= 'F');
+}
+
+}  // namespace
+
+std::string NewUuid4() {
+  uint8_t b[16];
+  FillRandom(b, sizeof b);
+  b[6] = static_cast<uint8_t>((b[6] & 0x0f) | 0x40);  // version 4
+  b[8] = static_cast<uint8_t>((b[8] & 0x3f) | 0x80);  // RFC 4122 variant
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(36);
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
+    out.push_back(kHex[b[i] >> 4]);
+    out.push_back(kHex[b[i] & 0x0f]);
+  }
+  return out;
+}
+
+bool IsUuid4(std::string_view s) {
+  if (s.size() != 36) return false;
+  for (size_t i = 0; i < 36; ++i) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (s[i] != '-') return false;
+    } else if (!IsHex(s[i])) {
+      return false;
+    }
+  }
+  if (s[14] != '4') return false;
+  const char v = s[19];
+  return v == '8' || v == '9' || v == 'a' || v == 'b' || v == 'A' || v == 'B';
+}
+
+}  // namespace zenml::core

@@ -1,0 +1,226 @@
+#include "core/value.h"
+
+#include <fmt/format.h>
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <cmath>
+
+#include "core/json_internal.h"
+
+namespace zenml::core {
+
+const Value* Value::Find(std::string_view key) const {
+  if (!is_object()) return nullptr;
+  for (const Member& m : as_object()) {
+    if (m.first == key) return &m.second;
+  }
+  return nullptr;
+}
+
+void Value::Set(std::string key, Value value) {
+  if (is_null()) data_ = Object{};
+  if (!is_object()) return;
+  for (Member& m : as_object()) {
+    if (m.first == key) {
+      m.second = std::move(value);
+      return;
+    }
+  }
+  as_object().emplace_back(std::move(key), std::move(value));
+}
+
+namespace internal {
+
+size_t FindInvalidUtf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const size_t n = s.size();
+  size_t i = 0;
+  while (i < n) {
+    const unsigned char c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len;
+    uint32_t cp;
+    if (c >= 0xc2 && c <= 0xdf) {
+      len = 2;
+      cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      len = 3;
+      cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return i;  // continuation byte, 0xc0/0xc1 overlong, or > 0xf4
+    }
+    if (i + len > n) return i;
+    for (size_t k = 1; k < len; ++k) {
+      if ((p[i + k] & 0xc0) != 0x80) return i;
+      cp = (cp << 6) | (p[i + k] & 0x3f);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+      return i;
+    }
+    i += len;
+  }
+  return std::string_view::npos;
+}
+
+namespace {
+
+Status Validate(const Value& v, const std::string& where, int depth) {
+  if (depth > kMaxDepth) {
+    return Status::InvalidArgument(
+        fmt::format("{}: nested deeper than {} levels", where, kMaxDepth));
+  }
+  switch (v.type()) {
+    case Value::Type::kDouble:
+      if (!std::isfinite(v.as_double())) {
+        return Status::InvalidArgument(
+            fmt::format("{}: {} is not a JSON number", where, v.as_double()));
+      }
+      break;
+    case Value::Type::kString:
+      if (size_t at = FindInvalidUtf8(v.as_string());
+          at != std::string_view::npos) {
+        return Status::InvalidArgument(
+            fmt::format("{}: invalid UTF-8 at byte {}", where, at));
+      }
+      break;
+    case Value::Type::kArray: {
+      const auto& a = v.as_array();
+      for (size_t i = 0; i < a.size(); ++i) {
+        Status s = Validate(a[i], fmt::format("{}[{}]", where, i), depth + 1);
+        if (!s.ok()) return s;
+      }
+      break;
+    }
+    case Value::Type::kObject:
+      for (const auto& [key, child] : v.as_object()) {
+        if (size_t at = FindInvalidUtf8(key); at != std::string_view::npos) {
+          return Status::InvalidArgument(
+              fmt::format("{}: a key has invalid UTF-8 at byte {}", where, at));
+        }
+        Status s = Validate(child, fmt::format("{}.{}", where, key), depth + 1);
+        if (!s.ok()) return s;
+      }
+      break;
+    default:
+      break;
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status ValidateValue(const Value& value, const std::string& where) {
+  return Validate(value, where, 0);
+}
+
+}  // namespace internal
+
+namespace {
+
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void Write(const Value& v, Writer& w) {
+  switch (v.type()) {
+    case Value::Type::kNull:
+      w.Null();
+      break;
+    case Value::Type::kBool:
+      w.Bool(v.as_bool());
+      break;
+    case Value::Type::kInt:
+      w.Int64(v.as_int());
+      break;
+    case Value::Type::kDouble:
+      w.Double(v.as_double());
+      break;
+    case Value::Type::kString:
+      w.String(v.as_string().data(),
+               static_cast<rapidjson::SizeType>(v.as_string().size()));
+      break;
+    case Value::Type::kArray:
+      w.StartArray();
+      for (const Value& e : v.as_array()) Write(e, w);
+      w.EndArray();
+      break;
+    case Value::Type::kObject:
+      w.StartObject();
+      for (const auto& [key, child] : v.as_object()) {
+        w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+        Write(child, w);
+      }
+      w.EndObject();
+      break;
+  }
+}
+
+Result<Value> FromRapid(const rapidjson::Value& r, int depth) {
+  if (depth > internal::kMaxDepth) {
+    return Status::InvalidArgument(fmt::format(
+        "invalid JSON: nested deeper than {} levels", internal::kMaxDepth));
+  }
+  if (r.IsNull()) return Value();
+  if (r.IsBool()) return Value(r.GetBool());
+  if (r.IsInt64()) return Value(r.GetInt64());
+  if (r.IsNumber()) return Value(r.GetDouble());
+  if (r.IsString()) {
+    return Value(std::string(r.GetString(), r.GetStringLength()));
+  }
+  if (r.IsArray()) {
+    Value::Array a;
+    a.reserve(r.Size());
+    for (const auto& e : r.GetArray()) {
+      ZENML_TRY_ASSIGN(Value child, FromRapid(e, depth + 1));
+      a.push_back(std::move(child));
+    }
+    return Value(std::move(a));
+  }
+  Value o = Value::Object{};
+  for (const auto& m : r.GetObject()) {
+    ZENML_TRY_ASSIGN(Value child, FromRapid(m.value, depth + 1));
+    o.Set(std::string(m.name.GetString(), m.name.GetStringLength()),
+          std::move(child));
+  }
+  return o;
+}
+
+}  // namespace
+
+namespace internal {
+std::string ToJsonUnchecked(const Value& value) {
+  rapidjson::StringBuffer buffer;
+  Writer writer(buffer);
+  Write(value, writer);
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+}  // namespace internal
+
+Result<Value> ParseJson(std::string_view text) {
+  rapidjson::Document doc;
+  constexpr unsigned kFlags = rapidjson::kParseIterativeFlag |
+                              rapidjson::kParseValidateEncodingFlag |
+                              rapidjson::kParseFullPrecisionFlag;
+  doc.Parse<kFlags>(text.data(), text.size());
+  if (doc.HasParseError()) {
+    return Status::InvalidArgument(
+        fmt::format("invalid JSON at offset {}: {}", doc.GetErrorOffset(),
+                    rapidjson::GetParseError_En(doc.GetParseError())));
+  }
+  return FromRapid(doc, 0);
+}
+
+Result<std::string> ToJson(const Value& value) {
+  ZENML_TRY(internal::ValidateValue(value, "value"));
+  return internal::ToJsonUnchecked(value);
+}
+
+}  // namespace zenml::core
