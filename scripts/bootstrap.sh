@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config git ca-certificates
-  libleveldb-dev libfmt-dev libcurl4-openssl-dev rapidjson-dev
+  libleveldb-dev libsnappy-dev libfmt-dev libcurl4-openssl-dev rapidjson-dev
   libyaml-cpp-dev libcli11-dev zlib1g-dev libssl-dev
   libgtest-dev libgmock-dev libcpp-httplib-dev libbenchmark-dev
   clang-format python3
