@@ -66,7 +66,8 @@ struct SpoolOptions {
   // Busy.
   std::chrono::milliseconds lock_wait{2000};
 
-  // fsync every write (Append, Ack, ...). Only tests and benchmarks turn it off.
+  // fsync every write (Append, Ack, ...). Only tests and benchmarks turn it
+  // off.
   bool sync = true;
 
   // Environment LevelDB runs on; nullptr means leveldb::Env::Default(). Tests
@@ -111,7 +112,8 @@ std::string_view DropReasonName(DropReason reason);  // "max_events", ...
 // The result of one uploader run, kept in the metadata for `status`/`--stats`.
 struct UploadRecord {
   core::WallTime at;
-  std::string outcome;  // "success", "retry", "rate_limited", "config_error", ...
+  std::string
+      outcome;  // "success", "retry", "rate_limited", "config_error", ...
   uint64_t sent = 0;
   uint64_t requests = 0;
   uint64_t dead_lettered = 0;
@@ -121,15 +123,18 @@ struct UploadRecord {
 };
 
 struct SpoolStats {
-  uint64_t count = 0;        // pending events
-  uint64_t bytes = 0;        // their message bytes
-  uint64_t next_seq = 0;     // the sequence the next event will get
+  uint64_t count = 0;     // pending events
+  uint64_t bytes = 0;     // their message bytes
+  uint64_t next_seq = 0;  // the sequence the next event will get
   uint64_t dead_letters = 0;
   std::map<std::string, uint64_t> dropped;  // by DropReasonName
-  uint64_t inbox_files = 0;  // inbox files not yet ingested
+  uint64_t inbox_files = 0;                 // inbox files not yet ingested
+  // LevelDB writes that failed (each was reported to its caller as an
+  // IoError); persisted with the next successful write.
+  uint64_t write_errors = 0;
   std::optional<UploadRecord> last_upload;
   std::optional<core::WallTime> not_before;
-  uint64_t format_version = 0;
+  uint64_t format_version = 0;  // 0: no spool exists yet
 };
 
 class Spool {

@@ -1,0 +1,56 @@
+#include "spool/keys.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <vector>
+
+namespace zenml::spool {
+namespace {
+
+TEST(KeysTest, EventKeysSortInSequenceOrder) {
+  const std::vector<uint64_t> seqs = {
+      0,         1, 2, 255, 256, 65'535, 65'536, 1ull << 32, (1ull << 56) + 1,
+      UINT64_MAX};
+  std::vector<std::string> keys;
+  for (uint64_t s : seqs) keys.push_back(EventKey(s));
+  EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end()));
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    EXPECT_EQ(DecodeSeqKey(keys[i], kEventPrefix), seqs[i]);
+  }
+}
+
+TEST(KeysTest, PrefixesKeepEventsDeadLettersMarkersAndMetadataApart) {
+  // d/ < e/ < i/ < m/, and no e/ key sorts outside ["e/", "e0").
+  EXPECT_LT(DeadLetterKey(UINT64_MAX), EventKey(0));
+  EXPECT_LT(EventKey(UINT64_MAX), InboxMarkerKey(""));
+  EXPECT_LT(InboxMarkerKey("\xff\xff"), std::string(kMetaNextSeq));
+  EXPECT_LT(EventKey(UINT64_MAX), std::string("e0"));
+}
+
+TEST(KeysTest, DecodeSeqKeyRejectsOtherPrefixesAndLengths) {
+  EXPECT_FALSE(DecodeSeqKey(DeadLetterKey(7), kEventPrefix));
+  EXPECT_FALSE(DecodeSeqKey("e/1234567", kEventPrefix));
+  EXPECT_FALSE(DecodeSeqKey("e/123456789", kEventPrefix));
+  EXPECT_EQ(DecodeSeqKey(DeadLetterKey(7), kDeadLetterPrefix), 7u);
+}
+
+TEST(KeysTest, Fixed64RoundTripsAndIsBigEndian) {
+  EXPECT_EQ(EncodeFixed64BE(0x0102030405060708ull),
+            std::string("\x01\x02\x03\x04\x05\x06\x07\x08", 8));
+  EXPECT_EQ(DecodeFixed64BE(EncodeFixed64BE(123456789)), 123456789u);
+  EXPECT_FALSE(DecodeFixed64BE("short"));
+}
+
+TEST(KeysTest, EventValueKeepsTheJsonByteExact) {
+  const std::string json = "{\"messageId\":\"\xc3\xa9\"}\n";
+  const std::string value = EncodeEventValue(1'767'225'600'000, json);
+  auto decoded = DecodeEventValue(value);
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(decoded->append_time_ms, 1'767'225'600'000);
+  EXPECT_EQ(decoded->json, json);
+  EXPECT_FALSE(DecodeEventValue("1234567"));
+}
+
+}  // namespace
+}  // namespace zenml::spool
