@@ -1,0 +1,340 @@
+#include "core/client/client.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <exception>
+#include <new>
+#include <utility>
+
+#include "core/client/message_queue.h"
+#include "core/config_dir.h"
+#include "core/global_config.h"
+#include "core/message.h"
+#include "core/uuid.h"
+
+namespace zenml::client {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A failed Append is retried after 50 ms, doubling up to 5 s: quick enough
+// for a transient error (a full disk being cleaned), slow enough not to spin.
+constexpr std::chrono::milliseconds kFirstRetryDelay{50};
+constexpr std::chrono::milliseconds kMaxRetryDelay{5000};
+
+// How long the writer sleeps with nothing to do and the spool closed; any
+// Track() or the destructor wakes it earlier.
+constexpr std::chrono::hours kIdleWait{1};
+
+// Runs `body`, turning any exception into a Status: nothing may escape into
+// the host program (DESIGN.md promise 1).
+template <typename F>
+Status NoThrow(F&& body) {
+  try {
+    return body();
+  } catch (const std::bad_alloc&) {
+    return Status::ResourceExhausted("out of memory while tracking an event");
+  } catch (const std::exception& e) {
+    return Status::Internal(fmt::format("unexpected exception: {}", e.what()));
+  } catch (...) {
+    return Status::Internal("unexpected exception");
+  }
+}
+
+}  // namespace
+
+Client::Client(ClientOptions options) : options_(std::move(options)) {
+  if (options_.environment == nullptr) {
+    options_.environment = &core::ProcessEnvironment();
+  }
+  if (options_.clock == nullptr) options_.clock = &core::RealClock();
+  options_.max_batch_count = std::max<size_t>(options_.max_batch_count, 1);
+
+  init_status_ = NoThrow([&]() -> Status {
+    if (options_.config_dir.empty()) {
+      auto dir = core::ResolveConfigDir(*options_.environment);
+      if (!dir.ok()) return dir.status();
+      config_dir_ = *dir;
+    } else {
+      config_dir_ = options_.config_dir;
+    }
+    consent_ = core::DecideConsent(config_dir_, *options_.environment);
+    if (!consent_.allowed) return Status::OK();  // build nothing else
+
+    context_ = core::DetectContext(options_.zenml_version);
+    queue_ = std::make_unique<MessageQueue>(options_.queue_capacity);
+    if (options_.spool.dir.empty()) {
+      options_.spool.dir = core::AnalyticsDir(config_dir_);
+    }
+    spool_ = std::make_unique<spool::Spool>(options_.spool);  // touches nothing
+    return Status::OK();
+  });
+  if (!init_status_.ok()) consent_.detail = init_status_.ToString();
+}
+
+Client::~Client() {
+  if (!started_.load(std::memory_order_acquire)) return;
+  (void)Flush(options_.flush_on_exit_timeout);
+
+  {
+    std::lock_guard<std::mutex> lock(control_mu_);
+    stop_ = true;
+  }
+  stop_requested_.store(true, std::memory_order_release);
+  control_cv_.notify_all();
+  queue_->Wake();
+
+  // Whatever still waits in the queue goes to the inbox now, without waiting
+  // for a drain that may be stuck on another process's lock. A separate
+  // Spool object, so this write is not serialized behind the writer's call.
+  (void)NoThrow([&]() -> Status {
+    Batch rest;
+    for (auto& m : queue_->TakeAll()) rest.Add(m);
+    if (!rest.jsons.empty()) {
+      spool::Spool exit_spool(options_.spool);
+      WriteToInbox(exit_spool, rest);
+    }
+    return Status::OK();
+  });
+  writer_.join();
+}
+
+Status Client::Track(core::Event event, const core::Value& properties,
+                     std::string* message_id) {
+  return Track(core::EventName(event), properties, message_id);
+}
+
+Status Client::Track(std::string_view event, const core::Value& properties,
+                     std::string* message_id) {
+  return NoThrow([&]() -> Status {
+    if (!init_status_.ok()) return init_status_;
+    if (!consent_.allowed) return Status::OK();
+    std::call_once(start_once_, [this] { StartOnce(); });
+    if (!start_status_.ok()) return start_status_;
+    return EncodeAndQueue(event, properties, message_id);
+  });
+}
+
+void Client::StartOnce() {
+  // Inside call_once: if anything here throws, the next Track() tries again.
+  auto id = core::EnsureAnonymousId(config_dir_);
+  if (!id.ok()) {
+    start_status_ = id.status();
+    return;
+  }
+  anonymous_id_ = std::move(id).value();
+  writer_ = std::thread([this] { WriterLoop(); });
+  started_.store(true, std::memory_order_release);
+}
+
+Status Client::EncodeAndQueue(std::string_view event,
+                              const core::Value& properties,
+                              std::string* message_id) {
+  core::MessageFields fields;
+  fields.event = std::string(event);
+  fields.properties = properties;
+  fields.anonymous_id = anonymous_id_;
+  fields.context = context_;
+  fields.timestamp = options_.clock->Now();
+  fields.message_id = core::NewUuid4();
+  auto json = core::EncodeTrackMessage(fields);
+  if (!json.ok()) {
+    rejected_invalid_.fetch_add(1, std::memory_order_relaxed);
+    return json.status();
+  }
+
+  Completion completion;
+  QueuedMessage message{std::move(json).value(),
+                        options_.synchronous ? &completion : nullptr};
+  Status pushed = queue_->Push(message);
+  if (!pushed.ok()) {
+    dropped_queue_full_.fetch_add(1, std::memory_order_relaxed);
+    return pushed;
+  }
+  if (message_id != nullptr) *message_id = std::move(fields.message_id);
+  if (!options_.synchronous) return Status::OK();
+
+  std::unique_lock<std::mutex> lock(done_mu_);
+  done_cv_.wait(lock, [&] { return completion.done; });
+  return completion.status;
+}
+
+Status Client::Flush(std::chrono::milliseconds timeout) {
+  return NoThrow([&]() -> Status {
+    if (!started_.load(std::memory_order_acquire)) return Status::OK();
+    const uint64_t target = queue_->accepted();
+    {
+      std::lock_guard<std::mutex> lock(control_mu_);
+      urgent_ = true;  // a write waiting for its retry goes now
+    }
+    control_cv_.notify_all();
+
+    std::unique_lock<std::mutex> lock(done_mu_);
+    if (done_cv_.wait_for(lock, timeout, [&] { return finished_ >= target; })) {
+      return Status::OK();
+    }
+    std::string why;
+    if (!last_write_error_.ok()) {
+      why = fmt::format("; last write error: {}", last_write_error_);
+    }
+    return Status::DeadlineExceeded(
+        fmt::format("{} analytics events are not durable yet after {} ms{}",
+                    target - finished_, timeout.count(), why));
+  });
+}
+
+ClientStats Client::stats() const {
+  ClientStats s;
+  if (queue_ != nullptr) {
+    s.accepted = queue_->accepted();
+    s.queued = queue_->size();
+  }
+  s.dropped_queue_full = dropped_queue_full_.load(std::memory_order_relaxed);
+  s.rejected_invalid = rejected_invalid_.load(std::memory_order_relaxed);
+  s.write_errors = write_errors_.load(std::memory_order_relaxed);
+  s.written = written_.load(std::memory_order_relaxed);
+  s.written_to_inbox = written_to_inbox_.load(std::memory_order_relaxed);
+  return s;
+}
+
+void Client::Finish(Batch& batch, size_t count, const Status& status) {
+  {
+    std::lock_guard<std::mutex> lock(done_mu_);
+    for (size_t i = 0; i < count; ++i) {
+      if (batch.completions[i] != nullptr) {
+        batch.completions[i]->status = status;
+        batch.completions[i]->done = true;
+      }
+    }
+    finished_ += count;
+  }
+  done_cv_.notify_all();
+  auto n = static_cast<ptrdiff_t>(count);
+  batch.jsons.erase(batch.jsons.begin(), batch.jsons.begin() + n);
+  batch.completions.erase(batch.completions.begin(),
+                          batch.completions.begin() + n);
+  batch.bytes = 0;
+  for (const auto& j : batch.jsons) batch.bytes += j.size();
+}
+
+void Client::Batch::Add(QueuedMessage& m) {
+  bytes += m.json.size();
+  jsons.push_back(std::move(m.json));
+  completions.push_back(m.completion);
+}
+
+void Client::WriteToInbox(spool::Spool& spool, Batch& batch) {
+  const size_t n = batch.jsons.size();
+  Status s = spool.AppendToInbox(batch.jsons);
+  if (s.ok()) {
+    written_.fetch_add(n, std::memory_order_relaxed);
+    written_to_inbox_.fetch_add(n, std::memory_order_relaxed);
+  } else {
+    // Nowhere left to put them: counted, and the error kept for Flush().
+    write_errors_.fetch_add(1, std::memory_order_relaxed);
+    std::lock_guard<std::mutex> lock(done_mu_);
+    last_write_error_ = s;
+  }
+  Finish(batch, n, s);
+}
+
+void Client::WriterLoop() {
+  Batch work;  // oldest first; a batch whose write failed stays for a retry
+  std::vector<QueuedMessage> incoming;  // swapped with the queue's buffer
+  bool holding = false;
+  std::chrono::milliseconds retry_delay = kFirstRetryDelay;
+  std::chrono::milliseconds next_retry = kFirstRetryDelay;
+
+  auto take = [&](std::chrono::nanoseconds timeout) {
+    size_t count = work.jsons.size();
+    if (count >= options_.max_batch_count) return;
+    size_t room_bytes = options_.max_batch_bytes > work.bytes
+                            ? options_.max_batch_bytes - work.bytes
+                            : 1;  // PopBatch still takes one if none is held
+    queue_->PopBatch(&incoming, options_.max_batch_count - count, room_bytes,
+                     timeout);
+    for (auto& m : incoming) work.Add(m);
+    incoming.clear();
+  };
+
+  for (;;) {
+    if (!work.jsons.empty()) {
+      // The last write failed: wait for its retry time (or a Flush, or stop).
+      std::unique_lock<std::mutex> lock(control_mu_);
+      control_cv_.wait_for(lock, next_retry, [&] { return stop_ || urgent_; });
+      urgent_ = false;
+      if (stop_) break;
+    } else {
+      std::chrono::nanoseconds timeout = kIdleWait;
+      if (holding) timeout = options_.idle_close_delay;
+      if (stop_requested_.load(std::memory_order_acquire)) timeout = 0ns;
+      take(timeout);
+      if (work.jsons.empty()) {
+        // Idle: give the database back so other processes get their turn.
+        if (holding) {
+          spool_->Release();
+          holding = false;
+        }
+        if (stop_requested_.load(std::memory_order_acquire)) break;
+        continue;
+      }
+    }
+    // Group commit: whatever else arrived meanwhile rides along.
+    take(0ns);
+
+    Status status;
+    bool to_inbox = false;
+    if (!holding) {
+      Status held = spool_->Hold();
+      if (held.ok()) {
+        holding = true;
+      } else if (held.code() == Status::Code::kBusy) {
+        // Another process kept the database past lock_wait already; waiting
+        // a second time in Append would only double the delay.
+        status = spool_->AppendToInbox(work.jsons);
+        to_inbox = true;
+      }
+      // Other Hold errors: let Append try on its own and report.
+    }
+    if (!to_inbox) {
+      auto appended = spool_->Append(work.jsons);
+      status = appended.status();
+      to_inbox = appended.ok() && *appended == spool::AppendTarget::kInbox;
+    }
+
+    const size_t n = work.jsons.size();
+    if (status.ok()) {
+      written_.fetch_add(n, std::memory_order_relaxed);
+      if (to_inbox) written_to_inbox_.fetch_add(n, std::memory_order_relaxed);
+      Finish(work, n, status);
+      retry_delay = kFirstRetryDelay;
+      continue;
+    }
+
+    write_errors_.fetch_add(1, std::memory_order_relaxed);
+    {
+      std::lock_guard<std::mutex> lock(done_mu_);
+      last_write_error_ = status;
+    }
+    if (holding) {
+      spool_->Release();  // the handle may be what is broken
+      holding = false;
+    }
+    if (options_.synchronous) {
+      // Each waiting caller gets the error and decides; nothing is kept.
+      Finish(work, n, status);
+    } else {
+      next_retry = retry_delay;
+      retry_delay = std::min(retry_delay * 2, kMaxRetryDelay);
+    }
+  }
+
+  if (holding) spool_->Release();
+  // Stopping: what is still not durable (a batch waiting for its retry, and
+  // anything queued since) goes to the inbox.
+  for (auto& m : queue_->TakeAll()) work.Add(m);
+  if (!work.jsons.empty()) WriteToInbox(*spool_, work);
+}
+
+}  // namespace zenml::client

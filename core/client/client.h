@@ -1,0 +1,225 @@
+// Client: the front door of the library. `Track()` records one usage event in
+// microseconds on the caller's thread; a background writer thread makes it
+// durable in the spool (DESIGN.md promises 1, 2, 4 and 6).
+//
+// Lifecycle of one event:
+//   Track(): consent? ─no─> OK, nothing happens (no file is ever touched)
+//            validate + serialize (EncodeTrackMessage, messageId, timestamp)
+//            ─invalid─> InvalidArgument, counted in rejected_invalid
+//            push onto the bounded queue ─full─> ResourceExhausted, counted
+//            in dropped_queue_full
+//   writer:  takes everything queued (group commit) ─> one Spool::Append
+//            ─> durable (in the database, or an inbox file when the spool
+//            stays busy past lock_wait); counted in written
+//            Append failed ─> counted in write_errors; the events are kept
+//            and retried with backoff, never dropped
+//   ~Client: Flush(flush_on_exit_timeout), then everything not yet durable
+//            goes to the inbox (Spool::AppendToInbox) so a normal exit loses
+//            nothing.
+//
+// The writer keeps the spool open (Spool::Hold) while it has work and closes
+// it after `idle_close_delay` without any, so other processes get their turn
+// at the one-process-at-a-time LevelDB database.
+//
+// Consent is decided once, at construction. The anonymous id is read (or
+// created) once, on the first Track(); the writer thread starts then too, so a
+// Client that never tracks costs nothing.
+//
+// Thread safety: Track(), Flush() and stats() may be called from any number
+// of threads at once. Nothing here throws into the caller.
+
+#ifndef ZENML_CORE_CLIENT_CLIENT_H_
+#define ZENML_CORE_CLIENT_CLIENT_H_
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "core/catalogue.h"
+#include "core/clock.h"
+#include "core/consent.h"
+#include "core/context.h"
+#include "core/environment.h"
+#include "core/status.h"
+#include "core/value.h"
+#include "spool/spool.h"
+
+namespace zenml::client {
+
+using core::Status;
+
+class MessageQueue;  // message_queue.h
+struct Completion;
+struct QueuedMessage;
+
+struct ClientOptions {
+  // ZenML's config dir. Empty: core::ResolveConfigDir(*environment).
+  std::filesystem::path config_dir;
+
+  // The ZenML version reported in context.zenml.version. Empty: the
+  // build-time default (CMake ZENML_DEFAULT_ZENML_VERSION).
+  std::string zenml_version;
+
+  // The most events waiting for the writer at once. Past it Track() returns
+  // ResourceExhausted. 10,000 events of ~600 bytes are ~6 MB of memory.
+  size_t queue_capacity = 10'000;
+
+  // How long the destructor waits for the writer before it writes what is
+  // left to the inbox. Bounds how long a normal exit can be delayed.
+  std::chrono::milliseconds flush_on_exit_timeout{1000};
+
+  // How long the writer keeps the spool open after its queue ran dry. 100 ms:
+  // long enough that a burst of events (a pipeline run tracks a few within
+  // milliseconds) costs one open of the database (~0.7 ms), short enough
+  // that another process waiting for the lock (it polls for up to lock_wait,
+  // 2 s) gets in well before it gives up and falls back to the inbox.
+  std::chrono::milliseconds idle_close_delay{100};
+
+  // Synchronous mode: Track() returns only once its event is durable (the
+  // Spool::Append that carried it returned), or with the error that kept it
+  // from being written (the event is then not kept). Concurrent synchronous
+  // callers still share group commits.
+  bool synchronous = false;
+
+  // Upper bounds of one group commit (one Spool::Append).
+  size_t max_batch_count = 4096;
+  size_t max_batch_bytes = 4u << 20;
+
+  // Time source for event timestamps and the writer's timers. Not owned.
+  const core::Clock* clock = &core::RealClock();
+
+  // Environment for the config dir and consent. Not owned; never null.
+  const core::Environment* environment = &core::ProcessEnvironment();
+
+  // The spool's options. `spool.dir` empty: core::AnalyticsDir(config dir).
+  spool::SpoolOptions spool;
+};
+
+// What the client did so far; a snapshot, each field counted since
+// construction.
+struct ClientStats {
+  uint64_t accepted = 0;            // Track() returned OK and queued it
+  uint64_t dropped_queue_full = 0;  // Track() returned ResourceExhausted
+  uint64_t rejected_invalid = 0;    // Track() returned InvalidArgument
+  uint64_t write_errors = 0;        // failed Spool::Append calls (retried)
+  uint64_t written = 0;             // events made durable
+  uint64_t written_to_inbox = 0;    // ... of which into an inbox file
+  uint64_t queued = 0;              // events waiting for the writer now
+};
+
+class Client {
+ public:
+  // Decides consent (core::DecideConsent) from the config dir and the
+  // environment; touches no file. Never fails: a config dir that cannot be
+  // resolved makes every Track() return that error.
+  explicit Client(ClientOptions options = {});
+
+  // Flushes for at most options.flush_on_exit_timeout, then writes whatever
+  // is still not durable to the inbox and stops the writer. A drain already
+  // inside Spool::Append is let finish (Append itself gives up waiting for
+  // the lock after spool.lock_wait and writes to the inbox).
+  ~Client();
+
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Records event `event` with `properties` (an object, or null for {}).
+  // Validates and serializes on the calling thread, then queues the bytes and
+  // returns at once (synchronous mode: once durable). Returns:
+  //   OK                 queued (or durable), or consent is withheld and
+  //                      nothing happened at all;
+  //   InvalidArgument    the event is invalid (empty name, bad UTF-8, over
+  //                      core::kMaxMessageBytes, ...): nothing was queued;
+  //   ResourceExhausted  the queue is full: the event was dropped and counted;
+  //   the config dir's error if it cannot be resolved or its anonymous id
+  //   cannot be read or created; in synchronous mode, the write's error.
+  // If `message_id` is given and the event was accepted, it receives the
+  // event's messageId (tests and tools report it).
+  Status Track(std::string_view event, const core::Value& properties = {},
+               std::string* message_id = nullptr);
+  Status Track(core::Event event, const core::Value& properties = {},
+               std::string* message_id = nullptr);
+
+  // Waits until every event accepted before this call is durable, at most
+  // `timeout`. Returns OK then, or DeadlineExceeded naming how many are still
+  // pending and the last write error, if any. OK at once when nothing is
+  // pending or consent is withheld.
+  Status Flush(std::chrono::milliseconds timeout);
+
+  // Whether events are recorded at all, and why (decided at construction).
+  bool enabled() const { return consent_.allowed && init_status_.ok(); }
+  const core::Consent& consent() const { return consent_; }
+  // The config dir in use (empty if it could not be resolved).
+  const std::filesystem::path& config_dir() const { return config_dir_; }
+
+  ClientStats stats() const;
+
+ private:
+  // Messages on the writer's side: the JSON in one contiguous array, as
+  // Spool::Append takes it, and who waits for each (synchronous mode).
+  struct Batch {
+    std::vector<std::string> jsons;
+    std::vector<Completion*> completions;
+    size_t bytes = 0;
+    void Add(QueuedMessage& m);
+  };
+
+  // First Track(): reads or creates the anonymous id and starts the writer.
+  void StartOnce();
+  Status EncodeAndQueue(std::string_view event, const core::Value& properties,
+                        std::string* message_id);
+  void WriterLoop();
+  // The first `count` messages of `batch` are done with `status`: wakes their
+  // synchronous callers, advances finished_, removes them from `batch`.
+  void Finish(Batch& batch, size_t count, const Status& status);
+  // Writes all of `batch` to an inbox file through `spool` and finishes it.
+  void WriteToInbox(spool::Spool& spool, Batch& batch);
+
+  ClientOptions options_;
+  std::filesystem::path config_dir_;
+  Status init_status_;
+  core::Consent consent_;
+  core::Context context_;
+
+  std::once_flag start_once_;
+  Status start_status_;       // written once inside start_once_
+  std::string anonymous_id_;  // written once inside start_once_
+
+  std::unique_ptr<MessageQueue> queue_;
+  std::unique_ptr<spool::Spool> spool_;
+  std::thread writer_;
+  std::atomic<bool> started_{false};  // the writer runs
+
+  // Writer → waiters: progress, completions of synchronous events.
+  mutable std::mutex done_mu_;
+  std::condition_variable done_cv_;
+  uint64_t finished_ = 0;    // guarded by done_mu_: events out of the queue
+                             // for good (durable, or failed synchronously)
+  Status last_write_error_;  // guarded by done_mu_
+
+  // Controller → writer: stop, retry now.
+  std::mutex control_mu_;
+  std::condition_variable control_cv_;
+  bool stop_ = false;    // guarded by control_mu_
+  bool urgent_ = false;  // guarded by control_mu_: a Flush() is waiting
+  std::atomic<bool> stop_requested_{false};
+
+  std::atomic<uint64_t> dropped_queue_full_{0};
+  std::atomic<uint64_t> rejected_invalid_{0};
+  std::atomic<uint64_t> write_errors_{0};
+  std::atomic<uint64_t> written_{0};
+  std::atomic<uint64_t> written_to_inbox_{0};
+};
+
+}  // namespace zenml::client
+
+#endif  // ZENML_CORE_CLIENT_CLIENT_H_

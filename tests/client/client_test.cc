@@ -1,0 +1,379 @@
+#include "core/client/client.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/config_dir.h"
+#include "core/environment.h"
+#include "core/value.h"
+#include "spool/spool.h"
+#include "tests/testing/subprocess.h"
+#include "tests/testing/temp_dir.h"
+
+namespace zenml::client {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+using core::Value;
+using testing::Child;
+using testing::TempDir;
+
+// Everything pending in the spool at `analytics_dir`, parsed, oldest first.
+// Fails the test on an unreadable spool or a record that does not parse.
+struct Spooled {
+  std::vector<Value> messages;
+  std::vector<uint64_t> seqs;
+};
+Spooled ReadSpool(const fs::path& analytics_dir) {
+  spool::SpoolOptions options;
+  options.dir = analytics_dir;
+  options.lock_wait = 30s;
+  spool::Spool spool(options);
+  Spooled out;
+  std::string after;
+  for (;;) {
+    auto entries = spool.Peek(after, 8 << 20, 10'000);
+    EXPECT_TRUE(entries.ok()) << entries.status();
+    if (!entries.ok() || entries->empty()) break;
+    for (const auto& e : *entries) {
+      auto v = core::ParseJson(e.json);
+      EXPECT_TRUE(v.ok()) << "record " << e.seq << " does not parse";
+      if (v.ok()) out.messages.push_back(std::move(v).value());
+      out.seqs.push_back(e.seq);
+    }
+    after = entries->back().key;
+  }
+  return out;
+}
+
+std::string MessageId(const Value& m) {
+  const Value* id = m.Find("messageId");
+  return id != nullptr && id->is_string() ? id->as_string() : "";
+}
+
+std::string Prop(const Value& m, std::string_view key) {
+  const Value* props = m.Find("properties");
+  const Value* v = props != nullptr ? props->Find(key) : nullptr;
+  if (v == nullptr) return "";
+  if (v->is_string()) return v->as_string();
+  if (v->is_int()) return std::to_string(v->as_int());
+  return "?";
+}
+
+size_t InboxFiles(const fs::path& analytics_dir) {
+  std::error_code ec;
+  size_t n = 0;
+  for (const auto& e : fs::directory_iterator(analytics_dir / "inbox", ec)) {
+    if (!e.path().filename().string().starts_with(".")) ++n;
+  }
+  return n;
+}
+
+class ClientTest : public ::testing::Test {
+ protected:
+  ClientOptions Options() {
+    ClientOptions o;
+    o.config_dir = config_dir_;
+    o.environment = &env_;  // empty: consent by default, nothing inherited
+    o.spool.lock_wait = 30s;
+    return o;
+  }
+  fs::path analytics_dir() const { return core::AnalyticsDir(config_dir_); }
+
+  // Starts a helper process that holds the spool until Release().
+  std::unique_ptr<Child> HoldInOtherProcess() {
+    auto child = std::make_unique<Child>(std::vector<std::string>{
+        testing::TestBinPath("client_test_helper"), "hold",
+        analytics_dir().string(), release_file_.string()});
+    auto line = child->ReadLine(30s);
+    EXPECT_EQ(line.value_or("<nothing>"), "held");
+    return child;
+  }
+  void ReleaseOtherProcess(Child& child) {
+    testing::WriteFile(release_file_, "go");
+    auto r = child.Wait(30s);
+    EXPECT_EQ(r.exit_code, 0);
+  }
+
+  TempDir tmp_;
+  fs::path config_dir_ = tmp_.path() / "zenml";
+  fs::path release_file_ = tmp_.path() / "release";
+  core::MapEnvironment env_;
+};
+
+TEST_F(ClientTest, TrackReturnsBeforeTheWriteAndFlushMakesTheEventDurable) {
+  Client client(Options());
+  ASSERT_TRUE(client.enabled());
+  // Make the first write wait: another process holds the database.
+  auto holder = HoldInOtherProcess();
+  std::string id;
+  ASSERT_TRUE(
+      client.Track(core::Event::kPipelineRun, Value::Object{{"steps", 3}}, &id)
+          .ok());
+  // Track came back although nothing could be written yet.
+  EXPECT_EQ(client.stats().written, 0u);
+  EXPECT_EQ(client.stats().accepted, 1u);
+  EXPECT_EQ(client.Flush(50ms).code(), Status::Code::kDeadlineExceeded);
+
+  ReleaseOtherProcess(*holder);
+  ASSERT_TRUE(client.Flush(30s).ok());
+  EXPECT_EQ(client.stats().written, 1u);
+
+  Spooled s = ReadSpool(analytics_dir());
+  ASSERT_EQ(s.messages.size(), 1u);
+  EXPECT_EQ(MessageId(s.messages[0]), id);
+  EXPECT_EQ(s.messages[0].Find("event")->as_string(), "Pipeline run");
+  EXPECT_EQ(Prop(s.messages[0], "steps"), "3");
+}
+
+TEST_F(ClientTest, EightThreadsTrackingStoreEveryMessageIdExactlyOnce) {
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 2000;
+  std::vector<std::vector<std::string>> ids(kThreads);
+  {
+    Client client(Options());
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kPerThread; ++i) {
+          std::string id;
+          Status s;
+          // 16,000 events may outrun the writer's first open and fill the
+          // 10,000-event queue: a dropped event is retried by the caller.
+          do {
+            s = client.Track("Thread event", Value::Object{{"t", t}, {"n", i}},
+                             &id);
+          } while (s.code() == Status::Code::kResourceExhausted);
+          ASSERT_TRUE(s.ok()) << s;
+          ids[t].push_back(id);
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    ASSERT_TRUE(client.Flush(60s).ok());
+    ClientStats st = client.stats();
+    EXPECT_EQ(st.accepted, uint64_t{kThreads * kPerThread});
+    EXPECT_EQ(st.written, uint64_t{kThreads * kPerThread});
+    EXPECT_EQ(st.write_errors, 0u);
+  }
+  std::multiset<std::string> expected;
+  for (auto& v : ids) expected.insert(v.begin(), v.end());
+  Spooled s = ReadSpool(analytics_dir());
+  std::multiset<std::string> found;
+  for (const auto& m : s.messages) found.insert(MessageId(m));
+  EXPECT_EQ(found.size(), expected.size());
+  EXPECT_TRUE(found == expected);
+  EXPECT_TRUE(std::is_sorted(s.seqs.begin(), s.seqs.end()));
+}
+
+TEST_F(ClientTest, FullQueueReturnsResourceExhaustedAndCountsTheDrop) {
+  ClientOptions o = Options();
+  o.queue_capacity = 4;
+  o.max_batch_count = 1;  // at most one event in the writer's hands
+  auto holder = HoldInOtherProcess();  // the writer cannot write
+  Client client(o);
+  int ok = 0;
+  int full = 0;
+  for (int i = 0; i < 20; ++i) {
+    Status s = client.Track("Queue event", Value::Object{{"n", i}});
+    if (s.ok()) {
+      ++ok;
+    } else {
+      EXPECT_EQ(s.code(), Status::Code::kResourceExhausted) << s;
+      ++full;
+    }
+  }
+  EXPECT_GE(ok, 4);
+  EXPECT_LE(ok, 5);  // the queue's 4 plus the one the writer holds
+  EXPECT_EQ(client.stats().dropped_queue_full, static_cast<uint64_t>(full));
+  EXPECT_EQ(client.stats().accepted, static_cast<uint64_t>(ok));
+
+  ReleaseOtherProcess(*holder);
+  ASSERT_TRUE(client.Flush(30s).ok());
+  EXPECT_EQ(ReadSpool(analytics_dir()).messages.size(),
+            static_cast<size_t>(ok));
+}
+
+TEST_F(ClientTest, SynchronousTrackReturnsOnlyOnceTheEventIsInTheSpool) {
+  ClientOptions o = Options();
+  o.synchronous = true;
+  Client client(o);
+  for (int i = 0; i < 5; ++i) {
+    std::string id;
+    ASSERT_TRUE(client.Track("Sync event", Value::Object{{"n", i}}, &id).ok());
+    EXPECT_EQ(client.stats().written, static_cast<uint64_t>(i + 1));
+    Spooled s = ReadSpool(analytics_dir());  // no Flush
+    ASSERT_EQ(s.messages.size(), static_cast<size_t>(i + 1));
+    EXPECT_EQ(MessageId(s.messages.back()), id);
+  }
+}
+
+TEST_F(ClientTest, OptedOutTrackCreatesNoFileAtAll) {
+  env_.Set("ZENML_ANALYTICS_OPT_IN", "false");
+  {
+    Client client(Options());
+    EXPECT_FALSE(client.enabled());
+    for (int i = 0; i < 10; ++i) {
+      EXPECT_TRUE(client.Track(core::Event::kStepCreated).ok());
+    }
+    EXPECT_TRUE(client.Flush(1s).ok());
+    EXPECT_EQ(client.stats().accepted, 0u);
+  }
+  EXPECT_FALSE(fs::exists(config_dir_));
+  EXPECT_TRUE(fs::is_empty(tmp_.path()));
+}
+
+TEST_F(ClientTest, DoNotTrackAlsoKeepsEverythingOff) {
+  env_.Set("DO_NOT_TRACK", "1");
+  {
+    Client client(Options());
+    EXPECT_TRUE(client.Track("Anything").ok());
+  }
+  EXPECT_FALSE(fs::exists(config_dir_));
+}
+
+TEST_F(ClientTest, InvalidEventIsRefusedOnTheCallersThreadAndCounted) {
+  Client client(Options());
+  EXPECT_EQ(client.Track("").code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(client.Track("Bad utf8", Value::Object{{"s", "\xff\xfe"}}).code(),
+            Status::Code::kInvalidArgument);
+  EXPECT_EQ(
+      client.Track("Big", Value::Object{{"s", std::string(40000, 'x')}}).code(),
+      Status::Code::kInvalidArgument);
+  EXPECT_EQ(client.stats().rejected_invalid, 3u);
+  EXPECT_EQ(client.stats().accepted, 0u);
+  ASSERT_TRUE(client.Flush(10s).ok());
+  EXPECT_TRUE(ReadSpool(analytics_dir()).messages.empty());
+}
+
+TEST_F(ClientTest, MessagesCarryTheAnonymousIdAndContext) {
+  ClientOptions o = Options();
+  o.zenml_version = "0.5.7";
+  core::FakeClock clock(core::WallTime(std::chrono::milliseconds(
+      1'767'225'600'123)));  // 2026-01-01T00:00:00.123Z
+  o.clock = &clock;
+  {
+    Client client(o);
+    ASSERT_TRUE(client.Track(core::Event::kZenmlInitialized).ok());
+    ASSERT_TRUE(client.Track(core::Event::kZenmlInitialized).ok());
+  }
+  Spooled s = ReadSpool(analytics_dir());
+  ASSERT_EQ(s.messages.size(), 2u);
+  const Value& m = s.messages[0];
+  EXPECT_EQ(m.Find("type")->as_string(), "track");
+  EXPECT_EQ(m.Find("event")->as_string(), "ZenML initialized");
+  EXPECT_EQ(m.Find("timestamp")->as_string(), "2026-01-01T00:00:00.123Z");
+  std::string anon = m.Find("anonymousId")->as_string();
+  EXPECT_EQ(anon.size(), 36u);
+  EXPECT_EQ(s.messages[1].Find("anonymousId")->as_string(), anon);
+  EXPECT_NE(MessageId(s.messages[0]), MessageId(s.messages[1]));
+  EXPECT_EQ(m.Find("context")->Find("zenml")->Find("version")->as_string(),
+            "0.5.7");
+  EXPECT_EQ(m.Find("context")->Find("ip")->as_string(), "0.0.0.0");
+}
+
+TEST_F(ClientTest, UnresolvableConfigDirMakesTrackFailWithoutThrowing) {
+  ClientOptions o = Options();
+  o.config_dir.clear();  // and env_ has no ZENML_CONFIG_PATH, XDG or HOME
+  Client client(o);
+  EXPECT_FALSE(client.enabled());
+  Status s = client.Track("Anything");
+  EXPECT_EQ(s.code(), Status::Code::kFailedPrecondition) << s;
+}
+
+TEST_F(ClientTest, AChildThatTracksAndExitsNormallyLeavesEveryEventInTheSpool) {
+  auto r = testing::Run({testing::TestBinPath("client_test_helper"), "track",
+                         config_dir_.string(), "500", "exit"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Spooled s = ReadSpool(analytics_dir());
+  std::set<std::string> ns;
+  for (const auto& m : s.messages) ns.insert(Prop(m, "n"));
+  EXPECT_EQ(s.messages.size(), 500u);
+  EXPECT_EQ(ns.size(), 500u);
+}
+
+TEST_F(ClientTest, DestructorPastItsTimeoutWritesTheRestToTheInbox) {
+  // This process holds the database; the child's writer blocks on the lock
+  // with its first event, the rest wait in its queue when it exits.
+  spool::SpoolOptions so;
+  so.dir = analytics_dir();
+  spool::Spool holder(so);
+  ASSERT_TRUE(holder.Hold().ok());
+
+  Child child({testing::TestBinPath("client_test_helper"), "track",
+               config_dir_.string(), "200", "inbox", "--flush-ms", "200",
+               "--lock-wait-ms", "60000", "--max-batch", "1"});
+  ASSERT_EQ(child.ReadLine(30s).value_or(""), "tracked");
+  // Past the 200 ms flush timeout the destructor writes an inbox file
+  // although the database is still held.
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (InboxFiles(analytics_dir()) == 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_GE(InboxFiles(analytics_dir()), 1u);
+  holder.Release();  // now the blocked writer gets in with its one event
+  auto r = child.Wait(60s);
+  EXPECT_EQ(r.exit_code, 0);
+
+  Spooled s = ReadSpool(analytics_dir());  // ingests the inbox
+  std::multiset<std::string> ns;
+  for (const auto& m : s.messages) ns.insert(Prop(m, "n"));
+  EXPECT_EQ(s.messages.size(), 200u);
+  EXPECT_EQ(std::set<std::string>(ns.begin(), ns.end()).size(), 200u);
+  EXPECT_EQ(InboxFiles(analytics_dir()), 0u);
+}
+
+TEST_F(ClientTest, SigkilledSynchronousTrackerLosesNoEventItReported) {
+  std::mt19937 rng(std::random_device{}());
+  std::set<std::string> reported;
+  uint64_t last_seq_max = 0;
+  constexpr int kRounds = 50;
+  for (int round = 0; round < kRounds; ++round) {
+    Child child({testing::TestBinPath("client_test_helper"), "track",
+                 config_dir_.string(), "1000000", "crash", "--sync",
+                 "--report"});
+    int lines = std::uniform_int_distribution<int>(0, 40)(rng);
+    for (int i = 0; i < lines; ++i) {
+      auto id = child.ReadLine(30s);
+      ASSERT_TRUE(id.has_value()) << "round " << round;
+      reported.insert(*id);
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(
+        std::uniform_int_distribution<int>(0, 3000)(rng)));
+    child.Kill(SIGKILL);
+    child.Wait(30s);
+    // Lines the child wrote before dying were durable too.
+    while (auto id = child.ReadLine(0ms)) {
+      if (id->size() == 36) reported.insert(*id);
+    }
+
+    Spooled s = ReadSpool(analytics_dir());
+    std::set<std::string> found;
+    for (const auto& m : s.messages) found.insert(MessageId(m));
+    for (const auto& id : reported) {
+      ASSERT_TRUE(found.count(id)) << "round " << round << " lost " << id;
+    }
+    ASSERT_TRUE(std::is_sorted(s.seqs.begin(), s.seqs.end()));
+    ASSERT_EQ(std::set<uint64_t>(s.seqs.begin(), s.seqs.end()).size(),
+              s.seqs.size());
+    if (!s.seqs.empty()) {
+      EXPECT_GE(s.seqs.back(), last_seq_max);
+      last_seq_max = s.seqs.back();
+    }
+  }
+  EXPECT_GT(reported.size(), 0u);
+}
+
+}  // namespace
+}  // namespace zenml::client
