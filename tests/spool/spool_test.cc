@@ -1,0 +1,474 @@
+#include "spool/spool.h"
+
+#include <gtest/gtest.h>
+#include <leveldb/db.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "spool/keys.h"
+#include "tests/testing/temp_dir.h"
+
+namespace zenml::spool {
+namespace {
+
+namespace fs = std::filesystem;
+using core::FakeClock;
+using core::Status;
+
+std::vector<std::string> Messages(int n, const std::string& prefix = "m") {
+  std::vector<std::string> out;
+  for (int i = 0; i < n; ++i) {
+    out.push_back("{\"messageId\":\"" + prefix + std::to_string(i) + "\"}");
+  }
+  return out;
+}
+
+class SpoolTest : public ::testing::Test {
+ protected:
+  SpoolOptions Options() {
+    SpoolOptions o;
+    o.dir = dir_.path() / "analytics";
+    o.clock = &clock_;
+    o.sync = false;  // durability is the crash test's subject, not these
+    return o;
+  }
+
+  // Every pending event, from the oldest.
+  std::vector<Entry> All(Spool& spool) {
+    std::vector<Entry> out;
+    std::string after;
+    for (;;) {
+      auto batch = spool.Peek(after, 1 << 20, 1000);
+      EXPECT_TRUE(batch.ok()) << batch.status().ToString();
+      if (!batch.ok() || batch->empty()) return out;
+      after = batch->back().key;
+      out.insert(out.end(), batch->begin(), batch->end());
+    }
+  }
+
+  // Reads one raw key of the (closed) database.
+  std::optional<std::string> RawGet(const std::string& key) {
+    leveldb::DB* raw = nullptr;
+    leveldb::Options o;
+    EXPECT_TRUE(leveldb::DB::Open(
+                    o, (dir_.path() / "analytics" / "spool").string(), &raw)
+                    .ok());
+    std::unique_ptr<leveldb::DB> db(raw);
+    std::string value;
+    if (!db || !db->Get(leveldb::ReadOptions(), key, &value).ok()) {
+      return std::nullopt;
+    }
+    return value;
+  }
+
+  testing::TempDir dir_;
+  FakeClock clock_;
+};
+
+TEST_F(SpoolTest, AppendThenPeekReturnsMessagesInOrderByteExact) {
+  Spool spool(Options());
+  const auto messages = Messages(5);
+  auto target = spool.Append(messages);
+  ASSERT_TRUE(target.ok()) << target.status().ToString();
+  EXPECT_EQ(*target, AppendTarget::kDatabase);
+  auto entries = All(spool);
+  ASSERT_EQ(entries.size(), 5u);
+  for (size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(entries[i].json, messages[i]);
+    EXPECT_EQ(entries[i].key, EventKey(entries[i].seq));
+    if (i > 0) {
+      EXPECT_EQ(entries[i].seq, entries[i - 1].seq + 1);
+    }
+  }
+}
+
+TEST_F(SpoolTest, AckDeletesExactlyTheGivenKeys) {
+  Spool spool(Options());
+  ASSERT_TRUE(spool.Append(Messages(6)).ok());
+  auto entries = All(spool);
+  ASSERT_EQ(entries.size(), 6u);
+  const std::vector<std::string> acked = {entries[1].key, entries[4].key};
+  ASSERT_TRUE(spool.Ack(acked).ok());
+  auto left = All(spool);
+  std::vector<uint64_t> seqs;
+  for (const auto& e : left) seqs.push_back(e.seq);
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{entries[0].seq, entries[2].seq,
+                                         entries[3].seq, entries[5].seq}));
+}
+
+TEST_F(SpoolTest, PeekAfterAKeyStartsPastIt) {
+  Spool spool(Options());
+  ASSERT_TRUE(spool.Append(Messages(10)).ok());
+  auto first = spool.Peek("", 1 << 20, 4);
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->size(), 4u);
+  auto next = spool.Peek(first->back().key, 1 << 20, 100);
+  ASSERT_TRUE(next.ok());
+  ASSERT_EQ(next->size(), 6u);
+  EXPECT_EQ(next->front().seq, first->back().seq + 1);
+  // A key that was acked (gone) still works as a position.
+  ASSERT_TRUE(spool.Ack(std::vector<std::string>{first->back().key}).ok());
+  auto again = spool.Peek(first->back().key, 1 << 20, 100);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->front().seq, first->back().seq + 1);
+}
+
+TEST_F(SpoolTest, PeekRespectsMaxBytesButAlwaysReturnsTheFirst) {
+  Spool spool(Options());
+  ASSERT_TRUE(spool.Append(Messages(3)).ok());  // ~20 bytes each
+  auto one = spool.Peek("", 1, 100);
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(one->size(), 1u);
+  auto two = spool.Peek("", 2 * 20 + 5, 100);
+  ASSERT_TRUE(two.ok());
+  EXPECT_EQ(two->size(), 2u);
+  auto none = spool.Peek("", 1 << 20, 0);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
+TEST_F(SpoolTest, CountsAndBytesStayExactAcrossRepeatedAndMissingAcks) {
+  Spool spool(Options());
+  const auto messages = Messages(10);
+  uint64_t total = 0;
+  for (const auto& m : messages) total += m.size();
+  ASSERT_TRUE(spool.Append(messages).ok());
+  auto stats = spool.Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->count, 10u);
+  EXPECT_EQ(stats->bytes, total);
+
+  auto entries = All(spool);
+  std::vector<std::string> keys = {entries[0].key, entries[0].key,
+                                   entries[3].key, EventKey(9999)};
+  ASSERT_TRUE(spool.Ack(keys).ok());
+  ASSERT_TRUE(spool.Ack(keys).ok());  // twice: nothing more happens
+  stats = spool.Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->count, 8u);
+  EXPECT_EQ(stats->bytes,
+            total - entries[0].json.size() - entries[3].json.size());
+  EXPECT_EQ(All(spool).size(), 8u);
+}
+
+TEST_F(SpoolTest, AckOfANonEventKeyIsRefused) {
+  Spool spool(Options());
+  ASSERT_TRUE(spool.Append(Messages(1)).ok());
+  EXPECT_EQ(spool.Ack(std::vector<std::string>{"m/count"}).code(),
+            Status::Code::kInvalidArgument);
+}
+
+TEST_F(SpoolTest, SequencesKeepIncreasingAcrossInstancesAndPurge) {
+  uint64_t last = 0;
+  {
+    Spool spool(Options());
+    ASSERT_TRUE(spool.Append(Messages(3)).ok());
+    last = All(spool).back().seq;
+  }
+  Spool spool(Options());
+  ASSERT_TRUE(spool.Append(Messages(1)).ok());
+  EXPECT_EQ(All(spool).back().seq, last + 1);
+  auto purged = spool.Purge();
+  ASSERT_TRUE(purged.ok());
+  EXPECT_EQ(*purged, 4u);
+  ASSERT_TRUE(spool.Append(Messages(1)).ok());
+  EXPECT_EQ(All(spool).front().seq, last + 2);
+}
+
+TEST_F(SpoolTest, MaxEventsDropsTheOldestAndCountsThem) {
+  auto o = Options();
+  o.max_events = 5;
+  Spool spool(o);
+  ASSERT_TRUE(spool.Append(Messages(4, "a")).ok());
+  ASSERT_TRUE(spool.Append(Messages(3, "b")).ok());
+  auto entries = All(spool);
+  ASSERT_EQ(entries.size(), 5u);
+  EXPECT_EQ(entries.front().json, "{\"messageId\":\"a2\"}");
+  EXPECT_EQ(entries.back().json, "{\"messageId\":\"b2\"}");
+  auto stats = spool.Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->count, 5u);
+  EXPECT_EQ(stats->dropped["max_events"], 2u);
+  // A single batch larger than the bound keeps its newest.
+  ASSERT_TRUE(spool.Append(Messages(7, "c")).ok());
+  entries = All(spool);
+  ASSERT_EQ(entries.size(), 5u);
+  EXPECT_EQ(entries.front().json, "{\"messageId\":\"c2\"}");
+  stats = spool.Stats();
+  EXPECT_EQ(stats->dropped["max_events"], 2u + 5u + 2u);
+}
+
+TEST_F(SpoolTest, MaxBytesDropsTheOldestAndCountsThem) {
+  auto o = Options();
+  const auto messages = Messages(10);  // 19 or 20 bytes each
+  o.max_bytes = 3 * 20;
+  Spool spool(o);
+  for (const auto& m : messages) {
+    ASSERT_TRUE(spool.Append(std::vector<std::string>{m}).ok());
+  }
+  auto entries = All(spool);
+  ASSERT_EQ(entries.size(), 3u);
+  EXPECT_EQ(entries.back().json, messages.back());
+  auto stats = spool.Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_LE(stats->bytes, o.max_bytes);
+  EXPECT_EQ(stats->dropped["max_bytes"], 7u);
+}
+
+TEST_F(SpoolTest, MaxAgeDropsEventsOlderThanTheBound) {
+  auto o = Options();
+  o.max_age = std::chrono::hours(1);
+  Spool spool(o);
+  ASSERT_TRUE(spool.Append(Messages(3, "old")).ok());
+  clock_.Advance(std::chrono::minutes(50));
+  ASSERT_TRUE(spool.Append(Messages(2, "young")).ok());
+  clock_.Advance(std::chrono::minutes(11));
+  // Peek alone enforces it: an idle spool does not send stale events.
+  auto entries = All(spool);
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries.front().json, "{\"messageId\":\"young0\"}");
+  auto stats = spool.Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->dropped["max_age"], 3u);
+  EXPECT_EQ(stats->count, 2u);
+}
+
+TEST_F(SpoolTest, PurgeDeletesEverythingAndResetsCounters) {
+  auto o = Options();
+  o.max_events = 2;
+  Spool spool(o);
+  ASSERT_TRUE(spool.Append(Messages(3)).ok());
+  auto entries = All(spool);
+  ASSERT_TRUE(spool.DeadLetter(entries[0].key, 400, "bad").ok());
+  ASSERT_TRUE(spool.AppendToInbox(Messages(2, "inbox")).ok());
+  auto purged = spool.Purge();
+  ASSERT_TRUE(purged.ok());
+  // One pending + two from the inbox - one dropped by max_events = 2.
+  EXPECT_EQ(*purged, 2u);
+  auto stats = spool.Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->count, 0u);
+  EXPECT_EQ(stats->bytes, 0u);
+  EXPECT_EQ(stats->dead_letters, 0u);
+  EXPECT_TRUE(stats->dropped.empty());
+  EXPECT_EQ(stats->inbox_files, 0u);
+  EXPECT_TRUE(All(spool).empty());
+  auto dead = spool.PeekDeadLetters(0, 10);
+  ASSERT_TRUE(dead.ok());
+  EXPECT_TRUE(dead->empty());
+}
+
+TEST_F(SpoolTest, DeadLetterMovesTheEventAndKeepsTheServersAnswer) {
+  Spool spool(Options());
+  ASSERT_TRUE(spool.Append(Messages(3)).ok());
+  auto entries = All(spool);
+  const std::string long_reason(5000, 'x');
+  ASSERT_TRUE(spool.DeadLetter(entries[1].key, 400, long_reason).ok());
+  EXPECT_EQ(All(spool).size(), 2u);
+  auto dead = spool.PeekDeadLetters(0, 10);
+  ASSERT_TRUE(dead.ok());
+  ASSERT_EQ(dead->size(), 1u);
+  EXPECT_EQ((*dead)[0].seq, entries[1].seq);
+  EXPECT_EQ((*dead)[0].status, 400);
+  EXPECT_LT((*dead)[0].reason.size(), long_reason.size());
+  EXPECT_EQ((*dead)[0].at, clock_.Now());
+  EXPECT_EQ((*dead)[0].message, entries[1].json);
+  auto after = spool.PeekDeadLetters(entries[1].seq, 10);
+  ASSERT_TRUE(after.ok());
+  EXPECT_TRUE(after->empty());
+  auto stats = spool.Stats();
+  EXPECT_EQ(stats->dead_letters, 1u);
+  EXPECT_EQ(stats->count, 2u);
+  EXPECT_EQ(spool.DeadLetter(entries[1].key, 400, "again").code(),
+            Status::Code::kNotFound);
+}
+
+TEST_F(SpoolTest, UploadRecordRoundTrips) {
+  Spool spool(Options());
+  UploadRecord r;
+  r.at = clock_.Now();
+  r.outcome = "rate_limited";
+  r.sent = 12;
+  r.requests = 3;
+  r.dead_lettered = 1;
+  r.remaining = 40;
+  r.not_before = clock_.Now() + std::chrono::seconds(30);
+  r.detail = "HTTP 429, Retry-After 30";
+  ASSERT_TRUE(spool.RecordUpload(r).ok());
+  Spool other(Options());
+  auto stats = other.Stats();
+  ASSERT_TRUE(stats.ok());
+  ASSERT_TRUE(stats->last_upload);
+  EXPECT_EQ(stats->last_upload->at, r.at);
+  EXPECT_EQ(stats->last_upload->outcome, r.outcome);
+  EXPECT_EQ(stats->last_upload->sent, 12u);
+  EXPECT_EQ(stats->last_upload->requests, 3u);
+  EXPECT_EQ(stats->last_upload->dead_lettered, 1u);
+  EXPECT_EQ(stats->last_upload->remaining, 40u);
+  EXPECT_EQ(stats->last_upload->not_before, r.not_before);
+  EXPECT_EQ(stats->last_upload->detail, r.detail);
+  EXPECT_EQ(stats->not_before, r.not_before);
+  // A later success clears the not-before time.
+  r.outcome = "success";
+  r.not_before.reset();
+  ASSERT_TRUE(spool.RecordUpload(r).ok());
+  stats = other.Stats();
+  EXPECT_FALSE(stats->not_before);
+}
+
+TEST_F(SpoolTest, ReadingAMissingSpoolCreatesNothing) {
+  Spool spool(Options());
+  auto stats = spool.Stats();
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->count, 0u);
+  EXPECT_EQ(stats->format_version, 0u);
+  auto entries = spool.Peek("", 100, 100);
+  ASSERT_TRUE(entries.ok());
+  EXPECT_TRUE(entries->empty());
+  auto purged = spool.Purge();
+  ASSERT_TRUE(purged.ok());
+  EXPECT_EQ(*purged, 0u);
+  EXPECT_TRUE(spool.Ack(std::vector<std::string>{EventKey(1)}).ok());
+  EXPECT_FALSE(fs::exists(dir_.path() / "analytics"));
+}
+
+TEST_F(SpoolTest, DrainingMovesTheHeadHintSoPeekFromStartSeeksPastTombstones) {
+  Spool spool(Options());
+  ASSERT_TRUE(spool.Append(Messages(300)).ok());
+  auto entries = All(spool);
+  std::vector<std::string> keys;
+  for (size_t i = 0; i < 250; ++i) keys.push_back(entries[i].key);
+  ASSERT_TRUE(spool.Ack(keys).ok());
+  auto head = spool.Peek("", 1 << 20, 1);
+  ASSERT_TRUE(head.ok());
+  EXPECT_EQ(head->front().seq, entries[250].seq);
+  EXPECT_EQ(RawGet(std::string(kMetaFirstSeq)),
+            EncodeFixed64BE(entries[250].seq));
+}
+
+TEST_F(SpoolTest, LargeDeletesCompactTheDrainedRange) {
+  Spool spool(Options());
+  std::vector<std::string> big;
+  for (int i = 0; i < 12'000; ++i) big.push_back(std::string(200, 'x'));
+  ASSERT_TRUE(spool.Append(big).ok());
+  std::string after;
+  for (;;) {
+    auto batch = spool.Peek(after, 1 << 20, 500);
+    ASSERT_TRUE(batch.ok());
+    if (batch->empty()) break;
+    std::vector<std::string> keys;
+    for (const auto& e : *batch) keys.push_back(e.key);
+    ASSERT_TRUE(spool.Ack(keys).ok());
+    after = keys.back();
+  }
+  // The counter resets when the drained range was compacted.
+  auto since = RawGet(std::string(kMetaDeletesSinceCompact));
+  ASSERT_TRUE(since);
+  EXPECT_LT(*DecodeFixed64BE(*since), 12'000u);
+  uint64_t table_bytes = 0;
+  for (const auto& f :
+       fs::directory_iterator(dir_.path() / "analytics/spool")) {
+    if (f.path().extension() == ".ldb") table_bytes += f.file_size();
+  }
+  EXPECT_LT(table_bytes, 12'000u * 200 / 4);
+}
+
+TEST_F(SpoolTest, AppendToInboxIsIngestedOnceByTheNextCall) {
+  Spool spool(Options());
+  ASSERT_TRUE(spool.Append(Messages(1, "db")).ok());
+  ASSERT_TRUE(spool.AppendToInbox(Messages(2, "inbox")).ok());
+  auto stats = spool.Stats();  // ingests
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->count, 3u);
+  EXPECT_EQ(stats->inbox_files, 0u);
+  auto entries = All(spool);
+  ASSERT_EQ(entries.size(), 3u);
+  EXPECT_EQ(entries[1].json, "{\"messageId\":\"inbox0\"}");
+  EXPECT_EQ(All(spool).size(), 3u);
+}
+
+TEST_F(SpoolTest, ManyThreadsAndSpoolsOfOnePathKeepCountsExact) {
+  std::vector<std::thread> threads;
+  Spool shared(Options());
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      Spool own(Options());
+      for (int i = 0; i < 50; ++i) {
+        Spool& s = (i % 2 == 0) ? shared : own;
+        EXPECT_TRUE(s.Append(Messages(3, "t" + std::to_string(t) + "-" +
+                                             std::to_string(i) + "-"))
+                        .ok());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  auto entries = All(shared);
+  EXPECT_EQ(entries.size(), 4u * 50 * 3);
+  std::set<std::string> unique;
+  for (const auto& e : entries) unique.insert(e.json);
+  EXPECT_EQ(unique.size(), entries.size());
+  EXPECT_EQ(shared.Stats()->count, entries.size());
+}
+
+// Permissions and ownership.
+
+TEST_F(SpoolTest, DirectoriesAre0700AndFiles0600WhateverTheUmask) {
+  const mode_t old = ::umask(0);
+  {
+    auto o = Options();
+    Spool spool(o);
+    ASSERT_TRUE(spool.Append(Messages(2)).ok());
+    ASSERT_TRUE(spool.AppendToInbox(Messages(1)).ok());
+    for (const fs::path& d : {o.dir, o.dir / "spool", o.dir / "inbox"}) {
+      struct stat st {};
+      ASSERT_EQ(::stat(d.c_str(), &st), 0);
+      EXPECT_EQ(st.st_mode & 0777, 0700u) << d;
+    }
+    for (const fs::path& d : {o.dir / "spool", o.dir / "inbox"}) {
+      for (const auto& f : fs::directory_iterator(d)) {
+        struct stat st {};
+        ASSERT_EQ(::stat(f.path().c_str(), &st), 0);
+        EXPECT_EQ(st.st_mode & 0777, 0600u) << f.path();
+      }
+    }
+  }
+  ::umask(old);
+}
+
+TEST_F(SpoolTest, ASymlinkedSpoolDirectoryIsRefused) {
+  const fs::path real = dir_.path() / "elsewhere";
+  fs::create_directory(real);
+  fs::create_directory_symlink(real, dir_.path() / "analytics");
+  Spool spool(Options());
+  auto target = spool.Append(Messages(1));
+  ASSERT_FALSE(target.ok());
+  EXPECT_EQ(target.status().code(), Status::Code::kPermissionDenied);
+  EXPECT_NE(target.status().message().find("symbolic link"), std::string::npos)
+      << target.status().ToString();
+  EXPECT_FALSE(spool.Stats().ok());
+  EXPECT_TRUE(fs::is_empty(real));
+}
+
+TEST_F(SpoolTest, ASpoolDirectoryOwnedByAnotherUserIsRefused) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to chown to nobody";
+  const fs::path d = dir_.path() / "analytics";
+  fs::create_directory(d);
+  ASSERT_EQ(::chown(d.c_str(), 65534, 65534), 0);
+  Spool spool(Options());
+  auto target = spool.Append(Messages(1));
+  ASSERT_FALSE(target.ok());
+  EXPECT_EQ(target.status().code(), Status::Code::kPermissionDenied);
+  EXPECT_NE(target.status().message().find("owned by uid 65534"),
+            std::string::npos)
+      << target.status().ToString();
+  EXPECT_TRUE(fs::is_empty(d));
+}
+
+}  // namespace
+}  // namespace zenml::spool
