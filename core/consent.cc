@@ -76,11 +76,11 @@ Consent DecideConsent(const std::filesystem::path& config_dir,
   const std::string path = ConfigFilePath(config_dir).string();
   Result<GlobalConfig> config = GlobalConfig::Load(config_dir);
   if (!config.ok()) {
-    note(fmt::format("{} ignored ({})", path, config.status().message()));
+    note(fmt::format("{}; ignored", config.status().message()));
   } else {
     Result<std::optional<bool>> in = config->analytics_opt_in();
     if (!in.ok()) {
-      note(fmt::format("{} ignored ({})", path, in.status().message()));
+      note(fmt::format("{}; ignored", in.status().message()));
     } else if (in->has_value()) {
       return {**in, ConsentSource::kConfigFile,
               fmt::format("analytics_opt_in: {} in {}", **in ? "true" : "false",

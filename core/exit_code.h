@@ -14,6 +14,7 @@ enum ExitCode : int {
   kExitUsage = 64,        // bad command line
   kExitDataErr = 65,      // bad input data (corrupt bundle, invalid event)
   kExitUnavailable = 69,  // endpoint unavailable
+  kExitSoftware = 70,     // internal error (a bug)
   kExitIoErr = 74,        // I/O error on the spool or config
   kExitTempFail = 75,  // temporary failure, try later (network, 5xx, 429, busy)
   kExitNoPerm = 77,    // permission: write key rejected, file ownership
