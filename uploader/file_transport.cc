@@ -1,7 +1,15 @@
 #include "uploader/file_transport.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <limits>
 #include <string_view>
 #include <vector>
+
+#include "uploader/upload_lock.h"
 
 namespace zenml::uploader {
 namespace {
@@ -16,7 +24,112 @@ size_t LineBytes(size_t count, size_t message_bytes) {
   return 12 + message_bytes + (count > 0 ? count - 1 : 0);
 }
 
+// The bundle's checksum as recorded by a completed import, or "".
+std::string ReadMarker(const std::filesystem::path& path) {
+  std::string out;
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return out;
+  char buf[128];
+  size_t n = std::fread(buf, 1, sizeof(buf), f);
+  std::fclose(f);
+  out.assign(buf, n);
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) {
+    out.pop_back();
+  }
+  return out;
+}
+
+// Writes `content` to `path` durably: temp file, fsync, rename, dir fsync.
+Status WriteMarker(const std::filesystem::path& path,
+                   std::string_view content) {
+  std::filesystem::path temp = path;
+  temp += ".tmp";
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return Status::IoError(
+        fmt::format("{}: {}", temp.string(), std::strerror(errno)));
+  }
+  std::string text = std::string(content) + "\n";
+  bool ok = ::write(fd, text.data(), text.size()) ==
+                static_cast<ssize_t>(text.size()) &&
+            ::fsync(fd) == 0;
+  int err = errno;
+  ::close(fd);
+  if (!ok || ::rename(temp.c_str(), path.c_str()) != 0) {
+    if (ok) err = errno;
+    ::unlink(temp.c_str());
+    return Status::IoError(
+        fmt::format("{}: {}", path.string(), std::strerror(err)));
+  }
+  int dir = ::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+  return Status::OK();
+}
+
 }  // namespace
+
+std::filesystem::path BundleProgressDir(const std::filesystem::path& bundle) {
+  std::filesystem::path dir = bundle;
+  dir += ".progress";
+  return dir;
+}
+
+Result<FromFileResult> SendBundle(const std::filesystem::path& bundle,
+                                  Transport& transport,
+                                  const core::Clock& clock,
+                                  UploaderOptions options) {
+  FromFileResult result;
+  // Verify everything before anything is sent or even imported.
+  ZENML_TRY_ASSIGN(result.bundle, VerifyBundle(bundle));
+
+  result.progress_dir = BundleProgressDir(bundle);
+  const std::filesystem::path analytics = result.progress_dir / "analytics";
+  const std::filesystem::path marker = result.progress_dir / "imported";
+  std::error_code ec;
+  std::filesystem::create_directories(analytics, ec);
+  if (ec) {
+    return Status::IoError(
+        fmt::format("{}: {}", analytics.string(), ec.message()));
+  }
+  std::filesystem::permissions(result.progress_dir,
+                               std::filesystem::perms::owner_all,
+                               std::filesystem::perm_options::replace, ec);
+  ZENML_TRY_ASSIGN(std::optional<UploadLock> lock,
+                   UploadLock::TryAcquire(analytics));
+  if (!lock) {
+    return Status::Busy(fmt::format(
+        "{}: another process is sending this bundle", bundle.string()));
+  }
+
+  spool::SpoolOptions spool_options;
+  spool_options.dir = analytics;
+  // A bundle's events are kept until delivered, however many and however
+  // old: the bounds guard a user's machine, not a bundle being sent.
+  spool_options.max_events = std::numeric_limits<uint64_t>::max();
+  spool_options.max_bytes = std::numeric_limits<uint64_t>::max();
+  spool_options.max_age = std::chrono::hours(24 * 365 * 100);
+  spool_options.clock = &clock;
+  spool::Spool progress(spool_options);
+
+  if (ReadMarker(marker) != result.bundle.sha256) {
+    // First run, an import cut short, or another bundle of the same name.
+    std::filesystem::remove(marker, ec);
+    ZENML_TRY(progress.Purge().status());
+    Status s = ReadBundle(bundle, [&](uint64_t, std::vector<std::string> m) {
+      return progress.Append(m).status();
+    });
+    if (!s.ok()) return s;
+    ZENML_TRY(WriteMarker(marker, result.bundle.sha256));
+    result.imported = true;
+  }
+
+  Uploader uploader(progress, transport, clock, std::move(options));
+  ZENML_TRY_ASSIGN(result.upload, uploader.Run());
+  return result;
+}
 
 Result<ToFileResult> WriteSpoolToBundle(spool::Spool& spool,
                                         const std::filesystem::path& bundle,

@@ -12,8 +12,29 @@
 // resend carries the same messageIds. Events appended meanwhile by other
 // processes are left in the spool.
 //
+// Sending (`zenml-upload --from-file`): SendBundle verifies the whole bundle
+// first (a bundle that fails its checksum, is truncated or holds a line that
+// is not a batch body sends nothing), then imports its messages, byte for
+// byte, into a private progress spool next to it, `<bundle>.progress/`
+// (laid out as a config dir: `<bundle>.progress/analytics/spool`), and runs
+// the ordinary Uploader on that spool: the same budget, retries, 429 handling,
+// splitting of 400s and dead letters as for the user's own spool. What the
+// server acknowledges is deleted from the progress spool, so a run cut short
+// (budget, crash, outage) and rerun sends only the rest, and resends carry
+// the same messageIds. The progress directory:
+//   <bundle>.progress/imported        the bundle's SHA-256; written (fsync,
+//                                     rename) once the import is complete
+//   <bundle>.progress/analytics/      the progress spool and its upload.lock
+// An import cut short (no `imported` file) is discarded and redone: nothing
+// is sent before it completes. A progress dir whose `imported` names another
+// checksum belongs to an earlier bundle of the same name: it is reset.
+// The progress dir is kept after a complete delivery, so sending the bundle
+// again sends nothing; delete it to send everything again (harmless anyway:
+// Segment deduplicates by messageId).
+//
 // Thread safety: the functions are thread-safe as far as the Spool they are
-// given is (a Spool is).
+// given is (a Spool is). SendBundle takes the progress spool's upload.lock
+// for its whole run.
 
 #ifndef ZENML_UPLOADER_FILE_TRANSPORT_H_
 #define ZENML_UPLOADER_FILE_TRANSPORT_H_
@@ -26,6 +47,8 @@
 #include "core/result.h"
 #include "spool/spool.h"
 #include "uploader/bundle.h"
+#include "uploader/transport.h"
+#include "uploader/uploader.h"
 
 namespace zenml::uploader {
 
@@ -60,6 +83,27 @@ struct ToFileResult {
 Result<ToFileResult> WriteSpoolToBundle(spool::Spool& spool,
                                         const std::filesystem::path& bundle,
                                         const ToFileOptions& options);
+
+struct FromFileResult {
+  BundleSummary bundle;   // what the verified bundle holds
+  UploadSummary upload;   // this run's upload of the progress spool
+  bool imported = false;  // this run imported the bundle (first run)
+  std::filesystem::path progress_dir;
+};
+
+// The progress directory SendBundle uses for `bundle`: `<bundle>.progress`.
+std::filesystem::path BundleProgressDir(const std::filesystem::path& bundle);
+
+// Sends `bundle` through `transport` as the file comment says, with
+// `options` (endpoint, key, budget, consent, ...) as for the spool. Errors:
+// those of VerifyBundle (Corruption, NotFound, IoError: nothing sent);
+// Busy when another process is sending the same bundle; the progress
+// spool's errors (IoError). Upload outcomes (retry later, rate limited, key
+// rejected, ...) are not errors: they are in the result's `upload`.
+Result<FromFileResult> SendBundle(const std::filesystem::path& bundle,
+                                  Transport& transport,
+                                  const core::Clock& clock,
+                                  UploaderOptions options);
 
 }  // namespace zenml::uploader
 

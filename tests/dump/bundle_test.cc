@@ -74,8 +74,10 @@ TEST_F(BundleTest, WrittenBundleVerifiesAndReadsBackEveryMessageByteForByte) {
   fs::path path = dir_ / "b";
   auto writer = BundleWriter::Create(path, kCreated, "test origin");
   ASSERT_TRUE(writer.ok());
-  std::vector<std::string> first = {Message(1), Message(2, ",\"s\":\"}{][\\\"\"")};
-  std::vector<std::string> second = {Message(3, ",\"u\":\"\\u00e9 caf\xc3\xa9\"")};
+  std::vector<std::string> first = {Message(1),
+                                    Message(2, ",\"s\":\"}{][\\\"\"")};
+  std::vector<std::string> second = {
+      Message(3, ",\"u\":\"\\u00e9 caf\xc3\xa9\"")};
   ASSERT_TRUE((*writer)->AddBatch(first).ok());
   ASSERT_TRUE((*writer)->AddBatch(second).ok());
   auto written = (*writer)->Commit();
@@ -109,8 +111,9 @@ TEST_F(BundleTest, LayoutIsHeaderBodiesTrailerWithBodiesAsTheNetworkGetsThem) {
             "{\"zenml_analytics_bundle\":1,\"created\":\"2026-01-02T03:00:00."
             "000Z\",\"origin\":\"test\"}");
   EXPECT_EQ(lines[1], "{\"batch\":[" + Message(0) + "," + Message(1) + "]}");
-  EXPECT_THAT(lines[3], HasSubstr("{\"zenml_analytics_bundle_end\":{\"batches\":"
-                                  "2,\"messages\":4,\"sha256\":\""));
+  EXPECT_THAT(lines[3],
+              HasSubstr("{\"zenml_analytics_bundle_end\":{\"batches\":"
+                        "2,\"messages\":4,\"sha256\":\""));
 }
 
 TEST_F(BundleTest, EmptyBundleIsValid) {
@@ -160,7 +163,9 @@ TEST_F(BundleTest, ForeignFilesAreRefusedAsNotABundle) {
   fs::path path = dir_ / "foreign";
   for (std::string text :
        {std::string("hello world\n"), std::string("{\"batch\":[]}\n"),
-        std::string("{\"some\":\"json\"}\n"), std::string("\x7f" "ELF\x02\x01"),
+        std::string("{\"some\":\"json\"}\n"),
+        std::string("\x7f"
+                    "ELF\x02\x01"),
         std::string()}) {
     WriteFile(path, text);
     auto summary = VerifyBundle(path);
@@ -202,9 +207,9 @@ TEST_F(BundleTest, SplitBatchLineIsTheInverseOfMakeBatchLine) {
   auto split = SplitBatchLine(MakeBatchLine(messages));
   ASSERT_TRUE(split.ok()) << split.status().ToString();
   EXPECT_EQ(*split, messages);
-  EXPECT_EQ(MakeBatchLine(messages),
-            "{\"batch\":[" + messages[0] + "," + messages[1] + "," +
-                messages[2] + "]}");
+  EXPECT_EQ(MakeBatchLine(messages), "{\"batch\":[" + messages[0] + "," +
+                                         messages[1] + "," + messages[2] +
+                                         "]}");
 }
 
 TEST_F(BundleTest, SplitRefusesJunkBetweenMessagesAndUnclosedObjects) {

@@ -1,0 +1,559 @@
+#include "tools/zenml-spool-dump/spool_dump.h"
+
+#include <fmt/format.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+// CLI11 2.1's CLI::detail::split trips g++ 12's -Wnull-dereference once
+// inlined at -O2: a false positive inside the header, not in this file.
+#pragma GCC diagnostic ignored "-Wnull-dereference"
+#include <CLI/CLI.hpp>
+#include <charconv>
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <limits>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/config_dir.h"
+#include "core/consent.h"
+#include "core/exit_code.h"
+#include "core/timestamp.h"
+#include "spool/spool.h"
+#include "uploader/file_transport.h"
+
+#ifndef ZENML_ANALYTICS_VERSION
+#define ZENML_ANALYTICS_VERSION "0.0.0"
+#endif
+
+namespace zenml::tools {
+namespace {
+
+namespace fs = std::filesystem;
+using core::Result;
+using core::Status;
+using core::WallTime;
+
+constexpr std::string_view kTool = "zenml-spool-dump";
+// One Peek: the spool is held for this much at a time.
+constexpr size_t kChunkBytes = 1u << 20;
+constexpr size_t kChunkCount = 1000;
+
+struct Options {
+  std::optional<std::string> config_dir;
+  std::string format = "table";
+  bool stats = false;
+  bool dead_letter = false;
+  std::optional<std::string> export_path;
+  uint64_t limit = 0;  // 0: no limit
+  std::optional<std::string> since;
+  std::vector<std::string> events;
+  std::optional<std::string> now;
+};
+
+// What the dump needs from one spooled message.
+struct Fields {
+  std::string event;
+  std::string timestamp;
+  std::optional<WallTime> time;
+};
+
+Fields ParseFields(std::string_view json) {
+  Fields f;
+  rapidjson::Document doc;
+  doc.Parse(json.data(), json.size());
+  if (doc.HasParseError() || !doc.IsObject()) return f;
+  if (auto it = doc.FindMember("event");
+      it != doc.MemberEnd() && it->value.IsString()) {
+    f.event.assign(it->value.GetString(), it->value.GetStringLength());
+  }
+  if (auto it = doc.FindMember("timestamp");
+      it != doc.MemberEnd() && it->value.IsString()) {
+    f.timestamp.assign(it->value.GetString(), it->value.GetStringLength());
+    auto t = core::ParseTimestamp(f.timestamp);
+    if (t.ok()) f.time = *t;
+  }
+  return f;
+}
+
+std::string JsonString(std::string_view s) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  writer.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+// "45s", "12m", "3h", "5d": the largest whole unit; "-" before a time in the
+// future (a skewed clock).
+std::string FormatAge(std::chrono::seconds age) {
+  std::string sign;
+  if (age.count() < 0) {
+    sign = "-";
+    age = -age;
+  }
+  int64_t s = age.count();
+  if (s < 60) return fmt::format("{}{}s", sign, s);
+  if (s < 3600) return fmt::format("{}{}m", sign, s / 60);
+  if (s < 86400) return fmt::format("{}{}h", sign, s / 3600);
+  return fmt::format("{}{}d", sign, s / 86400);
+}
+
+// "2h", "30m", "7d", "45s", "1w" -> a duration; nullopt if not one.
+std::optional<std::chrono::seconds> ParseDuration(std::string_view text) {
+  if (text.size() < 2) return std::nullopt;
+  int64_t n = 0;
+  auto [ptr, ec] =
+      std::from_chars(text.data(), text.data() + text.size() - 1, n);
+  if (ec != std::errc() || ptr != text.data() + text.size() - 1 || n < 0) {
+    return std::nullopt;
+  }
+  switch (text.back()) {
+    case 's':
+      return std::chrono::seconds(n);
+    case 'm':
+      return std::chrono::seconds(n * 60);
+    case 'h':
+      return std::chrono::seconds(n * 3600);
+    case 'd':
+      return std::chrono::seconds(n * 86400);
+    case 'w':
+      return std::chrono::seconds(n * 7 * 86400);
+    default:
+      return std::nullopt;
+  }
+}
+
+class Dumper {
+ public:
+  Dumper(const Options& options, std::ostream& out, std::ostream& err,
+         const core::Environment& env)
+      : options_(options), out_(out), err_(err), env_(env) {}
+
+  int Run();
+
+ private:
+  // Prints "zenml-spool-dump: <what>" and returns the exit code for `s`.
+  int Fail(const Status& s) {
+    err_ << kTool << ": " << s.message() << "\n";
+    return core::ExitCodeFor(s);
+  }
+  int Usage(std::string_view what) {
+    err_ << kTool << ": " << what << "\n"
+         << "Try '" << kTool << " --help' for more information.\n";
+    return core::kExitUsage;
+  }
+
+  bool SpoolExists() const { return fs::exists(analytics_dir_ / "spool"); }
+  spool::Spool& GetSpool() {
+    if (!spool_) {
+      spool::SpoolOptions o;
+      o.dir = analytics_dir_;
+      // The spool enforces its bounds on every call (the age bound holds
+      // even when nobody appends). A dump must never delete anything, so it
+      // opens with no bounds; trackers and uploaders apply theirs.
+      o.max_events = std::numeric_limits<uint64_t>::max();
+      o.max_bytes = std::numeric_limits<uint64_t>::max();
+      o.max_age = std::chrono::hours(24 * 365 * 1000);
+      spool_ = std::make_unique<spool::Spool>(std::move(o));
+    }
+    return *spool_;
+  }
+
+  // Calls `visit` for every pending entry, in order, a chunk at a time.
+  // `visit` returns false to stop.
+  template <typename Visit>
+  Status ForEachEntry(Visit&& visit) {
+    if (!SpoolExists()) return Status::OK();
+    std::string after;
+    for (;;) {
+      auto chunk = GetSpool().Peek(after, kChunkBytes, kChunkCount);
+      if (!chunk.ok()) return chunk.status();
+      if (chunk->empty()) return Status::OK();
+      after = chunk->back().key;
+      for (const auto& entry : *chunk) {
+        if (!visit(entry)) return Status::OK();
+      }
+    }
+  }
+
+  Result<spool::SpoolStats> Stats() {
+    if (!SpoolExists()) return spool::SpoolStats{};
+    return GetSpool().Stats();
+  }
+
+  bool Selected(const Fields& f) const {
+    if (!events_.empty() && !events_.contains(f.event)) return false;
+    if (since_ && (!f.time || *f.time < *since_)) return false;
+    return true;
+  }
+
+  int DumpEvents();
+  int DumpDeadLetters();
+  int DumpStats();
+  int Export();
+
+  const Options& options_;
+  std::ostream& out_;
+  std::ostream& err_;
+  const core::Environment& env_;
+  fs::path config_dir_;
+  fs::path analytics_dir_;
+  WallTime now_;
+  std::optional<WallTime> since_;
+  std::set<std::string, std::less<>> events_;
+  std::unique_ptr<spool::Spool> spool_;
+};
+
+int Dumper::Run() {
+  if (options_.config_dir) {
+    config_dir_ = *options_.config_dir;
+  } else {
+    auto dir = core::ResolveConfigDir(env_);
+    if (!dir.ok()) return Fail(dir.status());
+    config_dir_ = *dir;
+  }
+  analytics_dir_ = core::AnalyticsDir(config_dir_);
+
+  now_ = std::chrono::system_clock::now();
+  if (options_.now) {
+    auto t = core::ParseTimestamp(*options_.now);
+    if (!t.ok()) return Usage(fmt::format("--now: {}", t.status().message()));
+    now_ = *t;
+  }
+  if (options_.since) {
+    if (auto d = ParseDuration(*options_.since)) {
+      since_ = now_ - *d;
+    } else if (auto t = core::ParseTimestamp(*options_.since); t.ok()) {
+      since_ = *t;
+    } else {
+      return Usage(fmt::format(
+          "--since {}: not a duration (30m, 2h, 7d) or an ISO-8601 UTC time",
+          *options_.since));
+    }
+  }
+  events_.insert(options_.events.begin(), options_.events.end());
+
+  if (options_.export_path) return Export();
+  if (options_.stats) return DumpStats();
+  if (options_.dead_letter) return DumpDeadLetters();
+  return DumpEvents();
+}
+
+int Dumper::DumpEvents() {
+  const bool json = options_.format == "json";
+  uint64_t shown = 0;
+  uint64_t shown_bytes = 0;
+  std::string line;
+  if (!json) {
+    out_ << fmt::format("{:>8}  {:<24}  {:<28}  {:>6}  {:>5}\n", "SEQ", "TIME",
+                        "EVENT", "BYTES", "AGE");
+  }
+  Status s = ForEachEntry([&](const spool::Entry& entry) {
+    if (options_.limit != 0 && shown >= options_.limit) return false;
+    // Parsing is needed only for filters and the table; --json alone copies.
+    const bool need_fields = !json || since_ || !events_.empty();
+    Fields f;
+    if (need_fields) {
+      f = ParseFields(entry.json);
+      if (!Selected(f)) return true;
+    }
+    ++shown;
+    shown_bytes += entry.json.size();
+    if (json) {
+      line.assign(entry.json);
+      line.push_back('\n');
+    } else {
+      std::string age =
+          f.time ? FormatAge(std::chrono::duration_cast<std::chrono::seconds>(
+                       now_ - *f.time))
+                 : "?";
+      line =
+          fmt::format("{:>8}  {:<24}  {:<28}  {:>6}  {:>5}\n", entry.seq,
+                      f.timestamp.empty() ? "?" : f.timestamp,
+                      f.event.empty() ? "?" : f.event, entry.json.size(), age);
+    }
+    out_.write(line.data(), static_cast<std::streamsize>(line.size()));
+    return true;
+  });
+  out_.flush();
+  if (!s.ok()) return Fail(s);
+  if (!json) {
+    auto stats = Stats();
+    if (!stats.ok()) return Fail(stats.status());
+    out_ << fmt::format(
+        "total: {} event{}, {} bytes shown; {} pending, {} bytes in the "
+        "spool\n",
+        shown, shown == 1 ? "" : "s", shown_bytes, stats->count, stats->bytes);
+  }
+  return core::kExitOk;
+}
+
+int Dumper::DumpDeadLetters() {
+  const bool json = options_.format == "json";
+  if (!json) {
+    out_ << fmt::format("{:>8}  {:<24}  {:>6}  {:<28}  {}\n", "SEQ", "AT",
+                        "STATUS", "EVENT", "REASON");
+  }
+  uint64_t shown = 0;
+  if (SpoolExists()) {
+    uint64_t after = 0;
+    for (bool more = true; more;) {
+      auto chunk = GetSpool().PeekDeadLetters(after, kChunkCount);
+      if (!chunk.ok()) return Fail(chunk.status());
+      if (chunk->empty()) break;
+      after = chunk->back().seq;
+      for (const auto& d : *chunk) {
+        if (options_.limit != 0 && shown >= options_.limit) {
+          more = false;
+          break;
+        }
+        Fields f = ParseFields(d.message);
+        if (!Selected(f)) continue;
+        ++shown;
+        if (json) {
+          out_ << fmt::format(
+              "{{\"seq\":{},\"status\":{},\"reason\":{},\"at\":\"{}\","
+              "\"message\":{}}}\n",
+              d.seq, d.status, JsonString(d.reason),
+              core::FormatTimestamp(d.at), d.message);
+        } else {
+          out_ << fmt::format("{:>8}  {:<24}  {:>6}  {:<28}  {}\n", d.seq,
+                              core::FormatTimestamp(d.at), d.status,
+                              f.event.empty() ? "?" : f.event, d.reason);
+        }
+      }
+    }
+  }
+  if (!json) {
+    out_ << fmt::format("total: {} dead letter{}\n", shown,
+                        shown == 1 ? "" : "s");
+  }
+  return core::kExitOk;
+}
+
+int Dumper::DumpStats() {
+  auto stats_or = Stats();
+  if (!stats_or.ok()) return Fail(stats_or.status());
+  const spool::SpoolStats& stats = *stats_or;
+  // Oldest and newest by event time: one streamed pass (the metadata keeps
+  // counts, not times).
+  std::optional<WallTime> oldest, newest;
+  Status s = ForEachEntry([&](const spool::Entry& entry) {
+    Fields f = ParseFields(entry.json);
+    if (f.time) {
+      if (!oldest || *f.time < *oldest) oldest = f.time;
+      if (!newest || *f.time > *newest) newest = f.time;
+    }
+    return true;
+  });
+  if (!s.ok()) return Fail(s);
+  core::Consent consent = core::DecideConsent(config_dir_, env_);
+
+  static constexpr std::string_view kReasons[] = {"max_events", "max_bytes",
+                                                  "max_age", "corruption"};
+  auto dropped = [&](std::string_view reason) -> uint64_t {
+    auto it = stats.dropped.find(std::string(reason));
+    return it == stats.dropped.end() ? 0 : it->second;
+  };
+  auto time_or = [](const std::optional<WallTime>& t, std::string_view none) {
+    return t ? core::FormatTimestamp(*t) : std::string(none);
+  };
+
+  if (options_.format == "json") {
+    std::string drops;
+    for (auto reason : kReasons) {
+      if (!drops.empty()) drops += ",";
+      drops += fmt::format("\"{}\":{}", reason, dropped(reason));
+    }
+    std::string last = "null";
+    if (stats.last_upload) {
+      const auto& u = *stats.last_upload;
+      last = fmt::format(
+          "{{\"at\":\"{}\",\"outcome\":{},\"sent\":{},\"requests\":{},"
+          "\"dead_lettered\":{},\"remaining\":{},\"not_before\":{},"
+          "\"detail\":{}}}",
+          core::FormatTimestamp(u.at), JsonString(u.outcome), u.sent,
+          u.requests, u.dead_lettered, u.remaining,
+          u.not_before ? JsonString(core::FormatTimestamp(*u.not_before))
+                       : "null",
+          JsonString(u.detail));
+    }
+    auto opt_time = [](const std::optional<WallTime>& t) {
+      return t ? JsonString(core::FormatTimestamp(*t)) : std::string("null");
+    };
+    out_ << fmt::format(
+        "{{\"spool\":{},\"pending\":{},\"bytes\":{},\"oldest\":{},"
+        "\"newest\":{},\"next_seq\":{},\"dead_letters\":{},\"dropped\":{{{}}},"
+        "\"inbox_files\":{},\"last_upload\":{},\"not_before\":{},"
+        "\"consent\":{{\"allowed\":{},\"source\":{},\"detail\":{}}}}}\n",
+        JsonString(analytics_dir_.string()), stats.count, stats.bytes,
+        opt_time(oldest), opt_time(newest), stats.next_seq, stats.dead_letters,
+        drops, stats.inbox_files, last, opt_time(stats.not_before),
+        consent.allowed ? "true" : "false",
+        JsonString(core::ConsentSourceName(consent.source)),
+        JsonString(consent.detail));
+    return core::kExitOk;
+  }
+
+  auto row = [&](std::string_view name, std::string_view value) {
+    out_ << fmt::format("{:<14}{}\n",
+                        name.empty() ? std::string() : fmt::format("{}:", name),
+                        value);
+  };
+  auto with_age = [&](const std::optional<WallTime>& t) {
+    if (!t) return std::string("-");
+    return fmt::format(
+        "{} ({} ago)", core::FormatTimestamp(*t),
+        FormatAge(std::chrono::duration_cast<std::chrono::seconds>(now_ - *t)));
+  };
+  row("spool", analytics_dir_.string());
+  row("pending", fmt::format("{} events, {} bytes", stats.count, stats.bytes));
+  row("oldest", with_age(oldest));
+  row("newest", with_age(newest));
+  row("next seq", fmt::format("{}", stats.next_seq));
+  row("dead letters", fmt::format("{}", stats.dead_letters));
+  std::string drops;
+  for (auto reason : kReasons) {
+    if (!drops.empty()) drops += ", ";
+    drops += fmt::format("{} {}", reason, dropped(reason));
+  }
+  row("dropped", drops);
+  row("inbox files", fmt::format("{}", stats.inbox_files));
+  if (stats.last_upload) {
+    const auto& u = *stats.last_upload;
+    row("last upload",
+        fmt::format("{} {}: sent {} in {} request{}, {} dead-lettered, {} "
+                    "remaining",
+                    core::FormatTimestamp(u.at), u.outcome, u.sent, u.requests,
+                    u.requests == 1 ? "" : "s", u.dead_lettered, u.remaining));
+    if (!u.detail.empty()) row("", u.detail);
+  } else {
+    row("last upload", "never");
+  }
+  row("not before", time_or(stats.not_before, "-"));
+  row("consent",
+      fmt::format("{} (decided by {}: {})",
+                  consent.allowed ? "opted in" : "opted out",
+                  core::ConsentSourceName(consent.source), consent.detail));
+  return core::kExitOk;
+}
+
+int Dumper::Export() {
+  if (!SpoolExists()) {
+    // An empty bundle is still a valid one; but never create a spool here.
+    auto writer = uploader::BundleWriter::Create(*options_.export_path, now_,
+                                                 "zenml-spool-dump --export");
+    if (!writer.ok()) return Fail(writer.status());
+    auto summary = (*writer)->Commit();
+    if (!summary.ok()) return Fail(summary.status());
+    err_ << kTool << ": wrote 0 events in 0 batches to "
+         << *options_.export_path << "\n";
+    return core::kExitOk;
+  }
+  uploader::ToFileOptions o;
+  o.drain = false;
+  o.origin = "zenml-spool-dump --export";
+  // The header's "created" is the dump's notion of now (--now included).
+  struct FixedClock final : core::Clock {
+    explicit FixedClock(WallTime t) : t_(t) {}
+    WallTime Now() const override { return t_; }
+    core::MonoTime Monotonic() const override {
+      return std::chrono::steady_clock::now();
+    }
+    void SleepFor(std::chrono::nanoseconds) const override {}
+    WallTime t_;
+  } clock(now_);
+  o.clock = &clock;
+  auto result =
+      uploader::WriteSpoolToBundle(GetSpool(), *options_.export_path, o);
+  if (!result.ok()) return Fail(result.status());
+  err_ << fmt::format("{}: wrote {} events in {} batches to {}\n", kTool,
+                      result->summary.messages, result->summary.batches,
+                      *options_.export_path);
+  return core::kExitOk;
+}
+
+}  // namespace
+
+int SpoolDumpMain(int argc, const char* const* argv, std::ostream& out,
+                  std::ostream& err, const core::Environment& env) {
+  Options options;
+  bool json = false;
+  bool version = false;
+  CLI::App app(
+      "Shows the events spooled for upload, exactly as they would be sent, "
+      "without changing them.",
+      std::string(kTool));
+  app.add_option("--config-dir", options.config_dir,
+                 "ZenML config dir (default: $ZENML_CONFIG_PATH, "
+                 "$XDG_CONFIG_HOME/zenml, ~/.config/zenml)");
+  auto* format =
+      app.add_option("--format", options.format,
+                     "table (default) or json: one line per message, "
+                     "byte for byte what the uploader sends")
+          ->check(CLI::IsMember({"table", "json"}));
+  app.add_flag("--json", json, "the same as --format json")->excludes(format);
+  auto* stats = app.add_flag("--stats", options.stats,
+                             "counts, bytes, oldest/newest, drops, dead "
+                             "letters, last upload, consent");
+  auto* dead = app.add_flag("--dead-letter", options.dead_letter,
+                            "the dead letters with status and reason");
+  auto* exp = app.add_option("--export", options.export_path,
+                             "write every pending event to a new bundle file "
+                             "(docs/bundle-format.md) without draining");
+  auto* limit = app.add_option("--limit", options.limit,
+                               "show at most N events (0: all)");
+  auto* since = app.add_option(
+      "--since", options.since,
+      "only events at or after TIME: a duration back from now (30m, 2h, 7d) "
+      "or an ISO-8601 UTC time");
+  auto* event = app.add_option("--event", options.events,
+                               "only events with this name (repeatable)");
+  app.add_option("--now", options.now,
+                 "take this ISO-8601 UTC time as now, for ages and --since "
+                 "(reproducible output)");
+  app.add_flag("--version", version, "print the version and exit");
+  stats->excludes(dead)
+      ->excludes(exp)
+      ->excludes(limit)
+      ->excludes(since)
+      ->excludes(event);
+  dead->excludes(exp);
+  exp->excludes(limit)->excludes(since)->excludes(event)->excludes(format);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    out << app.help();
+    return core::kExitOk;
+  } catch (const CLI::ParseError& e) {
+    std::string what = e.what();
+    err << kTool << ": " << what << "\n"
+        << "Try '" << kTool << " --help' for more information.\n";
+    return core::kExitUsage;
+  }
+  if (version) {
+    out << kTool << " " << ZENML_ANALYTICS_VERSION << "\n";
+    return core::kExitOk;
+  }
+  if (json) options.format = "json";
+  if (options.export_path && json) {
+    err << kTool << ": --export writes a bundle; --json does not apply\n"
+        << "Try '" << kTool << " --help' for more information.\n";
+    return core::kExitUsage;
+  }
+  Dumper dumper(options, out, err, env);
+  return dumper.Run();
+}
+
+int SpoolDumpMain(int argc, char** argv) {
+  std::ios::sync_with_stdio(false);
+  return SpoolDumpMain(argc, argv, std::cout, std::cerr,
+                       core::ProcessEnvironment());
+}
+
+}  // namespace zenml::tools
