@@ -1,5 +1,7 @@
 #include "spool/keys.h"
 
+#include <zlib.h>
+
 namespace zenml::spool {
 
 std::string EncodeFixed64BE(uint64_t value) {
@@ -44,18 +46,45 @@ std::optional<uint64_t> DecodeSeqKey(std::string_view key,
   return DecodeFixed64BE(key.substr(prefix.size()));
 }
 
+namespace {
+
+uint32_t Crc(std::string_view data) {
+  // zlib's crc32 takes a uInt length; messages are far below 4 GiB.
+  return static_cast<uint32_t>(
+      crc32(0L, reinterpret_cast<const Bytef*>(data.data()),
+            static_cast<uInt>(data.size())));
+}
+
+}  // namespace
+
+void AppendEventValue(int64_t append_time_ms, std::string_view json,
+                      std::string* out) {
+  *out += EncodeFixed64BE(static_cast<uint64_t>(append_time_ms));
+  const uint32_t crc = Crc(json);
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    out->push_back(static_cast<char>((crc >> shift) & 0xff));
+  }
+  *out += json;
+}
+
 std::string EncodeEventValue(int64_t append_time_ms, std::string_view json) {
-  std::string value = EncodeFixed64BE(static_cast<uint64_t>(append_time_ms));
-  value += json;
+  std::string value;
+  value.reserve(kEventHeaderSize + json.size());
+  AppendEventValue(append_time_ms, json, &value);
   return value;
 }
 
 std::optional<EventValue> DecodeEventValue(std::string_view value) {
-  if (value.size() < kEventTimePrefix) return std::nullopt;
+  if (value.size() < kEventHeaderSize) return std::nullopt;
   EventValue out;
   out.append_time_ms =
-      static_cast<int64_t>(*DecodeFixed64BE(value.substr(0, kEventTimePrefix)));
-  out.json = value.substr(kEventTimePrefix);
+      static_cast<int64_t>(*DecodeFixed64BE(value.substr(0, 8)));
+  uint32_t crc = 0;
+  for (size_t i = 8; i < kEventHeaderSize; ++i) {
+    crc = (crc << 8) | static_cast<unsigned char>(value[i]);
+  }
+  out.json = value.substr(kEventHeaderSize);
+  out.intact = Crc(out.json) == crc;
   return out;
 }
 

@@ -2,14 +2,19 @@
 // keys"). Internal to zenml::spool; exposed in a header so tests can check the
 // order and the tools can decode keys.
 //
-//   e/<8-byte big-endian seq>  -> <8-byte big-endian append time, ms> + JSON
+//   e/<8-byte big-endian seq>  -> <8-byte big-endian append time, ms>
+//                                 <4-byte big-endian CRC-32 of the JSON> JSON
 //   d/<8-byte big-endian seq>  -> JSON {status, reason, at, message}
 //   m/<name>                   -> metadata (integers as 8-byte big-endian)
 //   i/<inbox file name>        -> "" (marker: that inbox file is ingested)
 //
 // Big-endian sequences make LevelDB's bytewise order the FIFO order. The
 // append-time prefix lets the age bound read a time without parsing JSON; Peek
-// strips it, so callers see the message exactly as it will be sent.
+// strips the header, so callers see the message exactly as it will be sent.
+// The CRC exists because RepairDB keeps log records whose payload fails its
+// checksum (LevelDB 1.23 reads logs with checksums off during repair): after a
+// repair, events whose CRC does not match are removed and counted as lost
+// instead of being sent as garbage.
 //
 // Pure functions; thread-safe.
 
@@ -47,8 +52,8 @@ inline constexpr std::string_view kMetaDropPrefix = "m/drop/";
 // refused rather than misread.
 inline constexpr uint64_t kFormatVersion = 1;
 
-// Size of the append-time prefix of an e/ value.
-inline constexpr size_t kEventTimePrefix = 8;
+// Size of the header (append time, CRC) of an e/ value.
+inline constexpr size_t kEventHeaderSize = 12;
 
 // 8-byte big-endian encoding.
 std::string EncodeFixed64BE(uint64_t value);
@@ -66,13 +71,17 @@ std::string InboxMarkerKey(std::string_view file_name);
 std::optional<uint64_t> DecodeSeqKey(std::string_view key,
                                      std::string_view prefix);
 
-// An e/ value: append time (ms since the Unix epoch) + the message JSON.
+// An e/ value: append time (ms since the Unix epoch), CRC, the message JSON.
 std::string EncodeEventValue(int64_t append_time_ms, std::string_view json);
+// Appends the encoding to `out` (no allocation when `out` has room).
+void AppendEventValue(int64_t append_time_ms, std::string_view json,
+                      std::string* out);
 struct EventValue {
   int64_t append_time_ms = 0;
   std::string_view json;  // points into the decoded value
+  bool intact = false;    // the JSON matches its CRC
 };
-// nullopt if the value is shorter than the prefix.
+// nullopt if the value is shorter than the header.
 std::optional<EventValue> DecodeEventValue(std::string_view value);
 
 }  // namespace zenml::spool

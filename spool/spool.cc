@@ -562,6 +562,11 @@ class Spool::Impl {
             auto seq = DecodeSeqKey(key, kEventPrefix);
             auto value = DecodeEventValue(ToView(it->value()));
             if (!seq || !value) continue;  // not ours; never blocks the queue
+            if (!value->intact) {
+              // Repair (in Run) removes and counts it.
+              return Status::Corruption(
+                  fmt::format("spool: event {} fails its checksum", *seq));
+            }
             if (!out.empty() && bytes + value->json.size() > max_bytes) break;
             out.push_back({std::string(key), *seq, std::string(value->json)});
             bytes += value->json.size();
@@ -595,8 +600,8 @@ class Spool::Impl {
             leveldb::Status g = s.db->Get(leveldb::ReadOptions(), k, &value);
             if (g.IsNotFound()) continue;  // acked before, or dropped
             ZENML_TRY(FromLevelDb(g, "reading an acknowledged event"));
-            const uint64_t size = value.size() >= kEventTimePrefix
-                                      ? value.size() - kEventTimePrefix
+            const uint64_t size = value.size() >= kEventHeaderSize
+                                      ? value.size() - kEventHeaderSize
                                       : 0;
             batch.Delete(k);
             m.count = m.count > 0 ? m.count - 1 : 0;
@@ -977,6 +982,7 @@ class Spool::Impl {
   // DropReason::kCorruption, and make the metadata true again.
   Status RecountLocked(SharedDb& s, uint64_t known_count) {
     Meta m = s.meta;
+    leveldb::WriteBatch batch;
     uint64_t count = 0, bytes = 0, dead = 0, max_seq = 0;
     std::optional<uint64_t> min_seq;
     std::unique_ptr<leveldb::Iterator> it(
@@ -986,7 +992,10 @@ class Spool::Impl {
          it->Next()) {
       auto seq = DecodeSeqKey(ToView(it->key()), kEventPrefix);
       auto v = DecodeEventValue(ToView(it->value()));
-      if (!seq || !v) continue;
+      if (!seq || !v || !v->intact) {
+        batch.Delete(it->key());  // damaged: lost, and counted below
+        continue;
+      }
       count++;
       bytes += v->json.size();
       if (!min_seq) min_seq = *seq;
@@ -1011,7 +1020,6 @@ class Spool::Impl {
     m.next_seq = std::max(m.next_seq, max_seq + 1);
     m.first_seq = min_seq.value_or(m.next_seq);
     m.format_version = kFormatVersion;
-    leveldb::WriteBatch batch;
     PutMetaChanges(&batch, m, nullptr);
     ZENML_TRY(WriteLocked(s, &batch));
     s.meta = m;
@@ -1202,8 +1210,7 @@ class Spool::Impl {
         continue;
       }
       value.clear();
-      value += EncodeFixed64BE(static_cast<uint64_t>(e.time_ms));
-      value += e.json;
+      AppendEventValue(e.time_ms, e.json, &value);
       batch->Put(EventKey(seq++), value);
     }
     // Events dropped from the new ones were never counted in, so the head

@@ -49,7 +49,16 @@ TEST(KeysTest, EventValueKeepsTheJsonByteExact) {
   ASSERT_TRUE(decoded);
   EXPECT_EQ(decoded->append_time_ms, 1'767'225'600'000);
   EXPECT_EQ(decoded->json, json);
-  EXPECT_FALSE(DecodeEventValue("1234567"));
+  EXPECT_TRUE(decoded->intact);
+  EXPECT_FALSE(DecodeEventValue("12345678901"));
+}
+
+TEST(KeysTest, EventValueWithADamagedJsonIsNotIntact) {
+  std::string value = EncodeEventValue(1, "{\"messageId\":\"x\"}");
+  value[kEventHeaderSize + 3] ^= 0x20;
+  auto decoded = DecodeEventValue(value);
+  ASSERT_TRUE(decoded);
+  EXPECT_FALSE(decoded->intact);
 }
 
 }  // namespace
