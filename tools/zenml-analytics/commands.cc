@@ -1,4 +1,5 @@
 #include "tools/zenml-analytics/command.h"
+#include "tools/zenml-analytics/spool_commands.h"
 
 namespace zenml::tools {
 
@@ -9,6 +10,9 @@ void RegisterCommands(Registry& registry) {
   // run time. E.g.:
   //   registry.opt_out_hooks.push_back(PurgeSpoolOnOptOut);
   //   registry.status_sections.push_back(SpoolStatusSection);
+  registry.opt_out_hooks.push_back(PurgeSpoolOnOptOut);
+  registry.status_sections.push_back(SpoolStatusSection);
+  registry.commands.push_back(MakeTrackCommand());
   registry.commands.push_back(MakeOptInCommand());
   registry.commands.push_back(MakeOptOutCommand(registry));
   registry.commands.push_back(MakeStatusCommand(registry));
