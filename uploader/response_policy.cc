@@ -86,7 +86,7 @@ std::optional<std::chrono::seconds> ParseRetryAfter(std::string_view value,
   std::string text(value);
   char wday[4] = {}, mon[4] = {}, zone[4] = {};
   int day = 0, year = 0, hh = 0, mm = 0, ss = 0;
-  if (std::sscanf(text.c_str(), "%3s %d %3s %d %d:%d:%d %3s", wday, &day, mon,
+  if (std::sscanf(text.c_str(), "%3s, %d %3s %d %d:%d:%d %3s", wday, &day, mon,
                   &year, &hh, &mm, &ss, zone) != 8 ||
       std::strcmp(zone, "GMT") != 0) {
     return std::nullopt;

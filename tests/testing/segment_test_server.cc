@@ -93,6 +93,11 @@ SegmentTestServer::SegmentTestServer(int port,
   if (bound <= 0) return;
   port_ = bound;
   thread_ = std::thread([this] { server_->listen_after_bind(); });
+  // httplib's stop() is a no-op until the listen loop runs: wait for it so
+  // a server destroyed at once still shuts down.
+  while (!server_->is_running()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 SegmentTestServer::~SegmentTestServer() { Stop(); }

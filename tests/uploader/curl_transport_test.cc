@@ -1,0 +1,164 @@
+#include "uploader/curl_transport.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "tests/testing/segment_test_server.h"
+#include "tests/testing/temp_dir.h"
+#include "uploader/gzip.h"
+
+namespace zenml::uploader {
+namespace {
+
+using std::chrono::milliseconds;
+using testing::ScriptedResponse;
+using testing::SegmentTestServer;
+
+HttpRequest Request(const SegmentTestServer& server, std::string body) {
+  HttpRequest r;
+  r.url = server.url();
+  r.headers = {{"Content-Type", "application/json"},
+               {"Authorization", "Basic a2V5Og=="},
+               {"User-Agent", "zenml-analytics/test"}};
+  r.body = std::move(body);
+  r.timeout = milliseconds(5'000);
+  return r;
+}
+
+TEST(CurlTransportTest, PostsTheBodyAndHeadersAndReturnsTheAnswer) {
+  SegmentTestServer server;
+  ASSERT_TRUE(server.ok());
+  ScriptedResponse answer = ScriptedResponse::Status(429, "slow down");
+  answer.headers = {{"Retry-After", "17"}};
+  server.Plan({answer});
+  CurlTransport transport;
+  auto got = transport.Post(
+      Request(server, "{\"batch\":[{\"messageId\":\"m1\"}],\"sentAt\":\"x\"}"));
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->status, 429);
+  EXPECT_EQ(got->body, "slow down");
+  EXPECT_EQ(got->Header("retry-after"), "17");
+  auto reqs = server.requests();
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_EQ(reqs[0].headers["authorization"], "Basic a2V5Og==");
+  EXPECT_EQ(reqs[0].headers["user-agent"], "zenml-analytics/test");
+  EXPECT_EQ(reqs[0].headers["content-type"], "application/json");
+  EXPECT_EQ(reqs[0].message_ids, std::vector<std::string>{"m1"});
+}
+
+TEST(CurlTransportTest, GzipBodyIsDecodedByTheServer) {
+  SegmentTestServer server;
+  CurlTransport transport;
+  std::string json = "{\"batch\":[";
+  for (int i = 0; i < 300; ++i) {
+    json += (i ? "," : "") + std::string("{\"messageId\":\"m") +
+            std::to_string(i) + "\",\"event\":\"Pipeline run\"}";
+  }
+  json += "]}";
+  HttpRequest r = Request(server, *GzipCompress(json));
+  r.headers.emplace_back("Content-Encoding", "gzip");
+  auto got = transport.Post(r);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->status, 200);
+  auto reqs = server.requests();
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_EQ(reqs[0].body, json);
+  EXPECT_LT(reqs[0].wire_bytes, json.size() / 4);
+  EXPECT_EQ(reqs[0].message_ids.size(), 300u);
+}
+
+TEST(CurlTransportTest, LargeBodiesAreSentWithoutExpectContinue) {
+  SegmentTestServer server;
+  CurlTransport transport;
+  auto got = transport.Post(Request(server, std::string(2'000'000, ' ')));
+  ASSERT_TRUE(got.ok());
+  auto reqs = server.requests();
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_EQ(reqs[0].headers.count("expect"), 0u);
+  EXPECT_EQ(reqs[0].wire_bytes, 2'000'000u);
+}
+
+TEST(CurlTransportTest, RefusedConnectionIsUnavailable) {
+  int port = 0;
+  {
+    SegmentTestServer server;
+    port = server.port();
+  }  // closed again: nothing listens there now
+  CurlTransport transport;
+  HttpRequest r;
+  r.url = "http://127.0.0.1:" + std::to_string(port) + "/v1/batch";
+  auto got = transport.Post(r);
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().code(), core::Status::Code::kUnavailable);
+}
+
+TEST(CurlTransportTest, AnswerSlowerThanTheTimeoutIsDeadlineExceeded) {
+  SegmentTestServer server;
+  ScriptedResponse slow;
+  slow.delay = milliseconds(3'000);
+  server.Plan({slow});
+  CurlTransport transport;
+  HttpRequest r = Request(server, "{}");
+  r.timeout = milliseconds(300);
+  auto got = transport.Post(r);
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().code(), core::Status::Code::kDeadlineExceeded);
+}
+
+TEST(CurlTransportTest, ConnectionDroppedMidAnswerIsAnErrorNotA200) {
+  SegmentTestServer server;
+  ScriptedResponse drop;
+  drop.drop_connection = true;
+  server.Plan({drop});
+  CurlTransport transport;
+  auto got = transport.Post(Request(server, "{}"));
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().code(), core::Status::Code::kUnavailable);
+}
+
+TEST(CurlTransportTest, MalformedOrUnsupportedUrlIsAConfigurationError) {
+  CurlTransport transport;
+  HttpRequest r;
+  r.url = "ftp://127.0.0.1:1/v1/batch";
+  EXPECT_EQ(transport.Post(r).status().code(),
+            core::Status::Code::kFailedPrecondition);
+  r.url = "http://[::1";
+  EXPECT_EQ(transport.Post(r).status().code(),
+            core::Status::Code::kFailedPrecondition);
+}
+
+TEST(CurlTransportTest, UnreadableCaFileIsAConfigurationError) {
+  testing::TempDir dir;
+  CurlTransport transport({.ca_file = dir / "missing.pem"});
+  HttpRequest r;
+  // TLS to a local plain-HTTP port: the CA file is loaded (and fails) first
+  // or the handshake fails; either way nothing leaves this machine.
+  SegmentTestServer server;
+  r.url = "https://127.0.0.1:" + std::to_string(server.port()) + "/v1/batch";
+  auto got = transport.Post(r);
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().code(), core::Status::Code::kFailedPrecondition)
+      << got.status().ToString();
+}
+
+TEST(CurlTransportTest, ErrorsNameTheHostButNeverCredentialsOrPath) {
+  int port = 0;
+  {
+    SegmentTestServer server;
+    port = server.port();
+  }
+  CurlTransport transport;
+  HttpRequest r;
+  r.url = "http://user:secretkey@127.0.0.1:" + std::to_string(port) +
+          "/v1/batch?writeKey=secretkey";
+  r.headers = {{"Authorization", "Basic c2VjcmV0a2V5Og=="}};
+  auto got = transport.Post(r);
+  ASSERT_FALSE(got.ok());
+  EXPECT_NE(got.status().message().find("127.0.0.1"), std::string::npos);
+  EXPECT_EQ(got.status().message().find("secretkey"), std::string::npos)
+      << got.status().message();
+}
+
+}  // namespace
+}  // namespace zenml::uploader
