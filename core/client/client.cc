@@ -98,6 +98,18 @@ Client::~Client() {
     return Status::OK();
   });
   writer_.join();
+
+  // Best effort: an upload that cannot start now is tried at the next exit.
+  if (options_.auto_upload) {
+    (void)NoThrow([&]() -> Status {
+      AutoUploadOptions o = options_.auto_upload_options;
+      o.config_dir = config_dir_;
+      o.consent = consent_.allowed;
+      o.environment = options_.environment;
+      o.clock = options_.clock;
+      return MaybeStartUpload(o).status();
+    });
+  }
 }
 
 Status Client::Track(core::Event event, const core::Value& properties,

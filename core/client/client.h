@@ -15,7 +15,8 @@
 //            and retried with backoff, never dropped
 //   ~Client: Flush(flush_on_exit_timeout), then everything not yet durable
 //            goes to the inbox (Spool::AppendToInbox) so a normal exit loses
-//            nothing.
+//            nothing; then, if due, an opportunistic upload is started
+//            detached (opportunistic_upload.h).
 //
 // The writer keeps the spool open (Spool::Hold) while it has work and closes
 // it after `idle_close_delay` without any, so other processes get their turn
@@ -45,6 +46,7 @@
 #include <vector>
 
 #include "core/catalogue.h"
+#include "core/client/opportunistic_upload.h"
 #include "core/clock.h"
 #include "core/consent.h"
 #include "core/context.h"
@@ -102,6 +104,13 @@ struct ClientOptions {
 
   // The spool's options. `spool.dir` empty: core::AnalyticsDir(config dir).
   spool::SpoolOptions spool;
+
+  // Opportunistic upload at exit (opportunistic_upload.h): after the exit
+  // flush, the destructor may start `zenml-upload --quiet` detached, without
+  // waiting for it. The Client fills in config_dir, consent, environment and
+  // clock; the rest (uploader path, interval) may be set here.
+  bool auto_upload = true;
+  AutoUploadOptions auto_upload_options;
 };
 
 // What the client did so far; a snapshot, each field counted since

@@ -1,0 +1,342 @@
+#include "core/client/opportunistic_upload.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/config_dir.h"
+#include "spool/spool.h"
+
+extern char** environ;
+
+#ifndef ZENML_BUILTIN_WRITE_KEY_SET
+#define ZENML_BUILTIN_WRITE_KEY_SET 0
+#endif
+
+namespace zenml::client {
+namespace {
+
+namespace fs = std::filesystem;
+using core::Result;
+using core::Status;
+
+constexpr std::string_view kMarkerName = "auto_upload.last";
+constexpr std::string_view kUploaderName = "zenml-upload";
+
+std::string Lower(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (!std::isspace(static_cast<unsigned char>(c))) {
+      out.push_back(
+          static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    }
+  }
+  return out;
+}
+
+bool EnvEnabled(const core::Environment& env) {
+  auto v = env.Get("ZENML_ANALYTICS_AUTO_UPLOAD");
+  if (!v) return true;
+  std::string s = Lower(*v);
+  return !(s == "0" || s == "false" || s == "no" || s == "off");
+}
+
+// `analytics_auto_upload` in config.yaml; a missing or unreadable file or
+// key is no opinion (enabled), like consent's treatment of a broken file.
+bool ConfigEnabled(const fs::path& config_dir) {
+  try {
+    fs::path file = core::ConfigFilePath(config_dir);
+    if (!fs::exists(file)) return true;
+    YAML::Node root = YAML::LoadFile(file.string());
+    if (!root.IsMap()) return true;
+    YAML::Node node = root["analytics_auto_upload"];
+    if (!node || !node.IsScalar()) return true;
+    return node.as<bool>(true);
+  } catch (...) {
+    return true;
+  }
+}
+
+bool Executable(const fs::path& p) {
+  struct stat st {};
+  return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+         ::access(p.c_str(), X_OK) == 0;
+}
+
+std::optional<fs::path> FindUploader(const AutoUploadOptions& options) {
+  if (!options.uploader.empty()) {
+    return Executable(options.uploader) ? std::optional(options.uploader)
+                                        : std::nullopt;
+  }
+  if (auto v = options.environment->Get("ZENML_ANALYTICS_UPLOADER");
+      v && !v->empty()) {
+    return Executable(*v) ? std::optional<fs::path>(*v) : std::nullopt;
+  }
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    fs::path next = self.parent_path() / kUploaderName;
+    if (Executable(next)) return next;
+  }
+  if (auto path = options.environment->Get("PATH")) {
+    std::string_view rest = *path;
+    while (!rest.empty()) {
+      size_t colon = rest.find(':');
+      std::string_view dir = rest.substr(0, colon);
+      rest = colon == std::string_view::npos ? std::string_view()
+                                             : rest.substr(colon + 1);
+      if (dir.empty()) continue;
+      fs::path candidate = fs::path(dir) / kUploaderName;
+      if (Executable(candidate)) return candidate;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<core::WallTime> ReadMarker(int fd) {
+  char buf[32];
+  ssize_t n = ::pread(fd, buf, sizeof(buf) - 1, 0);
+  if (n <= 0) return std::nullopt;
+  int64_t ms = 0;
+  auto [ptr, ec] = std::from_chars(buf, buf + n, ms);
+  if (ec != std::errc()) return std::nullopt;
+  return core::WallTime(std::chrono::milliseconds(ms));
+}
+
+void WriteMarker(int fd, core::WallTime t) {
+  std::string text =
+      std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                         t.time_since_epoch())
+                         .count());
+  if (::ftruncate(fd, 0) == 0) {
+    (void)!::pwrite(fd, text.data(), text.size(), 0);
+  }
+}
+
+// Starts `path --quiet` detached (see the header). Returns the uploader's pid.
+Result<pid_t> SpawnDetached(const fs::path& path, const fs::path& config_dir) {
+  // Everything the children need is prepared before fork: between fork and
+  // exec only async-signal-safe calls are allowed (the host may have threads).
+  std::string program = path.string();
+  std::string quiet = "--quiet";
+  std::vector<char*> argv = {program.data(), quiet.data(), nullptr};
+  std::vector<std::string> env_storage;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string_view kv = *e;
+    if (kv.starts_with("ZENML_CONFIG_PATH=")) continue;
+    env_storage.emplace_back(kv);
+  }
+  env_storage.push_back("ZENML_CONFIG_PATH=" + config_dir.string());
+  std::vector<char*> envp;
+  for (auto& kv : env_storage) envp.push_back(kv.data());
+  envp.push_back(nullptr);
+
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC) != 0) {
+    return Status::IoError(fmt::format("pipe: {}", std::strerror(errno)));
+  }
+  pid_t mid = ::fork();
+  if (mid < 0) {
+    int err = errno;
+    ::close(report[0]);
+    ::close(report[1]);
+    return Status::IoError(fmt::format("fork: {}", std::strerror(err)));
+  }
+  if (mid == 0) {
+    // Intermediate: new session, fork the uploader, report its pid, exit.
+    ::setsid();
+    pid_t uploader = ::fork();
+    if (uploader == 0) {
+      int null_fd = ::open("/dev/null", O_RDWR);
+      if (null_fd >= 0) {
+        ::dup2(null_fd, 0);
+        ::dup2(null_fd, 1);
+        ::dup2(null_fd, 2);
+      }
+      ::close_range(3, ~0u, 0);
+      ::execve(argv[0], argv.data(), envp.data());
+      ::_exit(127);
+    }
+    (void)!::write(report[1], &uploader, sizeof(uploader));
+    ::_exit(uploader > 0 ? 0 : 1);
+  }
+  ::close(report[1]);
+  pid_t uploader = -1;
+  ssize_t n;
+  do {
+    n = ::read(report[0], &uploader, sizeof(uploader));
+  } while (n < 0 && errno == EINTR);
+  ::close(report[0]);
+  int status = 0;
+  while (::waitpid(mid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (n != sizeof(uploader) || uploader <= 0) {
+    return Status::IoError("fork of the uploader failed");
+  }
+  return uploader;
+}
+
+}  // namespace
+
+std::string_view AutoUploadDecisionName(AutoUploadDecision decision) {
+  switch (decision) {
+    case AutoUploadDecision::kStart:
+      return "start";
+    case AutoUploadDecision::kDisabledByEnv:
+      return "disabled_by_env";
+    case AutoUploadDecision::kDisabledByConfig:
+      return "disabled_by_config";
+    case AutoUploadDecision::kNoWriteKey:
+      return "no_write_key";
+    case AutoUploadDecision::kNoConsent:
+      return "no_consent";
+    case AutoUploadDecision::kTooSoon:
+      return "too_soon";
+    case AutoUploadDecision::kNotBefore:
+      return "not_before";
+    case AutoUploadDecision::kSpoolEmpty:
+      return "spool_empty";
+    case AutoUploadDecision::kNoUploader:
+      return "no_uploader";
+    case AutoUploadDecision::kSpawnFailed:
+      return "spawn_failed";
+  }
+  return "unknown";
+}
+
+AutoUploadDecision DecideAutoUpload(const AutoUploadInputs& in) {
+  if (!in.env_enabled) return AutoUploadDecision::kDisabledByEnv;
+  if (!in.config_enabled) return AutoUploadDecision::kDisabledByConfig;
+  if (!in.has_write_key) return AutoUploadDecision::kNoWriteKey;
+  if (!in.consent) return AutoUploadDecision::kNoConsent;
+  // A last attempt "in the future" (a clock set back) counts as recent:
+  // better one hour late than an uploader per process.
+  if (in.last_attempt && in.now - *in.last_attempt < in.interval) {
+    return AutoUploadDecision::kTooSoon;
+  }
+  if (in.not_before && in.now < *in.not_before) {
+    return AutoUploadDecision::kNotBefore;
+  }
+  if (in.pending == 0) return AutoUploadDecision::kSpoolEmpty;
+  return AutoUploadDecision::kStart;
+}
+
+std::optional<std::chrono::seconds> ParseInterval(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  int64_t unit = 1;
+  switch (text.back()) {
+    case 's':
+      text.remove_suffix(1);
+      break;
+    case 'm':
+      unit = 60;
+      text.remove_suffix(1);
+      break;
+    case 'h':
+      unit = 3600;
+      text.remove_suffix(1);
+      break;
+    case 'd':
+      unit = 86400;
+      text.remove_suffix(1);
+      break;
+    default:
+      break;
+  }
+  int64_t n = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() ||
+      n < 0) {
+    return std::nullopt;
+  }
+  return std::chrono::seconds(n * unit);
+}
+
+Result<AutoUploadResult> MaybeStartUpload(const AutoUploadOptions& options) {
+  const core::Environment& env = *options.environment;
+  AutoUploadInputs in;
+  in.env_enabled = EnvEnabled(env);
+  in.consent = options.consent;
+  in.now = options.clock->Now();
+  auto key = env.Get("ZENML_SEGMENT_WRITE_KEY");
+  in.has_write_key =
+      (key && !key->empty()) ||
+      options.builtin_write_key.value_or(ZENML_BUILTIN_WRITE_KEY_SET != 0);
+  if (options.interval) {
+    in.interval = *options.interval;
+  } else if (auto v = env.Get("ZENML_ANALYTICS_AUTO_UPLOAD_INTERVAL")) {
+    in.interval = ParseInterval(*v).value_or(kDefaultAutoUploadInterval);
+  }
+  in.pending = 1;  // not known yet: decide on everything cheap first
+  AutoUploadResult result;
+  // The config file is read only if the environment did not already say no.
+  if (in.env_enabled) in.config_enabled = ConfigEnabled(options.config_dir);
+  result.decision = DecideAutoUpload(in);
+  if (result.decision != AutoUploadDecision::kStart) return result;
+
+  const fs::path analytics = core::AnalyticsDir(options.config_dir);
+  if (!fs::is_directory(analytics / "spool")) {
+    result.decision = AutoUploadDecision::kSpoolEmpty;
+    return result;
+  }
+  const fs::path marker = analytics / kMarkerName;
+  int fd = ::open(marker.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return Status::IoError(
+        fmt::format("{}: {}", marker.string(), std::strerror(errno)));
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }  // also drops the flock
+  } closer{fd};
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    // Another process is deciding right now: it will start one if needed.
+    result.decision = AutoUploadDecision::kTooSoon;
+    return result;
+  }
+  in.last_attempt = ReadMarker(fd);
+
+  spool::SpoolOptions spool_options;
+  spool_options.dir = analytics;
+  spool_options.clock = options.clock;
+  // Do not hold up an exiting process for long if the spool is busy.
+  spool_options.lock_wait = std::chrono::milliseconds(200);
+  spool::Spool spool(spool_options);
+  ZENML_TRY_ASSIGN(spool::SpoolStats stats, spool.Stats());
+  in.pending = stats.count;
+  in.not_before = stats.not_before;
+  if (stats.last_upload &&
+      (!in.last_attempt || stats.last_upload->at > *in.last_attempt)) {
+    in.last_attempt = stats.last_upload->at;
+  }
+  result.decision = DecideAutoUpload(in);
+  if (result.decision != AutoUploadDecision::kStart) return result;
+
+  auto uploader = FindUploader(options);
+  if (!uploader) {
+    result.decision = AutoUploadDecision::kNoUploader;
+    return result;
+  }
+  WriteMarker(fd, in.now);
+  auto pid = SpawnDetached(*uploader, options.config_dir);
+  if (!pid.ok()) {
+    result.decision = AutoUploadDecision::kSpawnFailed;
+    return result;
+  }
+  result.pid = *pid;
+  return result;
+}
+
+}  // namespace zenml::client

@@ -1,0 +1,121 @@
+// Opportunistic upload: uploads without cron. When a Client that tracked
+// something flushes at exit, it may start `zenml-upload --quiet` fully
+// detached and return without waiting for it (issue 5, docs/scheduling.md).
+//
+// It starts one only when all of these hold (DecideAutoUpload, a pure
+// function of its inputs, in this order):
+//   1. not turned off: ZENML_ANALYTICS_AUTO_UPLOAD is not 0/false/no/off, and
+//      config.yaml does not say `analytics_auto_upload: false`;
+//   2. a write key is configured (ZENML_SEGMENT_WRITE_KEY, or one built into
+//      zenml-upload with the CMake cache variable ZENML_SEGMENT_WRITE_KEY);
+//   3. consent holds;
+//   4. the last attempt is older than the interval (default 1 h;
+//      ZENML_ANALYTICS_AUTO_UPLOAD_INTERVAL in seconds, or 30m, 2h, 1d).
+//      The last attempt is the later of the uploader's own record in the
+//      spool and the time a process last started one (the file
+//      `<analytics dir>/auto_upload.last`), so processes exiting together
+//      start one uploader, not one each;
+//   5. no not-before time from an earlier 429 lies in the future;
+//   6. the spool is not empty.
+// The uploader is found, in order: the `uploader` option; the environment
+// variable ZENML_ANALYTICS_UPLOADER; `zenml-upload` next to the running
+// executable (/proc/self/exe); `zenml-upload` on PATH. It is started by a
+// double fork (no shell): the intermediate child calls setsid(2) and forks
+// the uploader, whose stdin, stdout and stderr are /dev/null and which
+// inherits no other descriptor; the intermediate exits at once and is
+// reaped, so no zombie is left and the uploader outlives its starter. The
+// child's environment is the process's, with ZENML_CONFIG_PATH set to the
+// Client's config dir so that it drains the same spool.
+//
+// Thread safety: the functions are thread-safe. MaybeStartUpload takes an
+// flock on `auto_upload.last` around its read-decide-write, so concurrent
+// exits decide one at a time.
+
+#ifndef ZENML_CORE_CLIENT_OPPORTUNISTIC_UPLOAD_H_
+#define ZENML_CORE_CLIENT_OPPORTUNISTIC_UPLOAD_H_
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/clock.h"
+#include "core/environment.h"
+#include "core/result.h"
+
+namespace zenml::client {
+
+inline constexpr std::chrono::seconds kDefaultAutoUploadInterval =
+    std::chrono::hours(1);
+
+// Why an upload was or was not started.
+enum class AutoUploadDecision {
+  kStart,
+  kDisabledByEnv,     // ZENML_ANALYTICS_AUTO_UPLOAD=0
+  kDisabledByConfig,  // analytics_auto_upload: false in config.yaml
+  kNoWriteKey,
+  kNoConsent,
+  kTooSoon,    // the last attempt is within the interval
+  kNotBefore,  // a 429's not-before time is still ahead
+  kSpoolEmpty,
+  kNoUploader,   // (MaybeStartUpload only) no zenml-upload found
+  kSpawnFailed,  // (MaybeStartUpload only) fork failed
+};
+// "start", "disabled_by_env", "disabled_by_config", "no_write_key",
+// "no_consent", "too_soon", "not_before", "spool_empty", "no_uploader",
+// "spawn_failed".
+std::string_view AutoUploadDecisionName(AutoUploadDecision decision);
+
+struct AutoUploadInputs {
+  bool env_enabled = true;
+  bool config_enabled = true;
+  bool has_write_key = false;
+  bool consent = false;
+  uint64_t pending = 0;
+  std::optional<core::WallTime> last_attempt;
+  std::optional<core::WallTime> not_before;
+  core::WallTime now;
+  std::chrono::seconds interval = kDefaultAutoUploadInterval;
+};
+
+// The rule of the file comment. Pure.
+AutoUploadDecision DecideAutoUpload(const AutoUploadInputs& in);
+
+struct AutoUploadOptions {
+  // The config dir whose spool the uploader drains. Required.
+  std::filesystem::path config_dir;
+  // Whether the user consented (the Client decided it at construction).
+  bool consent = false;
+  // Path of zenml-upload; empty: searched as the file comment says.
+  std::filesystem::path uploader;
+  // Empty: the environment's ZENML_ANALYTICS_AUTO_UPLOAD_INTERVAL, else 1 h.
+  std::optional<std::chrono::seconds> interval;
+  // Whether a write key is built into zenml-upload; empty: the CMake cache
+  // variable ZENML_SEGMENT_WRITE_KEY of this build is non-empty.
+  std::optional<bool> builtin_write_key;
+  const core::Environment* environment = &core::ProcessEnvironment();
+  const core::Clock* clock = &core::RealClock();
+};
+
+struct AutoUploadResult {
+  AutoUploadDecision decision = AutoUploadDecision::kSpoolEmpty;
+  pid_t pid = -1;  // kStart: the uploader's pid (already detached)
+};
+
+// Gathers the inputs (cheap ones first: the spool is opened, once, only when
+// everything else says go), decides, and on kStart records the attempt and
+// starts the uploader detached. Never blocks on the uploader; never throws.
+// Fails only on a spool error (the caller ignores it: this is best effort).
+core::Result<AutoUploadResult> MaybeStartUpload(
+    const AutoUploadOptions& options);
+
+// Parses "3600", "30m", "2h", "1d" into seconds; nullopt otherwise.
+std::optional<std::chrono::seconds> ParseInterval(std::string_view text);
+
+}  // namespace zenml::client
+
+#endif  // ZENML_CORE_CLIENT_OPPORTUNISTIC_UPLOAD_H_
