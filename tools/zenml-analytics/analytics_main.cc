@@ -32,6 +32,20 @@ int RunAnalytics(const std::vector<std::string>& args, std::ostream& out,
                  std::ostream& err, const core::Environment& env) {
   const Io io{out, err, env};
   try {
+    Registry registry;
+    RegisterCommands(registry);
+    return RunWithRegistry(args, io, registry);
+  } catch (const std::exception& e) {
+    err << kToolName << ": internal error: " << e.what() << "\n";
+    return core::kExitSoftware;
+  }
+}
+
+int RunWithRegistry(const std::vector<std::string>& args, const Io& io,
+                    Registry& registry) {
+  std::ostream& out = io.out;
+  std::ostream& err = io.err;
+  try {
     CLI::App app(
         "Opt in to or out of ZenML's anonymous usage analytics, and show "
         "what is decided and why.",
@@ -47,8 +61,6 @@ int RunAnalytics(const std::vector<std::string>& args, std::ostream& out,
         "ZENML_ANALYTICS_OPT_IN, DO_NOT_TRACK (override config.yaml).\n"
         "See docs/zenml-analytics.md.");
 
-    Registry registry;
-    RegisterCommands(registry);
     std::vector<std::pair<CLI::App*, Command*>> subcommands;
     for (auto& command : registry.commands) {
       subcommands.emplace_back(command->Add(app), command.get());

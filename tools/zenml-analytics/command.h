@@ -81,6 +81,11 @@ struct Registry {
 // commands.cc: the one list of subcommands and hooks.
 void RegisterCommands(Registry& registry);
 
+// RunAnalytics (analytics_main.h) with a registry the caller filled, e.g.
+// RegisterCommands plus test hooks. Never throws.
+int RunWithRegistry(const std::vector<std::string>& args, const Io& io,
+                    Registry& registry);
+
 // Factories of the built-in commands (opt_in_out.cc, status.cc).
 std::unique_ptr<Command> MakeOptInCommand();
 std::unique_ptr<Command> MakeOptOutCommand(const Registry& registry);

@@ -29,6 +29,7 @@ class StatusCommand final : public Command {
   explicit StatusCommand(const Registry& registry) : registry_(registry) {}
 
   CLI::App* Add(CLI::App& app) override {
+    json_ = false;  // CLI11 leaves an absent flag's variable as it was
     CLI::App* sub = app.add_subcommand(
         "status",
         "Show whether analytics are on, what decided it, and the "
