@@ -1,0 +1,501 @@
+// End-to-end: the real zenml-upload binary, a real spool in a temp config
+// dir, and the Segment-compatible test server on 127.0.0.1 with scripted
+// faults.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/timestamp.h"
+#include "spool/spool.h"
+#include "tests/testing/segment_test_server.h"
+#include "tests/testing/subprocess.h"
+#include "tests/testing/temp_dir.h"
+#include "uploader/batch_builder.h"
+
+namespace zenml::uploader {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using testing::ProcessResult;
+using testing::ScriptedResponse;
+using testing::SegmentTestServer;
+
+constexpr char kKey[] = "e2e-write-key-0123456789";
+
+std::string Base64Decode(const std::string& in) {
+  static const std::string kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  uint32_t buf = 0;
+  int bits = 0;
+  for (char c : in) {
+    if (c == '=') break;
+    auto pos = kAlphabet.find(c);
+    if (pos == std::string::npos) return "<invalid>";
+    buf = (buf << 6) | static_cast<uint32_t>(pos);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((buf >> bits) & 0xff);
+    }
+  }
+  return out;
+}
+
+class UploadE2eTest : public ::testing::Test {
+ protected:
+  UploadE2eTest() : spool_(SpoolOptions()) {}
+
+  spool::SpoolOptions SpoolOptions() {
+    spool::SpoolOptions o;
+    o.dir = dir_ / "analytics";
+    o.sync = false;
+    return o;
+  }
+
+  static std::string Message(const std::string& id) {
+    return "{\"type\":\"track\",\"event\":\"Pipeline run\",\"anonymousId\":"
+           "\"8d9f\",\"messageId\":\"" +
+           id +
+           "\",\"timestamp\":\"2026-11-27T10:00:00.123Z\",\"properties\":{"
+           "\"n\":1},\"context\":{\"ip\":\"0.0.0.0\"}}";
+  }
+
+  std::set<std::string> Fill(int n, const std::string& prefix = "m") {
+    std::set<std::string> ids;
+    std::vector<std::string> msgs;
+    for (int i = 0; i < n; ++i) {
+      std::string id = prefix + std::to_string(i);
+      ids.insert(id);
+      msgs.push_back(Message(id));
+    }
+    auto r = spool_.Append(msgs);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return ids;
+  }
+
+  testing::ProcessOptions Env() {
+    testing::ProcessOptions o;
+    o.env = {{"ZENML_CONFIG_PATH", dir_.path().string()},
+             {"ZENML_ANALYTICS_OPT_IN", std::nullopt},
+             {"DO_NOT_TRACK", std::nullopt},
+             {"ZENML_SEGMENT_WRITE_KEY", std::nullopt},
+             {"ZENML_ANALYTICS_ENDPOINT", std::nullopt},
+             {"http_proxy", std::nullopt},
+             {"HTTP_PROXY", std::nullopt},
+             {"ALL_PROXY", std::nullopt}};
+    return o;
+  }
+
+  std::vector<std::string> Argv(std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = {testing::BinPath("zenml-upload"),
+                                     "--write-key", kKey, "--endpoint",
+                                     server_.url()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return argv;
+  }
+
+  ProcessResult Upload(std::vector<std::string> extra = {}) {
+    return testing::Run(Argv(std::move(extra)), Env());
+  }
+
+  uint64_t Pending() {
+    auto s = spool_.Stats();
+    EXPECT_TRUE(s.ok());
+    return s.ok() ? s->count : 0;
+  }
+
+  std::set<std::string> Accepted() {
+    auto ids = server_.accepted_ids();
+    return {ids.begin(), ids.end()};
+  }
+
+  // The per-request checks every scenario must pass.
+  void CheckEveryRequest() {
+    for (const auto& r : server_.requests()) {
+      EXPECT_EQ(r.path, "/v1/batch");
+      EXPECT_TRUE(r.json_ok) << r.body.substr(0, 200);
+      EXPECT_EQ(r.headers.at("content-type"), "application/json");
+      EXPECT_EQ(r.headers.at("content-encoding"), "gzip");
+      EXPECT_LT(r.wire_bytes, r.body.size());  // it was compressed
+      EXPECT_LE(r.body.size(), kMaxRequestBytes);
+      EXPECT_LE(r.message_ids.size(), kMaxBatchMessages);
+      EXPECT_LE(r.largest_message, kMaxMessageBytes);
+      const std::string& auth = r.headers.at("authorization");
+      ASSERT_TRUE(auth.starts_with("Basic "));
+      EXPECT_EQ(Base64Decode(auth.substr(6)), std::string(kKey) + ":");
+      EXPECT_EQ(r.write_key, kKey);
+      EXPECT_TRUE(r.headers.at("user-agent").starts_with("zenml-analytics/"));
+      EXPECT_EQ(r.headers.count("expect"), 0u);
+      EXPECT_TRUE(core::ParseTimestamp(r.sent_at).ok()) << r.sent_at;
+    }
+  }
+
+  testing::TempDir dir_;
+  spool::Spool spool_;
+  SegmentTestServer server_;
+};
+
+TEST_F(UploadE2eTest, PlainSuccessDeliversEveryEventAndEmptiesTheSpool) {
+  auto ids = Fill(1200);
+  ProcessResult r = Upload();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Accepted(), ids);
+  EXPECT_EQ(server_.request_count(), 3u);
+  EXPECT_EQ(Pending(), 0u);
+  EXPECT_NE(r.err.find("sent 1200, requests 3, dead-lettered 0, remaining 0"),
+            std::string::npos)
+      << r.err;
+  CheckEveryRequest();
+  auto stats = spool_.Stats();
+  ASSERT_TRUE(stats->last_upload.has_value());
+  EXPECT_EQ(stats->last_upload->outcome, "success");
+}
+
+TEST_F(UploadE2eTest, Http500Then500Then200ResendsSameIdsWithFreshSentAt) {
+  auto ids = Fill(50);
+  server_.Plan({ScriptedResponse::Status(500), ScriptedResponse::Status(500),
+                ScriptedResponse::Status(200)});
+  ProcessResult r = Upload();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  auto reqs = server_.requests();
+  ASSERT_EQ(reqs.size(), 3u);
+  EXPECT_EQ(reqs[0].message_ids, reqs[1].message_ids);
+  EXPECT_EQ(reqs[1].message_ids, reqs[2].message_ids);
+  EXPECT_NE(reqs[0].sent_at, reqs[1].sent_at);
+  EXPECT_NE(reqs[1].sent_at, reqs[2].sent_at);
+  EXPECT_EQ(Accepted(), ids);
+  EXPECT_EQ(Pending(), 0u);
+  CheckEveryRequest();
+}
+
+TEST_F(UploadE2eTest, Http429WithinBudgetWaitsRetryAfterThenDelivers) {
+  auto ids = Fill(20);
+  ScriptedResponse limited = ScriptedResponse::Status(429);
+  limited.headers = {{"Retry-After", "1"}};
+  server_.Plan({limited});
+  auto start = std::chrono::steady_clock::now();
+  ProcessResult r = Upload({"--max-time", "20"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_GE(std::chrono::steady_clock::now() - start, milliseconds(1000));
+  EXPECT_EQ(server_.request_count(), 2u);
+  EXPECT_EQ(Accepted(), ids);
+}
+
+TEST_F(UploadE2eTest, Http429BeyondBudgetExits75AndNextRunWaitsForNotBefore) {
+  auto ids = Fill(20);
+  ScriptedResponse limited = ScriptedResponse::Status(429);
+  limited.headers = {{"Retry-After", "3"}};
+  server_.Plan({limited});
+  ProcessResult first = Upload({"--max-time", "2"});
+  EXPECT_EQ(first.exit_code, 75) << first.err;
+  EXPECT_NE(first.err.find("next retry 20"), std::string::npos) << first.err;
+  EXPECT_EQ(Pending(), 20u);
+  auto not_before = spool_.Stats()->not_before;
+  ASSERT_TRUE(not_before.has_value());
+
+  // Too early, and the budget cannot cover the wait: nothing is sent.
+  ProcessResult second = Upload({"--max-time", "1"});
+  EXPECT_EQ(second.exit_code, 75) << second.err;
+  EXPECT_EQ(server_.request_count(), 1u);
+
+  // With budget to spare it waits for the stored time, then delivers.
+  ProcessResult third = Upload({"--max-time", "20"});
+  EXPECT_EQ(third.exit_code, 0) << third.err;
+  EXPECT_GE(std::chrono::system_clock::now(), *not_before);
+  EXPECT_EQ(server_.request_count(), 2u);
+  EXPECT_EQ(Accepted(), ids);
+  EXPECT_FALSE(spool_.Stats()->not_before.has_value());
+}
+
+TEST_F(UploadE2eTest, PoisonMessageAloneIsDeadLetteredAllOthersDelivered) {
+  auto ids = Fill(300);
+  server_.SetResponder(
+      [](const testing::ReceivedRequest& r) -> std::optional<ScriptedResponse> {
+        for (const auto& id : r.message_ids) {
+          if (id == "m123") {
+            return ScriptedResponse::Status(400, "Exceed payload limit");
+          }
+        }
+        return std::nullopt;
+      });
+  ProcessResult r = Upload();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  ids.erase("m123");
+  EXPECT_EQ(Accepted(), ids);
+  EXPECT_EQ(Pending(), 0u);
+  auto dead = spool_.PeekDeadLetters(0, 10);
+  ASSERT_TRUE(dead.ok());
+  ASSERT_EQ(dead->size(), 1u);
+  EXPECT_EQ((*dead)[0].status, 400);
+  EXPECT_NE((*dead)[0].reason.find("Exceed payload limit"), std::string::npos);
+  EXPECT_NE((*dead)[0].message.find("\"m123\""), std::string::npos);
+  EXPECT_NE(r.err.find("dead-lettered 1"), std::string::npos) << r.err;
+  CheckEveryRequest();
+}
+
+TEST_F(UploadE2eTest, Http413SplitsUntilTheHalvesFit) {
+  auto ids = Fill(400);
+  server_.SetResponder(
+      [](const testing::ReceivedRequest& r) -> std::optional<ScriptedResponse> {
+        if (r.message_ids.size() > 100) return ScriptedResponse::Status(413);
+        return std::nullopt;
+      });
+  ProcessResult r = Upload();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Accepted(), ids);
+  EXPECT_EQ(Pending(), 0u);
+  EXPECT_EQ(spool_.Stats()->dead_letters, 0u);
+}
+
+TEST_F(UploadE2eTest, Http401DeletesNothingAndExits77WithoutPrintingTheKey) {
+  Fill(30);
+  server_.Plan({ScriptedResponse::Status(401, "Unauthorized")});
+  ProcessResult r = Upload();
+  EXPECT_EQ(r.exit_code, 77) << r.err;
+  EXPECT_EQ(Pending(), 30u);
+  EXPECT_EQ(server_.request_count(), 1u);
+  EXPECT_NE(r.err.find("write key"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find(kKey), std::string::npos) << r.err;
+}
+
+TEST_F(UploadE2eTest, ResetConnectionIsRetriedAndNothingIsLost) {
+  auto ids = Fill(40);
+  ScriptedResponse drop;
+  drop.drop_connection = true;
+  server_.Plan({drop});
+  ProcessResult r = Upload();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(server_.request_count(), 2u);
+  EXPECT_EQ(Accepted(), ids);
+  EXPECT_EQ(Pending(), 0u);
+}
+
+TEST_F(UploadE2eTest, AnswerSlowerThanTheTimeoutIsRetried) {
+  auto ids = Fill(40);
+  ScriptedResponse slow;
+  slow.delay = milliseconds(5'000);
+  slow.status = 503;  // had the client waited, it would not have been acked
+  server_.Plan({slow});
+  ProcessResult r = Upload({"--request-timeout", "0.5"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(server_.request_count(), 2u);
+  EXPECT_EQ(Accepted(), ids);
+  EXPECT_EQ(Pending(), 0u);
+}
+
+TEST_F(UploadE2eTest, BudgetEndingMidBackoffExits75KeepingEverything) {
+  Fill(40);
+  server_.SetDefault(ScriptedResponse::Status(503));
+  auto start = std::chrono::steady_clock::now();
+  ProcessResult r = Upload({"--max-time", "2"});
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(r.exit_code, 75) << r.err;
+  EXPECT_LT(took, seconds(4));
+  // 0.5 s and 1 s fit a 2 s budget, 2 s does not: three requests.
+  EXPECT_EQ(server_.request_count(), 3u);
+  EXPECT_EQ(Pending(), 40u);
+  EXPECT_NE(r.err.find("time budget"), std::string::npos) << r.err;
+  EXPECT_EQ(spool_.Stats()->last_upload->outcome, "retry");
+}
+
+TEST_F(UploadE2eTest, KilledAfterTheServerAcceptedResendsTheSameIdsNextRun) {
+  auto ids = Fill(700);
+  ScriptedResponse stall;
+  stall.stall = true;
+  server_.Plan({stall});
+  {
+    testing::Child uploader(Argv(), Env());
+    ASSERT_TRUE(server_.WaitForRequests(1, seconds(30)));
+    // The server has the batch (answer 200 pending); the uploader never
+    // hears it.
+    uploader.Kill(SIGKILL);
+    uploader.Wait();
+  }
+  server_.Release();
+  std::vector<std::string> first = server_.requests()[0].message_ids;
+  ASSERT_EQ(first.size(), 500u);
+  EXPECT_EQ(Pending(), 700u);
+
+  ProcessResult r = Upload();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  auto reqs = server_.requests();
+  ASSERT_GE(reqs.size(), 2u);
+  EXPECT_EQ(reqs[1].message_ids, first);  // same messageIds, resent
+  EXPECT_EQ(Accepted(), ids);             // nothing lost
+  EXPECT_EQ(Pending(), 0u);
+}
+
+TEST_F(UploadE2eTest, SecondUploaderExitsZeroAtOnceAndSpoolStaysWritable) {
+  auto ids = Fill(100);
+  ScriptedResponse stall;
+  stall.stall = true;
+  server_.Plan({stall});
+  testing::Child first(Argv(), Env());
+  ASSERT_TRUE(server_.WaitForRequests(1, seconds(30)));
+
+  auto start = std::chrono::steady_clock::now();
+  ProcessResult second = Upload();
+  EXPECT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(5));
+  EXPECT_NE(second.err.find("another upload is running"), std::string::npos)
+      << second.err;
+  EXPECT_EQ(server_.request_count(), 1u);
+
+  // The first uploader is waiting on the network: the spool is not held, so
+  // an append lands in the database, not the inbox.
+  std::vector<std::string> more;
+  for (int i = 0; i < 50; ++i)
+    more.push_back(Message("late" + std::to_string(i)));
+  spool::SpoolOptions quick = SpoolOptions();
+  quick.lock_wait = milliseconds(200);
+  spool::Spool other(quick);
+  auto where = other.Append(more);
+  ASSERT_TRUE(where.ok()) << where.status().ToString();
+  EXPECT_EQ(*where, spool::AppendTarget::kDatabase);
+
+  server_.Release();
+  ProcessResult done = first.Wait();
+  EXPECT_EQ(done.exit_code, 0);
+  for (int i = 0; i < 50; ++i) ids.insert("late" + std::to_string(i));
+  EXPECT_EQ(Accepted(), ids);
+  EXPECT_EQ(Pending(), 0u);
+}
+
+TEST_F(UploadE2eTest, ProcessesTrackingDuringAnUploadLoseNothing) {
+  if (!std::filesystem::exists(testing::TestBinPath("spool_helper"))) {
+    GTEST_SKIP() << "spool_helper not built";
+  }
+  auto ids = Fill(2000, "seed");
+  // A slow collector so the upload overlaps the writers.
+  ScriptedResponse slow;
+  slow.delay = milliseconds(100);
+  server_.SetDefault(slow);
+  testing::Child uploader(Argv({"--max-time", "60"}), Env());
+  std::vector<std::unique_ptr<testing::Child>> writers;
+  for (int w = 0; w < 3; ++w) {
+    writers.push_back(std::make_unique<testing::Child>(
+        std::vector<std::string>{testing::TestBinPath("spool_helper"), "append",
+                                 "--dir", (dir_ / "analytics").string(),
+                                 "--count", "300", "--max-batch", "10", "--id",
+                                 "w" + std::to_string(w), "--report"},
+        Env()));
+  }
+  std::set<std::string> reported;
+  for (auto& w : writers) {
+    while (auto line = w->ReadLine(seconds(60))) {
+      // "ok <database|inbox> <id>"
+      auto space = line->rfind(' ');
+      reported.insert(line->substr(space + 1));
+    }
+    EXPECT_EQ(w->Wait().exit_code, 0);
+  }
+  EXPECT_EQ(reported.size(), 900u);
+  ProcessResult up = uploader.Wait(seconds(90));
+  EXPECT_TRUE(up.exit_code == 0 || up.exit_code == 75) << up.exit_code;
+
+  // Every event is delivered or still pending; none is both deleted and
+  // unsent.
+  std::set<std::string> accepted = Accepted();
+  std::set<std::string> pending;
+  auto entries = spool_.Peek("", 1u << 30, 1'000'000);
+  ASSERT_TRUE(entries.ok());
+  for (const auto& e : *entries) {
+    auto at = e.json.find("\"messageId\":\"");
+    auto start = at + 13;
+    pending.insert(e.json.substr(start, e.json.find('"', start) - start));
+  }
+  ids.insert(reported.begin(), reported.end());
+  for (const auto& id : ids) {
+    EXPECT_TRUE(accepted.count(id) || pending.count(id)) << id << " lost";
+  }
+}
+
+TEST_F(UploadE2eTest, OptOutBetweenTwoRequestsSendsNothingMore) {
+  Fill(1500);
+  std::filesystem::path config = dir_ / "config.yaml";
+  server_.SetResponder([config](const testing::ReceivedRequest&)
+                           -> std::optional<ScriptedResponse> {
+    testing::WriteFile(config, "analytics_opt_in: false\n");
+    return std::nullopt;
+  });
+  ProcessResult r = Upload();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(server_.request_count(), 1u);
+  EXPECT_EQ(Pending(), 0u);  // purged
+  EXPECT_NE(r.err.find("opted out"), std::string::npos) << r.err;
+}
+
+TEST_F(UploadE2eTest, OptedOutBeforeTheRunPurgesAndSendsNothing) {
+  Fill(10);
+  auto env = Env();
+  env.env["DO_NOT_TRACK"] = "1";
+  ProcessResult r = testing::Run(Argv(), env);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(server_.request_count(), 0u);
+  EXPECT_EQ(Pending(), 0u);
+}
+
+TEST_F(UploadE2eTest, DryRunPrintsBodiesAndChangesNothing) {
+  Fill(600);
+  ProcessResult r = Upload({"--dry-run"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(server_.request_count(), 0u);
+  EXPECT_EQ(Pending(), 600u);
+  size_t lines = 0;
+  for (char c : r.out) lines += c == '\n';
+  EXPECT_EQ(lines, 2u);
+  EXPECT_TRUE(r.out.starts_with("{\"batch\":[{\"type\":\"track\""));
+}
+
+TEST_F(UploadE2eTest, JsonSummaryOnStdoutAndQuietStderr) {
+  Fill(5);
+  ProcessResult r = Upload({"--json", "--quiet"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_NE(r.out.find("\"outcome\":\"success\",\"sent\":5,\"requests\":1"),
+            std::string::npos)
+      << r.out;
+}
+
+TEST_F(UploadE2eTest, MissingWriteKeyExits78WithOneLine) {
+  Fill(5);
+  ProcessResult r = testing::Run(
+      {testing::BinPath("zenml-upload"), "--endpoint", server_.url()}, Env());
+  EXPECT_EQ(r.exit_code, 78);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("write key"), std::string::npos);
+  EXPECT_EQ(Pending(), 5u);
+}
+
+TEST_F(UploadE2eTest, WriteKeyAndEndpointComeFromTheEnvironment) {
+  auto ids = Fill(5);
+  auto env = Env();
+  env.env["ZENML_SEGMENT_WRITE_KEY"] = kKey;
+  env.env["ZENML_ANALYTICS_ENDPOINT"] = server_.url();
+  ProcessResult r = testing::Run({testing::BinPath("zenml-upload")}, env);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Accepted(), ids);
+  CheckEveryRequest();
+}
+
+TEST_F(UploadE2eTest, BadUsageExits64WithAHint) {
+  ProcessResult r = Upload({"--max-time", "-3"});
+  EXPECT_EQ(r.exit_code, 64);
+  EXPECT_NE(r.err.find("Try 'zenml-upload --help'."), std::string::npos);
+  ProcessResult help =
+      testing::Run({testing::BinPath("zenml-upload"), "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("--max-time"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace zenml::uploader
