@@ -47,8 +47,8 @@ int RunWithRegistry(const std::vector<std::string>& args, const Io& io,
   std::ostream& err = io.err;
   try {
     CLI::App app(
-        "Opt in to or out of ZenML's anonymous usage analytics, and show "
-        "what is decided and why.",
+        "Record ZenML usage events, opt in to or out of anonymous usage "
+        "analytics, and show what is decided and why.",
         kToolName);
     app.set_version_flag(
         "--version", fmt::format("{} {}", kToolName, core::LibraryVersion()),

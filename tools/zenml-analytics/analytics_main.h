@@ -1,5 +1,6 @@
-// zenml-analytics: opt in to or out of ZenML's anonymous usage analytics, and
-// show what is decided and why. See docs/zenml-analytics.md.
+// zenml-analytics: record usage events, opt in to or out of ZenML's anonymous
+// usage analytics, and show what is decided and why. See
+// docs/zenml-analytics.md.
 
 #ifndef ZENML_TOOLS_ZENML_ANALYTICS_ANALYTICS_MAIN_H_
 #define ZENML_TOOLS_ZENML_ANALYTICS_ANALYTICS_MAIN_H_
