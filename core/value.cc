@@ -74,53 +74,80 @@ size_t FindInvalidUtf8(std::string_view s) {
 
 namespace {
 
-Status Validate(const Value& v, const std::string& where, int depth) {
-  if (depth > kMaxDepth) {
-    return Status::InvalidArgument(
-        fmt::format("{}: nested deeper than {} levels", where, kMaxDepth));
-  }
-  switch (v.type()) {
-    case Value::Type::kDouble:
-      if (!std::isfinite(v.as_double())) {
-        return Status::InvalidArgument(
-            fmt::format("{}: {} is not a JSON number", where, v.as_double()));
-      }
-      break;
-    case Value::Type::kString:
-      if (size_t at = FindInvalidUtf8(v.as_string());
-          at != std::string_view::npos) {
-        return Status::InvalidArgument(
-            fmt::format("{}: invalid UTF-8 at byte {}", where, at));
-      }
-      break;
-    case Value::Type::kArray: {
-      const auto& a = v.as_array();
-      for (size_t i = 0; i < a.size(); ++i) {
-        Status s = Validate(a[i], fmt::format("{}[{}]", where, i), depth + 1);
-        if (!s.ok()) return s;
-      }
-      break;
+// The path to the value being checked. Kept as views and indices and turned
+// into text only on error, so validating a valid message allocates nothing
+// (Track() validates on the caller's thread).
+struct PathStep {
+  std::string_view key;  // for an object member
+  size_t index = 0;      // for an array element
+  bool is_index = false;
+};
+
+class Validator {
+ public:
+  explicit Validator(const std::string& root) : root_(root) {}
+
+  Status Check(const Value& v) {
+    if (path_.size() > static_cast<size_t>(kMaxDepth)) {
+      return Fail(fmt::format("nested deeper than {} levels", kMaxDepth));
     }
-    case Value::Type::kObject:
-      for (const auto& [key, child] : v.as_object()) {
-        if (size_t at = FindInvalidUtf8(key); at != std::string_view::npos) {
-          return Status::InvalidArgument(
-              fmt::format("{}: a key has invalid UTF-8 at byte {}", where, at));
+    switch (v.type()) {
+      case Value::Type::kDouble:
+        if (!std::isfinite(v.as_double())) {
+          return Fail(fmt::format("{} is not a JSON number", v.as_double()));
         }
-        Status s = Validate(child, fmt::format("{}.{}", where, key), depth + 1);
-        if (!s.ok()) return s;
+        break;
+      case Value::Type::kString:
+        if (size_t at = FindInvalidUtf8(v.as_string());
+            at != std::string_view::npos) {
+          return Fail(fmt::format("invalid UTF-8 at byte {}", at));
+        }
+        break;
+      case Value::Type::kArray: {
+        const auto& a = v.as_array();
+        for (size_t i = 0; i < a.size(); ++i) {
+          path_.push_back({{}, i, true});
+          Status s = Check(a[i]);
+          path_.pop_back();
+          if (!s.ok()) return s;
+        }
+        break;
       }
-      break;
-    default:
-      break;
+      case Value::Type::kObject:
+        for (const auto& [key, child] : v.as_object()) {
+          if (size_t at = FindInvalidUtf8(key); at != std::string_view::npos) {
+            return Fail(fmt::format("a key has invalid UTF-8 at byte {}", at));
+          }
+          path_.push_back({key, 0, false});
+          Status s = Check(child);
+          path_.pop_back();
+          if (!s.ok()) return s;
+        }
+        break;
+      default:
+        break;
+    }
+    return Status::OK();
   }
-  return Status::OK();
-}
+
+ private:
+  Status Fail(const std::string& what) const {
+    std::string where = root_;
+    for (const PathStep& step : path_) {
+      where += step.is_index ? fmt::format("[{}]", step.index)
+                             : fmt::format(".{}", step.key);
+    }
+    return Status::InvalidArgument(fmt::format("{}: {}", where, what));
+  }
+
+  const std::string& root_;
+  std::vector<PathStep> path_;
+};
 
 }  // namespace
 
 Status ValidateValue(const Value& value, const std::string& where) {
-  return Validate(value, where, 0);
+  return Validator(where).Check(value);
 }
 
 }  // namespace internal
