@@ -271,82 +271,101 @@ void Client::WriterLoop() {
   };
 
   for (;;) {
-    if (!work.jsons.empty()) {
-      // The last write failed: wait for its retry time (or a Flush, or stop).
-      std::unique_lock<std::mutex> lock(control_mu_);
-      control_cv_.wait_for(lock, next_retry, [&] { return stop_ || urgent_; });
-      urgent_ = false;
-      if (stop_) break;
-    } else {
-      std::chrono::nanoseconds timeout = kIdleWait;
-      if (holding) timeout = options_.idle_close_delay;
-      if (stop_requested_.load(std::memory_order_acquire)) timeout = 0ns;
-      take(timeout);
-      if (work.jsons.empty()) {
-        // Idle: give the database back so other processes get their turn.
-        if (holding) {
-          spool_->Release();
-          holding = false;
+    // Nothing may escape this thread: an exception would terminate the host.
+    try {
+      if (!work.jsons.empty()) {
+        // The last write failed: wait for its retry time (or a Flush, or stop).
+        std::unique_lock<std::mutex> lock(control_mu_);
+        control_cv_.wait_for(lock, next_retry,
+                             [&] { return stop_ || urgent_; });
+        urgent_ = false;
+        if (stop_) break;
+      } else {
+        std::chrono::nanoseconds timeout = kIdleWait;
+        if (holding) timeout = options_.idle_close_delay;
+        if (stop_requested_.load(std::memory_order_acquire)) timeout = 0ns;
+        take(timeout);
+        if (work.jsons.empty()) {
+          // Idle: give the database back so other processes get their turn.
+          if (holding) {
+            spool_->Release();
+            holding = false;
+          }
+          if (stop_requested_.load(std::memory_order_acquire)) break;
+          continue;
         }
-        if (stop_requested_.load(std::memory_order_acquire)) break;
+      }
+      // Group commit: whatever else arrived meanwhile rides along.
+      take(0ns);
+
+      Status status;
+      bool to_inbox = false;
+      if (!holding) {
+        Status held = spool_->Hold();
+        if (held.ok()) {
+          holding = true;
+        } else if (held.code() == Status::Code::kBusy) {
+          // Another process kept the database past lock_wait already; waiting
+          // a second time in Append would only double the delay.
+          status = spool_->AppendToInbox(work.jsons);
+          to_inbox = true;
+        }
+        // Other Hold errors: let Append try on its own and report.
+      }
+      if (!to_inbox) {
+        auto appended = spool_->Append(work.jsons);
+        status = appended.status();
+        to_inbox = appended.ok() && *appended == spool::AppendTarget::kInbox;
+      }
+
+      const size_t n = work.jsons.size();
+      if (status.ok()) {
+        written_.fetch_add(n, std::memory_order_relaxed);
+        if (to_inbox) written_to_inbox_.fetch_add(n, std::memory_order_relaxed);
+        Finish(work, n, status);
+        retry_delay = kFirstRetryDelay;
         continue;
       }
-    }
-    // Group commit: whatever else arrived meanwhile rides along.
-    take(0ns);
 
-    Status status;
-    bool to_inbox = false;
-    if (!holding) {
-      Status held = spool_->Hold();
-      if (held.ok()) {
-        holding = true;
-      } else if (held.code() == Status::Code::kBusy) {
-        // Another process kept the database past lock_wait already; waiting
-        // a second time in Append would only double the delay.
-        status = spool_->AppendToInbox(work.jsons);
-        to_inbox = true;
+      write_errors_.fetch_add(1, std::memory_order_relaxed);
+      {
+        std::lock_guard<std::mutex> lock(done_mu_);
+        last_write_error_ = status;
       }
-      // Other Hold errors: let Append try on its own and report.
-    }
-    if (!to_inbox) {
-      auto appended = spool_->Append(work.jsons);
-      status = appended.status();
-      to_inbox = appended.ok() && *appended == spool::AppendTarget::kInbox;
-    }
-
-    const size_t n = work.jsons.size();
-    if (status.ok()) {
-      written_.fetch_add(n, std::memory_order_relaxed);
-      if (to_inbox) written_to_inbox_.fetch_add(n, std::memory_order_relaxed);
-      Finish(work, n, status);
-      retry_delay = kFirstRetryDelay;
-      continue;
-    }
-
-    write_errors_.fetch_add(1, std::memory_order_relaxed);
-    {
-      std::lock_guard<std::mutex> lock(done_mu_);
-      last_write_error_ = status;
-    }
-    if (holding) {
-      spool_->Release();  // the handle may be what is broken
-      holding = false;
-    }
-    if (options_.synchronous) {
-      // Each waiting caller gets the error and decides; nothing is kept.
-      Finish(work, n, status);
-    } else {
-      next_retry = retry_delay;
-      retry_delay = std::min(retry_delay * 2, kMaxRetryDelay);
+      if (holding) {
+        spool_->Release();  // the handle may be what is broken
+        holding = false;
+      }
+      if (options_.synchronous) {
+        // Each waiting caller gets the error and decides; nothing is kept.
+        Finish(work, n, status);
+      } else {
+        next_retry = retry_delay;
+        retry_delay = std::min(retry_delay * 2, kMaxRetryDelay);
+      }
+    } catch (...) {
+      // Only allocation failure is plausible here. Count it, keep the work
+      // (it is retried), and pause so a starved process is not spun on.
+      write_errors_.fetch_add(1, std::memory_order_relaxed);
+      try {
+        std::lock_guard<std::mutex> lock(done_mu_);
+        last_write_error_ = Status::Internal("writer: unexpected exception");
+      } catch (...) {
+      }
+      std::unique_lock<std::mutex> lock(control_mu_);
+      control_cv_.wait_for(lock, kFirstRetryDelay, [&] { return stop_; });
+      if (stop_) break;
     }
   }
 
-  if (holding) spool_->Release();
-  // Stopping: what is still not durable (a batch waiting for its retry, and
-  // anything queued since) goes to the inbox.
-  for (auto& m : queue_->TakeAll()) work.Add(m);
-  if (!work.jsons.empty()) WriteToInbox(*spool_, work);
+  (void)NoThrow([&]() -> Status {
+    if (holding) spool_->Release();
+    // Stopping: what is still not durable (a batch waiting for its retry,
+    // and anything queued since) goes to the inbox.
+    for (auto& m : queue_->TakeAll()) work.Add(m);
+    if (!work.jsons.empty()) WriteToInbox(*spool_, work);
+    return Status::OK();
+  });
 }
 
 }  // namespace zenml::client

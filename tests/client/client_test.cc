@@ -1,8 +1,10 @@
 #include "core/client/client.h"
 
 #include <gtest/gtest.h>
+#include <leveldb/env.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -78,6 +80,49 @@ size_t InboxFiles(const fs::path& analytics_dir) {
   }
   return n;
 }
+
+// Fails every file write and sync while failing() is set: a full disk.
+class FailingEnv final : public leveldb::EnvWrapper {
+ public:
+  FailingEnv() : EnvWrapper(leveldb::Env::Default()) {}
+  std::atomic<bool> failing{false};
+
+  leveldb::Status NewWritableFile(const std::string& f,
+                                  leveldb::WritableFile** r) override {
+    if (failing) return leveldb::Status::IOError(f, "injected: disk full");
+    return Wrap(target()->NewWritableFile(f, r), r);
+  }
+  leveldb::Status NewAppendableFile(const std::string& f,
+                                    leveldb::WritableFile** r) override {
+    if (failing) return leveldb::Status::IOError(f, "injected: disk full");
+    return Wrap(target()->NewAppendableFile(f, r), r);
+  }
+
+ private:
+  class File final : public leveldb::WritableFile {
+   public:
+    File(FailingEnv* env, leveldb::WritableFile* base)
+        : env_(env), base_(base) {}
+    leveldb::Status Append(const leveldb::Slice& data) override {
+      if (env_->failing) return leveldb::Status::IOError("injected: append");
+      return base_->Append(data);
+    }
+    leveldb::Status Close() override { return base_->Close(); }
+    leveldb::Status Flush() override { return base_->Flush(); }
+    leveldb::Status Sync() override {
+      if (env_->failing) return leveldb::Status::IOError("injected: sync");
+      return base_->Sync();
+    }
+
+   private:
+    FailingEnv* env_;
+    std::unique_ptr<leveldb::WritableFile> base_;
+  };
+  leveldb::Status Wrap(leveldb::Status s, leveldb::WritableFile** r) {
+    if (s.ok()) *r = new File(this, *r);
+    return s;
+  }
+};
 
 class ClientTest : public ::testing::Test {
  protected:
@@ -216,6 +261,59 @@ TEST_F(ClientTest, SynchronousTrackReturnsOnlyOnceTheEventIsInTheSpool) {
     ASSERT_EQ(s.messages.size(), static_cast<size_t>(i + 1));
     EXPECT_EQ(MessageId(s.messages.back()), id);
   }
+}
+
+TEST_F(ClientTest, FailedWritesAreCountedAndRetriedUntilTheEventsLand) {
+  FailingEnv env;
+  env.failing = true;
+  ClientOptions o = Options();
+  o.spool.env = &env;
+  std::vector<std::string> ids(10);
+  {
+    Client client(o);
+    for (int i = 0; i < 10; ++i) {
+      ASSERT_TRUE(
+          client.Track("Retry event", Value::Object{{"n", i}}, &ids[i]).ok());
+    }
+    // Wait (bounded) until the writer has failed at least twice.
+    auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (client.stats().write_errors < 2 &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(1ms);
+    }
+    EXPECT_GE(client.stats().write_errors, 2u);
+    EXPECT_EQ(client.stats().written, 0u);
+    Status pending = client.Flush(10ms);
+    EXPECT_EQ(pending.code(), Status::Code::kDeadlineExceeded);
+    EXPECT_NE(pending.message().find("injected"), std::string::npos) << pending;
+
+    env.failing = false;  // space again: the kept events go in
+    ASSERT_TRUE(client.Flush(60s).ok());
+    EXPECT_EQ(client.stats().written, 10u);
+  }
+  Spooled s = ReadSpool(analytics_dir());
+  std::multiset<std::string> found;
+  for (const auto& m : s.messages) found.insert(MessageId(m));
+  EXPECT_EQ(found, std::multiset<std::string>(ids.begin(), ids.end()));
+}
+
+TEST_F(ClientTest, SynchronousTrackReportsAWriteFailureAndKeepsNothing) {
+  FailingEnv env;
+  env.failing = true;
+  ClientOptions o = Options();
+  o.spool.env = &env;
+  o.synchronous = true;
+  {
+    Client client(o);
+    Status s = client.Track("Sync failure");
+    EXPECT_EQ(s.code(), Status::Code::kIoError) << s;
+    EXPECT_EQ(client.stats().write_errors, 1u);
+    env.failing = false;
+    EXPECT_TRUE(client.Track("Sync success").ok());
+  }
+  Spooled s = ReadSpool(analytics_dir());
+  ASSERT_EQ(s.messages.size(), 1u);
+  EXPECT_EQ(s.messages[0].Find("event")->as_string(), "Sync success");
 }
 
 TEST_F(ClientTest, OptedOutTrackCreatesNoFileAtAll) {
