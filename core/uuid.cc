@@ -1,13 +1,16 @@
 #include "core/uuid.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 namespace zenml::core {
 namespace {
@@ -42,6 +45,46 @@ void FillRandom(uint8_t* buf, size_t n) {
   }
 }
 
+// getrandom(2) costs a system call (~0.6 us here) however few bytes it
+// returns, and Track() makes a uuid on the caller's thread. So each thread
+// draws 512 bytes at a time and hands them out 16 at a time. A forked child
+// must never reuse its parent's buffered bytes (both would mint the same
+// ids): a pthread_atfork child handler bumps a generation counter that
+// invalidates every buffer copied into the child.
+std::atomic<uint64_t> g_fork_generation{0};
+
+void OnForkChild() {
+  g_fork_generation.fetch_add(1, std::memory_order_relaxed);
+}
+
+struct RandomBuffer {
+  uint8_t bytes[512];
+  size_t used = sizeof bytes;  // empty until the first fill
+  uint64_t generation = 0;
+};
+
+void TakeRandom(uint8_t* out, size_t n) {
+  static const bool registered = [] {
+    return ::pthread_atfork(nullptr, nullptr, OnForkChild) == 0;
+  }();
+  thread_local RandomBuffer buffer;
+  const uint64_t generation = g_fork_generation.load(std::memory_order_relaxed);
+  if (!registered || n > sizeof buffer.bytes) {
+    FillRandom(out, n);
+    return;
+  }
+  if (buffer.generation != generation ||
+      buffer.used + n > sizeof buffer.bytes) {
+    FillRandom(buffer.bytes, sizeof buffer.bytes);
+    buffer.used = 0;
+    buffer.generation = generation;
+  }
+  std::memcpy(out, buffer.bytes + buffer.used, n);
+  // Bytes handed out are wiped, so they exist only in the id made from them.
+  std::memset(buffer.bytes + buffer.used, 0, n);
+  buffer.used += n;
+}
+
 bool IsHex(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
          (c >= 'A' && c <= 'F');
@@ -51,7 +94,7 @@ bool IsHex(char c) {
 
 std::string NewUuid4() {
   uint8_t b[16];
-  FillRandom(b, sizeof b);
+  TakeRandom(b, sizeof b);
   b[6] = static_cast<uint8_t>((b[6] & 0x0f) | 0x40);  // version 4
   b[8] = static_cast<uint8_t>((b[8] & 0x3f) | 0x80);  // RFC 4122 variant
   static constexpr char kHex[] = "0123456789abcdef";

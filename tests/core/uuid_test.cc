@@ -2,8 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <regex>
+#include <thread>
 #include <unordered_set>
+#include <vector>
 
 namespace zenml::core {
 namespace {
@@ -42,6 +47,52 @@ TEST(UuidTest, EveryRandomHexDigitVaries) {
     } else {
       EXPECT_EQ(values[k].size(), 16u) << k;
     }
+  }
+}
+
+TEST(UuidTest, AForkedChildNeverRepeatsItsParentsIds) {
+  NewUuid4();  // the parent's thread now holds buffered random bytes
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::close(fds[0]);
+    std::string ids;
+    for (int i = 0; i < 40; ++i) ids += NewUuid4();
+    const ssize_t n = ::write(fds[1], ids.data(), ids.size());
+    ::_exit(n == static_cast<ssize_t>(ids.size()) ? 0 : 1);
+  }
+  ::close(fds[1]);
+  std::string child;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) {
+    child.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fds[0]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_EQ(child.size(), 40u * 36u);
+  std::unordered_set<std::string> parent;
+  for (int i = 0; i < 40; ++i) parent.insert(NewUuid4());
+  for (size_t i = 0; i < child.size(); i += 36) {
+    EXPECT_EQ(parent.count(child.substr(i, 36)), 0u) << child.substr(i, 36);
+  }
+}
+
+TEST(UuidTest, IdsFromManyThreadsAreDistinct) {
+  std::vector<std::vector<std::string>> per_thread(4);
+  std::vector<std::thread> threads;
+  for (auto& ids : per_thread) {
+    threads.emplace_back([&ids] {
+      for (int i = 0; i < 5000; ++i) ids.push_back(NewUuid4());
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::unordered_set<std::string> all;
+  for (const auto& ids : per_thread) {
+    for (const auto& id : ids) ASSERT_TRUE(all.insert(id).second) << id;
   }
 }
 
