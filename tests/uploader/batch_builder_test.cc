@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -39,8 +40,10 @@ TEST(BatchBuilderTest, BodyIsTheMessagesByteForByteWithSentAtAndWriteKey) {
 TEST(BatchBuilderTest, SizeAccountingIsExactForAnyCount) {
   BatchBuilder b("abc");
   EXPECT_EQ(b.size(), b.Build(kSentAt).size());
+  std::deque<std::string> msgs;  // the builder keeps views: keep them alive
   for (int i = 0; i < 50; ++i) {
-    ASSERT_TRUE(b.Add(Message(i, 100 + static_cast<size_t>(i))));
+    msgs.push_back(Message(i, 100 + static_cast<size_t>(i)));
+    ASSERT_TRUE(b.Add(msgs.back()));
     EXPECT_EQ(b.size(), b.Build(kSentAt).size()) << i;
   }
 }
