@@ -51,7 +51,9 @@ inline std::string FixedMessage(
 // A config dir in a temp dir, and a Spool on its analytics dir.
 class SpoolFixture {
  public:
-  SpoolFixture() : clock_(Epoch()) {}
+  // The spool clock starts at the real time: processes that open the spool
+  // later with default bounds would drop events appended "long ago".
+  SpoolFixture() : clock_(std::chrono::system_clock::now()) {}
 
   const std::filesystem::path& config_dir() const { return dir_.path(); }
   std::filesystem::path analytics_dir() const {

@@ -18,6 +18,7 @@
 #include "core/exit_code.h"
 #include "core/timestamp.h"
 #include "spool/spool.h"
+#include "tools/zenml-upload/bundle_commands.h"
 #include "uploader/batch_builder.h"
 #include "uploader/curl_transport.h"
 #include "uploader/upload_lock.h"
@@ -44,6 +45,8 @@ struct Flags {
   bool quiet = false;
   bool dry_run = false;
   std::string config_dir;
+  std::string to_file;    // --to-file BUNDLE (bundle_commands.h)
+  std::string from_file;  // --from-file BUNDLE
 };
 
 // Reports `status` once, as the one line the tool prints for a failure.
@@ -99,6 +102,11 @@ std::chrono::milliseconds Seconds(double s) {
 
 int Run(const Flags& flags, std::ostream& out, std::ostream& err,
         const core::Environment& env, bool progress) {
+  if (flags.dry_run && (!flags.to_file.empty() || !flags.from_file.empty())) {
+    err << kTool << ": --dry-run does not combine with --to-file/--from-file\n"
+        << "Try '" << kTool << " --help'.\n";
+    return core::kExitUsage;
+  }
   // Where the spool is.
   std::filesystem::path config_dir;
   if (!flags.config_dir.empty()) {
@@ -113,10 +121,11 @@ int Run(const Flags& flags, std::ostream& out, std::ostream& err,
   spool_options.dir = analytics;
 
   // Consent first: opted out means purge and leave, whatever else is set.
+  // (--from-file sends a bundle, not this spool: it skips this step.)
   core::Consent consent = core::DecideConsent(config_dir, env);
   std::error_code ec;
   bool have_spool = std::filesystem::exists(analytics, ec);
-  if (!consent.allowed) {
+  if (!consent.allowed && flags.from_file.empty()) {
     uint64_t purged = 0;
     if (have_spool && !flags.dry_run) {
       spool::Spool spool(spool_options);
@@ -133,6 +142,16 @@ int Run(const Flags& flags, std::ostream& out, std::ostream& err,
     if (flags.json) out << JsonSummary(s, core::kExitOk) << "\n";
     if (!flags.quiet) err << SummaryLine(s) << "\n";
     return core::kExitOk;
+  }
+
+  // Air gap: the spool into a bundle, instead of the network.
+  if (!flags.to_file.empty()) {
+    if (!have_spool) {
+      err << kTool << ": no spool yet; nothing to write\n";
+      return core::kExitOk;
+    }
+    return RunToFile(analytics, flags.to_file, flags.json, flags.quiet, out,
+                     err);
   }
 
   // Configuration.
@@ -153,6 +172,21 @@ int Run(const Flags& flags, std::ostream& out, std::ostream& err,
     endpoint = env.Get("ZENML_ANALYTICS_ENDPOINT").value_or("");
   }
   if (endpoint.empty()) endpoint = uploader::kDefaultEndpoint;
+
+  if (!flags.from_file.empty()) {
+    // A bundle's events were recorded with consent where they were spooled;
+    // this machine's own spool is not involved.
+    uploader::UploaderOptions options;
+    options.endpoint = endpoint;
+    options.write_key = key;
+    options.user_agent =
+        fmt::format("zenml-analytics/{}", core::LibraryVersion());
+    options.gzip = !flags.no_gzip;
+    options.max_time = Seconds(flags.max_time);
+    options.request_timeout = Seconds(flags.request_timeout);
+    return RunFromFile(flags.from_file, std::move(options), flags.cacert,
+                       flags.json, flags.quiet, out, err);
+  }
 
   if (!have_spool) {
     uploader::UploadSummary s;
@@ -267,6 +301,15 @@ int RunUpload(const std::vector<std::string>& args, std::ostream& out,
     app.add_flag("--dry-run", flags.dry_run,
                  "Print the request bodies that would be sent; send, delete "
                  "and record nothing");
+    auto* to_file = app.add_option(
+        "--to-file", flags.to_file,
+        "Air gap: drain the spool into a new bundle file instead of the "
+        "network (docs/bundle-format.md)");
+    auto* from_file = app.add_option(
+        "--from-file", flags.from_file,
+        "Air gap: send a bundle made by --to-file; a rerun sends only what "
+        "was not acknowledged (progress in BUNDLE.progress/)");
+    to_file->excludes(from_file)->excludes(endpoint);
     app.add_option("--config-dir", flags.config_dir,
                    "ZenML config dir (default: $ZENML_CONFIG_PATH, "
                    "$XDG_CONFIG_HOME/zenml, ~/.config/zenml)");
