@@ -111,7 +111,7 @@ std::string BasicAuthorization(std::string_view write_key) {
 // The state of one Run: counts, the budget, the backoff, the last key.
 class Uploader::RunState {
  public:
-  RunState(Uploader& u)
+  explicit RunState(Uploader& u)
       : u_(u),
         opts_(u.options_),
         builder_(opts_.write_key, opts_.max_request_bytes,
@@ -119,6 +119,9 @@ class Uploader::RunState {
         backoff_(opts_.backoff, opts_.random),
         deadline_(u.clock_.Monotonic() + opts_.max_time),
         authorization_(BasicAuthorization(opts_.write_key)) {}
+  ~RunState() { ReleaseSpool(); }
+  RunState(const RunState&) = delete;
+  RunState& operator=(const RunState&) = delete;
 
   core::Result<UploadSummary> Run() {
     ZENML_TRY_ASSIGN(spool::SpoolStats stats, u_.spool_.Stats());
@@ -143,6 +146,7 @@ class Uploader::RunState {
 
     bool stopped = false;
     while (!stopped) {
+      HoldSpool();
       ZENML_TRY_ASSIGN(std::vector<spool::Entry> entries,
                        u_.spool_.Peek(after_key_, builder_.max_single_message(),
                                       opts_.max_batch_messages));
@@ -164,6 +168,18 @@ class Uploader::RunState {
   }
 
   bool Consents() const { return !opts_.consent || opts_.consent(); }
+
+  // Keeps the database open across the local calls between two requests
+  // (an Ack and the next Peek), so each pair costs one open, not two. Never
+  // across a network call: ReleaseSpool() runs before every Post. A failed
+  // Hold only costs speed (each call then opens on its own).
+  void HoldSpool() {
+    if (!held_ && !opts_.dry_run) held_ = u_.spool_.Hold().ok();
+  }
+  void ReleaseSpool() {
+    if (held_) u_.spool_.Release();
+    held_ = false;
+  }
 
   // Sends the leading entries that fit one request (splitting as needed).
   // Returns true when the run must stop.
@@ -252,6 +268,7 @@ class Uploader::RunState {
       request.connect_timeout = std::min(opts_.connect_timeout, left);
       request.timeout = std::min(opts_.request_timeout, left);
 
+      ReleaseSpool();  // never hold the spool across a network call
       core::Result<HttpResponse> answer = u_.transport_.Post(request);
       ++summary_.requests;
       ResponseDecision d =
@@ -263,6 +280,7 @@ class Uploader::RunState {
           std::vector<std::string> keys;
           keys.reserve(end - begin);
           for (size_t i = begin; i < end; ++i) keys.push_back(chunk[i]->key);
+          HoldSpool();  // through the next Peek
           ZENML_TRY(u_.spool_.Ack(keys));
           summary_.sent += keys.size();
           backoff_.Reset();
@@ -334,6 +352,7 @@ class Uploader::RunState {
   }
 
   core::Result<UploadSummary> Finish(bool record) {
+    ReleaseSpool();
     if (summary_.outcome != UploadOutcome::kOptedOut) {
       ZENML_TRY_ASSIGN(spool::SpoolStats stats, u_.spool_.Stats());
       summary_.remaining = stats.count;
@@ -361,6 +380,7 @@ class Uploader::RunState {
   std::string authorization_;
   std::string after_key_;
   UploadSummary summary_;
+  bool held_ = false;
 };
 
 Uploader::Uploader(spool::Spool& spool, Transport& transport,

@@ -129,6 +129,11 @@ void SegmentTestServer::SetResponder(Responder responder) {
   responder_ = std::move(responder);
 }
 
+void SegmentTestServer::SetKeepBodies(bool keep) {
+  std::lock_guard lock(mu_);
+  keep_bodies_ = keep;
+}
+
 void SegmentTestServer::SetDefault(ScriptedResponse response) {
   std::lock_guard lock(mu_);
   default_ = std::move(response);
@@ -195,6 +200,7 @@ void SegmentTestServer::Handle(const std::string& path, const std::string& body,
     std::ofstream f(record_file_, std::ios::app);
     f << r.body << '\n';
   }
+  if (!keep_bodies_) r.body = std::string();
   requests_.push_back(std::move(r));
   cv_.notify_all();
   if (out.stall) {

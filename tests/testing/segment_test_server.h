@@ -100,6 +100,9 @@ class SegmentTestServer {
   // Consulted after the plan is used up; nullopt from it means the default.
   void SetResponder(Responder responder);
   void SetDefault(ScriptedResponse response);
+  // Whether requests() keeps each decoded body (default true). The benchmark
+  // turns it off so a million events do not pile up in memory.
+  void SetKeepBodies(bool keep);
 
   std::vector<ReceivedRequest> requests() const;
   size_t request_count() const;
@@ -127,6 +130,7 @@ class SegmentTestServer {
   Responder responder_;
   ScriptedResponse default_;
   std::vector<ReceivedRequest> requests_;
+  bool keep_bodies_ = true;
   bool released_ = false;
   bool stopping_ = false;
 };

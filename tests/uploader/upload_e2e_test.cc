@@ -335,12 +335,14 @@ TEST_F(UploadE2eTest, KilledAfterTheServerAcceptedResendsTheSameIdsNextRun) {
 }
 
 TEST_F(UploadE2eTest, SecondUploaderExitsZeroAtOnceAndSpoolStaysWritable) {
-  auto ids = Fill(100);
+  auto ids = Fill(600);
+  // Stall the second request: the first uploader has then already acked
+  // and peeked again, and must have let go of the spool before posting.
   ScriptedResponse stall;
   stall.stall = true;
-  server_.Plan({stall});
+  server_.Plan({ScriptedResponse::Status(200), stall});
   testing::Child first(Argv(), Env());
-  ASSERT_TRUE(server_.WaitForRequests(1, seconds(30)));
+  ASSERT_TRUE(server_.WaitForRequests(2, seconds(30)));
 
   auto start = std::chrono::steady_clock::now();
   ProcessResult second = Upload();
@@ -348,7 +350,7 @@ TEST_F(UploadE2eTest, SecondUploaderExitsZeroAtOnceAndSpoolStaysWritable) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(5));
   EXPECT_NE(second.err.find("another upload is running"), std::string::npos)
       << second.err;
-  EXPECT_EQ(server_.request_count(), 1u);
+  EXPECT_EQ(server_.request_count(), 2u);
 
   // The first uploader is waiting on the network: the spool is not held, so
   // an append lands in the database, not the inbox.

@@ -1,0 +1,156 @@
+// upload_bench: drains N spooled events with the real zenml-upload binary to
+// the Segment-compatible test server on 127.0.0.1 (no faults) and reports
+// events/s, requests/s and zenml-upload's peak RSS (getrusage of the child).
+//
+//   upload_bench [--events N]... [--no-gzip] [--keep] [--fill-only]
+//
+// Default: --events 100000 --events 1000000. Each event is a realistic
+// ~330-byte track message with a unique messageId. The spool is filled with
+// spool::Spool directly (sync off: filling is not what is measured). Figures
+// and the command line are in docs/BENCHMARKS.md.
+
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "spool/spool.h"
+#include "tests/testing/segment_test_server.h"
+
+namespace {
+
+std::string Message(uint64_t i) {
+  char id[64];
+  std::snprintf(id, sizeof id, "%08llx-bench-4000-8000-%012llx",
+                static_cast<unsigned long long>(i >> 20),
+                static_cast<unsigned long long>(i));
+  return std::string(
+             "{\"type\":\"track\",\"event\":\"Pipeline run\",\"userId\":"
+             "\"6f1c9a52-0d2e-4a8b-9e57-3b1f0c2d4e6a\",\"anonymousId\":"
+             "\"6f1c9a52-0d2e-4a8b-9e57-3b1f0c2d4e6a\",\"messageId\":\"") +
+         id +
+         "\",\"timestamp\":\"2026-11-27T10:00:00.123Z\",\"properties\":{"
+         "\"store_type\":\"local\",\"orchestrator\":\"local\",\"step_count\":"
+         "4},\"context\":{\"library\":{\"name\":\"zenml-analytics\","
+         "\"version\":\"0.1.0\"},\"os\":{\"name\":\"Linux\",\"version\":\"6."
+         "1\"},"
+         "\"ip\":\"0.0.0.0\",\"zenml\":{\"version\":\"0.5.0\"}}}";
+}
+
+struct RunResult {
+  int exit_code = -1;
+  double seconds = 0;
+  long max_rss_kib = 0;
+};
+
+RunResult RunUploader(const std::string& bin, const std::string& config_dir,
+                      const std::string& url, bool gzip) {
+  std::vector<std::string> args = {bin,          "--write-key", "bench-key",
+                                   "--endpoint", url,           "--max-time",
+                                   "600",        "--quiet"};
+  if (!gzip) args.push_back("--no-gzip");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  auto start = std::chrono::steady_clock::now();
+  pid_t pid = fork();
+  if (pid == 0) {
+    setenv("ZENML_CONFIG_PATH", config_dir.c_str(), 1);
+    unsetenv("ZENML_ANALYTICS_OPT_IN");
+    unsetenv("DO_NOT_TRACK");
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  struct rusage usage {};
+  wait4(pid, &status, 0, &usage);
+  RunResult r;
+  r.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.max_rss_kib = usage.ru_maxrss;
+  return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<uint64_t> sizes;
+  bool gzip = true;
+  bool keep = false;
+  bool fill_only = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--events" && i + 1 < argc) {
+      sizes.push_back(std::strtoull(argv[++i], nullptr, 10));
+    } else if (a == "--no-gzip") {
+      gzip = false;
+    } else if (a == "--keep") {
+      keep = true;
+    } else if (a == "--fill-only") {
+      fill_only = true;  // fill a spool, print its config dir, and stop
+    } else {
+      std::fprintf(stderr, "usage: upload_bench [--events N]... [--no-gzip]\n");
+      return 64;
+    }
+  }
+  if (sizes.empty()) sizes = {100'000, 1'000'000};
+  std::filesystem::path self = std::filesystem::canonical("/proc/self/exe");
+  std::string bin = (self.parent_path() / "zenml-upload").string();
+
+  std::printf("%-10s %-5s %10s %9s %12s %10s %12s %5s\n", "events", "gzip",
+              "seconds", "requests", "events/s", "requests/s", "peak RSS MiB",
+              "exit");
+  for (uint64_t n : sizes) {
+    char tmpl[] = "/tmp/zenml-upload-bench-XXXXXX";
+    std::string dir = mkdtemp(tmpl);
+    {
+      zenml::spool::SpoolOptions o;
+      o.dir = std::filesystem::path(dir) / "analytics";
+      o.sync = false;
+      o.max_events = n + 1;
+      o.max_bytes = 4ull << 30;
+      zenml::spool::Spool spool(o);
+      std::vector<std::string> batch;
+      for (uint64_t i = 0; i < n; ++i) {
+        batch.push_back(Message(i));
+        if (batch.size() == 10'000 || i + 1 == n) {
+          auto r = spool.Append(batch);
+          if (!r.ok()) {
+            std::fprintf(stderr, "fill: %s\n", r.status().ToString().c_str());
+            return 1;
+          }
+          batch.clear();
+        }
+      }
+    }
+    if (fill_only) {
+      std::printf("%s\n", dir.c_str());
+      continue;
+    }
+    zenml::testing::SegmentTestServer server;
+    server.SetKeepBodies(false);
+    RunResult r = RunUploader(bin, dir, server.url(), gzip);
+    auto ids = server.accepted_ids();
+    std::set<std::string> unique(ids.begin(), ids.end());
+    size_t requests = server.request_count();
+    server.Stop();
+    std::printf("%-10llu %-5s %10.2f %9zu %12.0f %10.0f %12.1f %5d%s\n",
+                static_cast<unsigned long long>(n), gzip ? "on" : "off",
+                r.seconds, requests, static_cast<double>(n) / r.seconds,
+                static_cast<double>(requests) / r.seconds,
+                static_cast<double>(r.max_rss_kib) / 1024.0, r.exit_code,
+                unique.size() == n ? "" : "  (MISSING EVENTS)");
+    std::fflush(stdout);
+    if (!keep) std::filesystem::remove_all(dir);
+  }
+  return 0;
+}
