@@ -1,0 +1,501 @@
+// Client benchmarks (issue 3), each reported as a ratio against a baseline
+// measured in the same run (docs/BENCHMARKS.md "Client"):
+//
+//   caller cost   Track() on the caller's thread, p50/p99, 1 and 4 threads,
+//                 vs the bare encoding it does (MessageFields + NewUuid4 +
+//                 timestamp + EncodeTrackMessage) on the same threads;
+//   throughput    one process tracking as fast as it can until everything
+//                 is durable, vs raw LevelDB synced WriteBatches of 64 events
+//                 of the same bytes with the spool's options;
+//   one-shot      `zenml-analytics track` as a whole process vs a minimal
+//                 program (bench/oneshot) that opens LevelDB, puts one synced
+//                 value and closes, with the same options;
+//   8 writers     8 processes tracking at once: aggregate durable events/s
+//                 and the longest wait between Track() and durability.
+//
+// Run: build/bench/bin/client_bench [--benchmark_filter=...]
+// The process re-executes itself as `client_bench --writer DIR N` for the
+// 8-process case.
+
+#include <benchmark/benchmark.h>
+#include <fcntl.h>
+#include <leveldb/db.h>
+#include <leveldb/options.h>
+#include <leveldb/write_batch.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/client/client.h"
+#include "core/config_dir.h"
+#include "core/context.h"
+#include "core/environment.h"
+#include "core/message.h"
+#include "core/uuid.h"
+#include "core/value.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using Steady = std::chrono::steady_clock;
+using zenml::client::Client;
+using zenml::client::ClientOptions;
+using zenml::core::Value;
+
+// Results kept for the ratio table printed after all benchmarks ran.
+std::mutex results_mu;
+std::map<std::string, std::vector<double>> results;
+void Record(const std::string& name, double v) {
+  std::lock_guard<std::mutex> lock(results_mu);
+  results[name].push_back(v);
+}
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+fs::path NewTempDir() {
+  std::string tmpl = (fs::temp_directory_path() / "zenml-bench-XXXXXX");
+  char* made = mkdtemp(tmpl.data());
+  if (made == nullptr) std::abort();
+  return made;
+}
+
+// The properties of a typical ZenML event (a pipeline run): ~600 bytes
+// serialized with the context.
+Value TypicalProperties(int64_t n) {
+  return Value::Object{
+      {"pipeline_run_id", n},      {"step_count", 7},
+      {"orchestrator", "local"},   {"metadata_store", "sqlite"},
+      {"artifact_store", "local"}, {"python_version", "3.11.7"}};
+}
+
+const zenml::core::MapEnvironment& EmptyEnv() {
+  static const auto* env = new zenml::core::MapEnvironment();
+  return *env;
+}
+
+void Percentiles(benchmark::State& state, std::vector<int64_t>& ns,
+                 const std::string& name) {
+  std::sort(ns.begin(), ns.end());
+  double p50 = static_cast<double>(ns[ns.size() / 2]);
+  double p99 = static_cast<double>(ns[ns.size() * 99 / 100]);
+  state.counters["p50_ns"] =
+      benchmark::Counter(p50, benchmark::Counter::kAvgThreads);
+  state.counters["p99_ns"] =
+      benchmark::Counter(p99, benchmark::Counter::kAvgThreads);
+  Record(name + "/p50", p50);
+  Record(name + "/p99", p99);
+}
+
+// ---------------------------------------------------------------------------
+// Caller cost.
+
+constexpr int64_t kCallerIterations = 100'000;
+
+void BM_EncodeOnly(benchmark::State& state) {
+  zenml::core::Context context = zenml::core::DetectContext();
+  std::string anonymous_id = zenml::core::NewUuid4();
+  std::vector<int64_t> ns;
+  ns.reserve(kCallerIterations);
+  int64_t n = 0;
+  Value props = TypicalProperties(0);
+  for (auto _ : state) {
+    auto t0 = Steady::now();
+    zenml::core::MessageFields f;
+    f.event = "Pipeline run";
+    f.properties = props;
+    f.anonymous_id = anonymous_id;
+    f.context = context;
+    f.timestamp = std::chrono::system_clock::now();
+    f.message_id = zenml::core::NewUuid4();
+    auto json = zenml::core::EncodeTrackMessage(f);
+    benchmark::DoNotOptimize(json);
+    ns.push_back((Steady::now() - t0).count());
+    ++n;
+  }
+  Percentiles(state, ns, "encode/threads:" + std::to_string(state.threads()));
+}
+BENCHMARK(BM_EncodeOnly)
+    ->Iterations(kCallerIterations)
+    ->Threads(1)
+    ->UseRealTime();
+BENCHMARK(BM_EncodeOnly)
+    ->Iterations(kCallerIterations)
+    ->Threads(4)
+    ->UseRealTime();
+
+std::unique_ptr<Client> shared_client;
+fs::path shared_dir;
+
+void BM_Track(benchmark::State& state) {
+  if (state.thread_index() == 0) {
+    shared_dir = NewTempDir();
+    ClientOptions o;
+    o.config_dir = shared_dir;
+    o.environment = &EmptyEnv();
+    // Room for every event of the run: this measures the caller's cost, not
+    // the queue-full path.
+    o.queue_capacity = static_cast<size_t>(kCallerIterations) * 4 + 16;
+    shared_client = std::make_unique<Client>(o);
+    // The first Track() creates the anonymous id: not part of the steady state.
+    (void)shared_client->Track("Warm up");
+  }
+  std::vector<int64_t> ns;
+  ns.reserve(kCallerIterations);
+  Value props = TypicalProperties(0);
+  int64_t errors = 0;
+  for (auto _ : state) {
+    auto t0 = Steady::now();
+    auto s = shared_client->Track("Pipeline run", props);
+    ns.push_back((Steady::now() - t0).count());
+    if (!s.ok()) ++errors;
+  }
+  Percentiles(state, ns, "track/threads:" + std::to_string(state.threads()));
+  state.counters["errors"] = static_cast<double>(errors);
+  if (state.thread_index() == 0) {
+    shared_client.reset();  // flushes
+    fs::remove_all(shared_dir);
+  }
+}
+BENCHMARK(BM_Track)->Iterations(kCallerIterations)->Threads(1)->UseRealTime();
+BENCHMARK(BM_Track)->Iterations(kCallerIterations)->Threads(4)->UseRealTime();
+
+// ---------------------------------------------------------------------------
+// Sustained durable throughput.
+
+constexpr int kThroughputEvents = 100'000;
+
+void BM_ClientDurableThroughput(benchmark::State& state) {
+  for (auto _ : state) {
+    fs::path dir = NewTempDir();
+    auto t0 = Steady::now();
+    {
+      ClientOptions o;
+      o.config_dir = dir;
+      o.environment = &EmptyEnv();
+      Client client(o);
+      Value props = TypicalProperties(0);
+      for (int i = 0; i < kThroughputEvents; ++i) {
+        // A full queue means the writer is behind: wait for it, as a
+        // caller that must not lose events would.
+        while (client.Track("Pipeline run", props).code() ==
+               zenml::core::Status::Code::kResourceExhausted) {
+          std::this_thread::yield();
+        }
+      }
+      if (!client.Flush(600s).ok()) state.SkipWithError("flush failed");
+    }
+    double secs = std::chrono::duration<double>(Steady::now() - t0).count();
+    state.SetIterationTime(secs);
+    Record("throughput/client", kThroughputEvents / secs);
+    fs::remove_all(dir);
+  }
+  state.counters["events/s"] =
+      benchmark::Counter(static_cast<double>(kThroughputEvents) *
+                             static_cast<double>(state.iterations()),
+                         benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_ClientDurableThroughput)
+    ->Iterations(1)
+    ->Repetitions(5)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
+// The spool's LevelDB options (spool/spool.cc BaseOptions and OpenLocked).
+leveldb::Options SpoolLikeOptions() {
+  leveldb::Options o;
+  o.create_if_missing = true;
+  o.paranoid_checks = true;
+  o.write_buffer_size = 256 << 10;
+  o.max_open_files = 100;
+  o.reuse_logs = true;
+  return o;
+}
+
+std::string SampleMessage() {
+  zenml::core::MessageFields f;
+  f.event = "Pipeline run";
+  f.properties = TypicalProperties(0);
+  f.anonymous_id = zenml::core::NewUuid4();
+  f.context = zenml::core::DetectContext();
+  f.timestamp = std::chrono::system_clock::now();
+  f.message_id = zenml::core::NewUuid4();
+  return zenml::core::EncodeTrackMessage(f).value();
+}
+
+void BM_RawLevelDbBatchesOf64(benchmark::State& state) {
+  const std::string message = SampleMessage();
+  for (auto _ : state) {
+    fs::path dir = NewTempDir();
+    auto t0 = Steady::now();
+    leveldb::DB* raw = nullptr;
+    if (!leveldb::DB::Open(SpoolLikeOptions(), (dir / "db").string(), &raw)
+             .ok()) {
+      state.SkipWithError("open failed");
+      return;
+    }
+    std::unique_ptr<leveldb::DB> db(raw);
+    leveldb::WriteOptions wo;
+    wo.sync = true;
+    uint64_t seq = 0;
+    for (int i = 0; i < kThroughputEvents; i += 64) {
+      leveldb::WriteBatch batch;
+      for (int j = 0; j < 64 && i + j < kThroughputEvents; ++j) {
+        char key[10] = {'e', '/'};
+        for (int b = 0; b < 8; ++b) {
+          key[2 + b] = static_cast<char>((seq >> (56 - 8 * b)) & 0xff);
+        }
+        ++seq;
+        batch.Put(leveldb::Slice(key, sizeof key), message);
+      }
+      if (!db->Write(wo, &batch).ok()) state.SkipWithError("write failed");
+    }
+    db.reset();
+    double secs = std::chrono::duration<double>(Steady::now() - t0).count();
+    state.SetIterationTime(secs);
+    Record("throughput/raw64", kThroughputEvents / secs);
+    fs::remove_all(dir);
+  }
+  state.counters["events/s"] =
+      benchmark::Counter(static_cast<double>(kThroughputEvents) *
+                             static_cast<double>(state.iterations()),
+                         benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_RawLevelDbBatchesOf64)
+    ->Iterations(1)
+    ->Repetitions(5)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
+// ---------------------------------------------------------------------------
+// Processes.
+
+std::string SelfPath() { return fs::read_symlink("/proc/self/exe").string(); }
+
+std::string BinDir() { return fs::path(SelfPath()).parent_path().string(); }
+
+// fork + exec `argv` with `env_add` added; stdout to `out_fd` (or
+// /dev/null); returns the pid.
+pid_t Spawn(const std::vector<std::string>& argv,
+            const std::vector<std::string>& env_add, int out_fd = -1) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    for (const auto& kv : env_add) putenv(const_cast<char*>(kv.c_str()));
+    int devnull = open("/dev/null", O_RDWR);
+    dup2(devnull, 0);
+    dup2(out_fd >= 0 ? out_fd : devnull, 1);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+int WaitExit(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// One process, one event, durable on exit 0: the CLI vs raw LevelDB.
+constexpr int kOneShotRounds = 200;
+
+void OneShot(benchmark::State& state, const std::string& what) {
+  fs::path dir = NewTempDir();
+  std::string tool = BinDir() + "/zenml-analytics";
+  std::string put = BinDir() + "/zenml_oneshot_put";
+  std::vector<std::string> env = {"ZENML_CONFIG_PATH=" + dir.string(),
+                                  "ZENML_ANALYTICS_OPT_IN=true"};
+  int round = 0;
+  for (auto _ : state) {
+    std::vector<std::string> argv;
+    if (what == "cli") {
+      argv = {tool, "track", "Pipeline run", "--property", "step_count=7"};
+    } else {
+      argv = {put, (dir / "raw").string(), std::to_string(round)};
+    }
+    auto t0 = Steady::now();
+    int rc = WaitExit(Spawn(argv, env));
+    double secs = std::chrono::duration<double>(Steady::now() - t0).count();
+    state.SetIterationTime(secs);
+    Record("oneshot/" + what, secs * 1e6);
+    if (rc != 0) {
+      state.SkipWithError("one-shot process failed");
+      break;
+    }
+    ++round;
+  }
+  fs::remove_all(dir);
+}
+void BM_OneShotCliTrack(benchmark::State& state) { OneShot(state, "cli"); }
+void BM_OneShotLevelDbPut(benchmark::State& state) { OneShot(state, "put"); }
+BENCHMARK(BM_OneShotLevelDbPut)
+    ->Iterations(kOneShotRounds)
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_OneShotCliTrack)
+    ->Iterations(kOneShotRounds)
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond);
+
+// --writer DIR N: tracks N events as fast as the queue takes them and prints
+// "<events> <max wait ms>": the longest time between an event's Track() and
+// the moment the writer reported it durable (polled every 0.5 ms, so waits
+// are overstated by at most that).
+int WriterMain(const fs::path& dir, int n) {
+  ClientOptions o;
+  o.config_dir = dir;
+  o.environment = &EmptyEnv();
+  o.queue_capacity = static_cast<size_t>(n) + 16;
+  Client client(o);
+  std::vector<Steady::time_point> tracked(static_cast<size_t>(n));
+  std::atomic<int> accepted{0};
+  std::atomic<bool> done{false};
+  double max_wait_ms = 0;
+  std::thread monitor([&] {
+    uint64_t seen = 0;
+    while (seen < static_cast<uint64_t>(n)) {
+      uint64_t written = client.stats().written;
+      auto now = Steady::now();
+      // Events are written in the order they were accepted.
+      uint64_t limit = std::min<uint64_t>(written, accepted.load());
+      for (; seen < limit; ++seen) {
+        double ms =
+            std::chrono::duration<double, std::milli>(now - tracked[seen])
+                .count();
+        max_wait_ms = std::max(max_wait_ms, ms);
+      }
+      if (done && seen >= static_cast<uint64_t>(n)) break;
+      std::this_thread::sleep_for(500us);
+    }
+  });
+  Value props = TypicalProperties(0);
+  for (int i = 0; i < n; ++i) {
+    tracked[static_cast<size_t>(i)] = Steady::now();
+    while (!client.Track("Pipeline run", props).ok()) {
+      tracked[static_cast<size_t>(i)] = Steady::now();
+    }
+    accepted.store(i + 1, std::memory_order_release);
+  }
+  done = true;
+  if (!client.Flush(600s).ok()) return 1;
+  monitor.join();
+  std::printf("%d %.3f\n", n, max_wait_ms);
+  return 0;
+}
+
+constexpr int kWriterProcesses = 8;
+constexpr int kEventsPerWriter = 10'000;
+
+void BM_EightWriterProcesses(benchmark::State& state) {
+  for (auto _ : state) {
+    fs::path dir = NewTempDir();
+    std::vector<pid_t> pids;
+    std::vector<int> fds;
+    auto t0 = Steady::now();
+    for (int p = 0; p < kWriterProcesses; ++p) {
+      int pipefd[2];
+      if (pipe(pipefd) != 0) std::abort();
+      pids.push_back(Spawn({SelfPath(), "--writer", dir.string(),
+                            std::to_string(kEventsPerWriter)},
+                           {}, pipefd[1]));
+      close(pipefd[1]);
+      fds.push_back(pipefd[0]);
+    }
+    double max_wait = 0;
+    bool failed = false;
+    for (size_t p = 0; p < pids.size(); ++p) {
+      if (WaitExit(pids[p]) != 0) failed = true;
+      char buf[128] = {};
+      ssize_t got = read(fds[p], buf, sizeof buf - 1);
+      close(fds[p]);
+      int events = 0;
+      double wait = 0;
+      if (got <= 0 || std::sscanf(buf, "%d %lf", &events, &wait) != 2) {
+        failed = true;
+      }
+      max_wait = std::max(max_wait, wait);
+    }
+    double secs = std::chrono::duration<double>(Steady::now() - t0).count();
+    if (failed) state.SkipWithError("a writer process failed");
+    state.SetIterationTime(secs);
+    double rate = kWriterProcesses * kEventsPerWriter / secs;
+    Record("eight/events_per_s", rate);
+    Record("eight/max_wait_ms", max_wait);
+    state.counters["events/s"] = rate;
+    state.counters["max_wait_ms"] = max_wait;
+    fs::remove_all(dir);
+  }
+}
+BENCHMARK(BM_EightWriterProcesses)
+    ->Iterations(1)
+    ->Repetitions(3)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
+void PrintRatios() {
+  auto m = [](const std::string& k) { return Median(results[k]); };
+  std::printf("\nClient benchmark summary (medians)\n");
+  for (int threads : {1, 4}) {
+    std::string t = "/threads:" + std::to_string(threads);
+    if (results.count("track" + t + "/p50") == 0) continue;
+    std::printf(
+        "Track() %d thread(s): p50 %.0f ns, p99 %.0f ns; bare encode p50 %.0f "
+        "ns, p99 %.0f ns; ratio p50 %.2fx, p99 %.2fx\n",
+        threads, m("track" + t + "/p50"), m("track" + t + "/p99"),
+        m("encode" + t + "/p50"), m("encode" + t + "/p99"),
+        m("track" + t + "/p50") / m("encode" + t + "/p50"),
+        m("track" + t + "/p99") / m("encode" + t + "/p99"));
+  }
+  if (results.count("throughput/client") && results.count("throughput/raw64")) {
+    std::printf(
+        "durable throughput: client %.0f events/s, raw LevelDB sync "
+        "batches of 64 %.0f events/s; ratio %.2fx (target >= 0.7x)\n",
+        m("throughput/client"), m("throughput/raw64"),
+        m("throughput/client") / m("throughput/raw64"));
+  }
+  if (results.count("oneshot/cli") && results.count("oneshot/put")) {
+    std::printf(
+        "one-shot: zenml-analytics track %.0f us, open+put(sync)+close %.0f "
+        "us; ratio %.2fx (target <= 1.3x)\n",
+        m("oneshot/cli"), m("oneshot/put"),
+        m("oneshot/cli") / m("oneshot/put"));
+  }
+  if (results.count("eight/events_per_s")) {
+    std::printf(
+        "8 writer processes x %d events: %.0f durable events/s in all, "
+        "longest Track->durable wait %.1f ms\n",
+        kEventsPerWriter, m("eight/events_per_s"), m("eight/max_wait_ms"));
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc == 4 && std::string(argv[1]) == "--writer") {
+    return WriterMain(argv[2], std::atoi(argv[3]));
+  }
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  PrintRatios();
+  return 0;
+}
