@@ -307,6 +307,10 @@ Result<AutoUploadResult> MaybeStartUpload(const AutoUploadOptions& options) {
     return result;
   }
   in.last_attempt = ReadMarker(fd);
+  // Most exits land within the interval: answer them without opening the
+  // spool at all.
+  result.decision = DecideAutoUpload(in);
+  if (result.decision != AutoUploadDecision::kStart) return result;
 
   spool::SpoolOptions spool_options;
   spool_options.dir = analytics;
