@@ -112,7 +112,7 @@ BENCHMARK(BM_RawOpenPutClose)
     ->ArgName("reuse_logs")
     ->Arg(0)
     ->Arg(1)
-    ->Iterations(1000)
+    ->Iterations(300)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 
@@ -131,7 +131,7 @@ void BM_SpoolAppendOneEvent(benchmark::State& state) {
   state.counters["files_after"] = static_cast<double>(FileCount(dir.path()));
 }
 BENCHMARK(BM_SpoolAppendOneEvent)
-    ->Iterations(1000)
+    ->Iterations(300)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 
