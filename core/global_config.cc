@@ -288,7 +288,15 @@ Status GlobalConfig::Save(const std::filesystem::path& config_dir) const {
   } catch (const std::exception& e) {
     return Status::Internal(fmt::format("cannot write YAML: {}", e.what()));
   }
-  return AtomicWrite(ConfigFilePath(config_dir), text);
+  // A config.yaml that is a symlink (dotfile managers do this) stays one:
+  // the file it points to is replaced, not the link.
+  std::filesystem::path path = ConfigFilePath(config_dir);
+  std::error_code ec;
+  if (std::filesystem::is_symlink(path, ec)) {
+    std::filesystem::path target = std::filesystem::canonical(path, ec);
+    if (!ec) path = target;
+  }
+  return AtomicWrite(path, text);
 }
 
 bool IsUuid(std::string_view s) {

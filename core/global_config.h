@@ -75,8 +75,9 @@ class GlobalConfig {
   std::string ToYaml() const;
 
   // Writes ToYaml() atomically to `config_dir/config.yaml` (see the class
-  // comment), creating `config_dir` (0700, parents too) if needed. Fails with
-  // IoError/PermissionDenied naming the path and the OS error; on failure
+  // comment), creating `config_dir` (0700, parents too) if needed. When
+  // config.yaml is a symlink, the file it points to is replaced instead. Fails
+  // with IoError/PermissionDenied naming the path and the OS error; on failure
   // the old file is untouched and no temp file is left behind.
   Status Save(const std::filesystem::path& config_dir) const;
 

@@ -131,6 +131,21 @@ TEST_F(GlobalConfigTest, SaveOverAnExistingFileMakesItPrivate) {
   EXPECT_EQ(Mode(file()), 0600);
 }
 
+TEST_F(GlobalConfigTest, ASymlinkedConfigStaysASymlink) {
+  std::filesystem::create_directories(dir());
+  const auto real = tmp_ / "dotfiles" / "config.yaml";
+  std::filesystem::create_directories(real.parent_path());
+  WriteFile(real, kZenmlConfig);
+  std::filesystem::create_symlink(real, file());
+  auto config = GlobalConfig::Load(dir());
+  ASSERT_TRUE(config.ok()) << config.status();
+  config->set_analytics_opt_in(false);
+  ASSERT_TRUE(config->Save(dir()).ok());
+  EXPECT_TRUE(std::filesystem::is_symlink(file()));
+  EXPECT_FALSE(*GlobalConfig::Load(dir())->analytics_opt_in().value());
+  EXPECT_NE(ReadFile(real).find("analytics_opt_in: false"), std::string::npos);
+}
+
 TEST_F(GlobalConfigTest, EmptyFileIsAnEmptyConfig) {
   Write("");
   auto config = GlobalConfig::Load(dir());
