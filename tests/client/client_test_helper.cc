@@ -109,7 +109,8 @@ int Drain(const fs::path& dir, const fs::path& stop, const fs::path& out) {
     auto entries = spool.Peek(after, 1 << 20, 500);
     if (!entries.ok()) return Fail(entries.status().ToString());
     if (entries->empty()) {
-      std::this_thread::sleep_for(1ms);
+      // Like an uploader between runs: do not hammer the trackers' lock.
+      std::this_thread::sleep_for(5ms);
       continue;
     }
     std::vector<std::string> keys;
