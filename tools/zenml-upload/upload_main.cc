@@ -9,6 +9,7 @@
 #include <exception>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <optional>
 
 #include "core/clock.h"
@@ -119,6 +120,12 @@ int Run(const Flags& flags, std::ostream& out, std::ostream& err,
   std::filesystem::path analytics = core::AnalyticsDir(config_dir);
   spool::SpoolOptions spool_options;
   spool_options.dir = analytics;
+  // The spool enforces the bounds of whoever opens it on every call. The
+  // count and size bounds are the writers' to apply (they may have raised
+  // them): an uploader must never drop what it is about to send. The age
+  // bound stays, so nothing older than it is ever sent.
+  spool_options.max_events = std::numeric_limits<uint64_t>::max();
+  spool_options.max_bytes = std::numeric_limits<uint64_t>::max();
 
   // Consent first: opted out means purge and leave, whatever else is set.
   // (--from-file sends a bundle, not this spool: it skips this step.)
@@ -165,8 +172,11 @@ int Run(const Flags& flags, std::ostream& out, std::ostream& err,
     return core::kExitConfig;
   }
   std::string endpoint = flags.endpoint;
+  // An explicit --region beats the environment's endpoint.
   if (endpoint.empty() && flags.region == "eu") {
     endpoint = uploader::kEuEndpoint;
+  } else if (endpoint.empty() && flags.region == "us") {
+    endpoint = uploader::kDefaultEndpoint;
   }
   if (endpoint.empty()) {
     endpoint = env.Get("ZENML_ANALYTICS_ENDPOINT").value_or("");
