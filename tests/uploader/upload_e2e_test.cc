@@ -421,6 +421,22 @@ TEST_F(UploadE2eTest, ProcessesTrackingDuringAnUploadLoseNothing) {
   }
 }
 
+TEST_F(UploadE2eTest, UploaderDoesNotDropEventsPastTheWritersDefaultBounds) {
+  // A writer with raised bounds spooled more than the default 100,000
+  // events; the uploader must deliver them all, not trim the spool first.
+  spool::SpoolOptions big = SpoolOptions();
+  big.max_events = 200'000;
+  spool::Spool writer(big);
+  std::vector<std::string> msgs;
+  for (int i = 0; i < 100'050; ++i)
+    msgs.push_back("{\"messageId\":\"b" + std::to_string(i) + "\"}");
+  ASSERT_TRUE(writer.Append(msgs).ok());
+  ProcessResult r = Upload({"--max-time", "150"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Accepted().size(), 100'050u);
+  EXPECT_EQ(spool_.Stats()->dropped.size(), 0u);
+}
+
 TEST_F(UploadE2eTest, OptOutBetweenTwoRequestsSendsNothingMore) {
   Fill(1500);
   std::filesystem::path config = dir_ / "config.yaml";
