@@ -255,7 +255,7 @@ Status LoadMeta(leveldb::DB* db, Meta* meta) {
   m.bytes = GetMetaInt(db, kMetaBytes, 0, &status);
   m.dead_letters = GetMetaInt(db, kMetaDeadLetters, 0, &status);
   m.first_seq = GetMetaInt(db, kMetaFirstSeq, 1, &status);
-  m.format_version = GetMetaInt(db, kMetaFormat, kFormatVersion, &status);
+  m.format_version = GetMetaInt(db, kMetaFormat, 0, &status);
   m.write_errors = GetMetaInt(db, kMetaWriteErrors, 0, &status);
   m.deletes_since_compact =
       GetMetaInt(db, kMetaDeletesSinceCompact, 0, &status);
@@ -1034,6 +1034,13 @@ class Spool::Impl {
           "spool: {} has format version {}, newer than this program's {}",
           db_path_, s.meta.format_version, kFormatVersion));
     }
+    if (st.ok() && s.meta.format_version == 0) {
+      // A new database: record the format it is written in.
+      s.meta.format_version = kFormatVersion;
+      leveldb::WriteBatch batch;
+      PutMetaInt(&batch, kMetaFormat, kFormatVersion);
+      st = WriteLocked(s, &batch);
+    }
     if (st.ok() && repaired) st = RecountLocked(s, known_count.value_or(0));
     if (st.ok()) st = SweepMarkersLocked(s);
     if (!st.ok()) s.db.reset();
@@ -1131,12 +1138,25 @@ class Spool::Impl {
                        "removing inbox markers");
   }
 
+  // The inbox files ready for ingestion, oldest first. Temporary files a
+  // killed writer left behind (older than an hour, so never one being
+  // written) are removed on the way.
   std::vector<std::string> InboxFiles() {
     std::vector<std::string> children, out;
     if (!SharedEnv()->GetChildren(inbox_path_, &children).ok()) return out;
+    const auto stale_before =
+        std::chrono::system_clock::now() - std::chrono::hours(1);
     for (std::string& name : children) {
       if (name.ends_with(kInboxSuffix) && !name.starts_with(".")) {
         out.push_back(std::move(name));
+      } else if (name.starts_with(kInboxTmpPrefix)) {
+        const std::string path = inbox_path_ + "/" + name;
+        struct stat st {};
+        if (::stat(path.c_str(), &st) == 0 &&
+            std::chrono::system_clock::from_time_t(st.st_mtime) <
+                stale_before) {
+          SharedEnv()->RemoveFile(path);
+        }
       }
     }
     std::sort(out.begin(), out.end());  // names start with the time

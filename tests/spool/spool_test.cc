@@ -322,6 +322,30 @@ TEST_F(SpoolTest, UploadRecordRoundTrips) {
   EXPECT_FALSE(stats->not_before);
 }
 
+TEST_F(SpoolTest, ASpoolOfANewerFormatIsRefusedNotMisread) {
+  {
+    Spool spool(Options());
+    ASSERT_TRUE(spool.Append(Messages(1)).ok());
+    EXPECT_EQ(spool.Stats()->format_version, kFormatVersion);
+  }
+  {
+    leveldb::DB* raw = nullptr;
+    ASSERT_TRUE(
+        leveldb::DB::Open(leveldb::Options(),
+                          (dir_.path() / "analytics" / "spool").string(), &raw)
+            .ok());
+    std::unique_ptr<leveldb::DB> db(raw);
+    ASSERT_TRUE(db->Put(leveldb::WriteOptions(), std::string(kMetaFormat),
+                        EncodeFixed64BE(kFormatVersion + 1))
+                    .ok());
+  }
+  Spool spool(Options());
+  auto stats = spool.Stats();
+  ASSERT_FALSE(stats.ok());
+  EXPECT_EQ(stats.status().code(), Status::Code::kFailedPrecondition);
+  EXPECT_FALSE(spool.Append(Messages(1)).ok());
+}
+
 TEST_F(SpoolTest, ReadingAMissingSpoolCreatesNothing) {
   Spool spool(Options());
   auto stats = spool.Stats();
