@@ -169,6 +169,11 @@ class Spool {
   // `max_bytes` of message bytes (but always the first one if any is left).
   // Seeks directly past `after_key`, so acknowledged tombstones are not walked.
   // Ingests inbox files first. An empty vector means nothing is pending.
+  // Also applies the age bound, so an idle spool never returns stale events.
+  // Every call that only reads (Peek, Ack, DeadLetter, PeekDeadLetters,
+  // Stats, Purge) creates nothing when no spool exists yet. Busy if another
+  // process holds the database past lock_wait; a damaged database is
+  // repaired (RepairDB) and the loss counted as DropReason::kCorruption.
   Result<std::vector<Entry>> Peek(std::string_view after_key, size_t max_bytes,
                                   size_t max_count);
 
@@ -185,7 +190,9 @@ class Spool {
   Result<std::vector<DeadLetterEntry>> PeekDeadLetters(uint64_t after_seq,
                                                        size_t max_count);
 
-  // Counts, bytes, drops, last upload: read from metadata, O(1).
+  // Counts, bytes, drops, last upload: read from metadata, O(1) (after the
+  // inbox is ingested, like every call). All zero, format_version 0, when no
+  // spool exists yet.
   Result<SpoolStats> Stats();
 
   // Deletes every pending event, dead letter and inbox file. Returns how many
