@@ -517,6 +517,10 @@ int SpoolDumpMain(int argc, const char* const* argv, std::ostream& out,
                  "take this ISO-8601 UTC time as now, for ages and --since "
                  "(reproducible output)");
   app.add_flag("--version", version, "print the version and exit");
+  app.footer(
+      "Exit status: 0 done (also no spool yet), 64 usage, 74 spool or file "
+      "I/O error,\n75 spool busy (try again), 78 no config dir or the export "
+      "file exists.\nSee docs/zenml-spool-dump.md.");
   stats->excludes(dead)
       ->excludes(exp)
       ->excludes(limit)
