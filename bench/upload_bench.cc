@@ -5,9 +5,12 @@
 //   upload_bench [--events N]... [--no-gzip] [--keep] [--fill-only]
 //
 // Default: --events 100000 --events 1000000. Each event is a realistic
-// ~330-byte track message with a unique messageId. The spool is filled with
-// spool::Spool directly (sync off: filling is not what is measured). Figures
-// and the command line are in docs/BENCHMARKS.md.
+// ~330-byte track message with a unique messageId. The baseline, measured
+// right after on the same server, posts the same requests (same bodies,
+// gzip, sentAt) with CurlTransport and no spool: the ratio is the cost of
+// the spool round trips (peek, ack, open/close) on top of the network. The
+// spool is filled with spool::Spool directly (sync off: filling is not what
+// is measured). Figures and the command line are in docs/BENCHMARKS.md.
 
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -21,8 +24,13 @@
 #include <string>
 #include <vector>
 
+#include "core/timestamp.h"
 #include "spool/spool.h"
 #include "tests/testing/segment_test_server.h"
+#include "uploader/batch_builder.h"
+#include "uploader/curl_transport.h"
+#include "uploader/gzip.h"
+#include "uploader/uploader.h"
 
 namespace {
 
@@ -80,6 +88,42 @@ RunResult RunUploader(const std::string& bin, const std::string& config_dir,
   return r;
 }
 
+// The baseline: the same requests without the spool. Builds 500-message
+// bodies of the same events, stamps sentAt, gzips and posts each with
+// CurlTransport to the same server, as the uploader does per request.
+double BaselineSeconds(uint64_t n, const std::string& url, bool gzip) {
+  zenml::uploader::CurlTransport transport;
+  zenml::uploader::BatchBuilder builder("bench-key");
+  auto start = std::chrono::steady_clock::now();
+  std::vector<std::string> msgs;
+  for (uint64_t i = 0; i < n;) {
+    msgs.clear();
+    builder.Clear();
+    for (; i < n && msgs.size() < 500; ++i) msgs.push_back(Message(i));
+    for (const auto& m : msgs) builder.Add(m);
+    std::string body = builder.Build(
+        zenml::core::FormatTimestamp(std::chrono::system_clock::now()));
+    zenml::uploader::HttpRequest r;
+    r.url = url;
+    r.headers = {
+        {"Content-Type", "application/json"},
+        {"Authorization", zenml::uploader::BasicAuthorization("bench-key")}};
+    if (gzip) {
+      r.body = *zenml::uploader::GzipCompress(body);
+      r.headers.emplace_back("Content-Encoding", "gzip");
+    } else {
+      r.body = std::move(body);
+    }
+    auto answer = transport.Post(r);
+    if (!answer.ok() || answer->status != 200) {
+      std::fprintf(stderr, "baseline post failed\n");
+      return 0;
+    }
+  }
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -106,9 +150,9 @@ int main(int argc, char** argv) {
   std::filesystem::path self = std::filesystem::canonical("/proc/self/exe");
   std::string bin = (self.parent_path() / "zenml-upload").string();
 
-  std::printf("%-10s %-5s %10s %9s %12s %10s %12s %5s\n", "events", "gzip",
-              "seconds", "requests", "events/s", "requests/s", "peak RSS MiB",
-              "exit");
+  std::printf("%-10s %-5s %10s %9s %12s %10s %12s %5s %12s %7s\n", "events",
+              "gzip", "seconds", "requests", "events/s", "requests/s",
+              "peak RSS MiB", "exit", "baseline ev/s", "ratio");
   for (uint64_t n : sizes) {
     char tmpl[] = "/tmp/zenml-upload-bench-XXXXXX";
     std::string dir = mkdtemp(tmpl);
@@ -142,13 +186,16 @@ int main(int argc, char** argv) {
     auto ids = server.accepted_ids();
     std::set<std::string> unique(ids.begin(), ids.end());
     size_t requests = server.request_count();
+    double base = BaselineSeconds(n, server.url(), gzip);
     server.Stop();
-    std::printf("%-10llu %-5s %10.2f %9zu %12.0f %10.0f %12.1f %5d%s\n",
-                static_cast<unsigned long long>(n), gzip ? "on" : "off",
-                r.seconds, requests, static_cast<double>(n) / r.seconds,
-                static_cast<double>(requests) / r.seconds,
-                static_cast<double>(r.max_rss_kib) / 1024.0, r.exit_code,
-                unique.size() == n ? "" : "  (MISSING EVENTS)");
+    std::printf(
+        "%-10llu %-5s %10.2f %9zu %12.0f %10.0f %12.1f %5d %12.0f %7.2f%s\n",
+        static_cast<unsigned long long>(n), gzip ? "on" : "off", r.seconds,
+        requests, static_cast<double>(n) / r.seconds,
+        static_cast<double>(requests) / r.seconds,
+        static_cast<double>(r.max_rss_kib) / 1024.0, r.exit_code,
+        static_cast<double>(n) / base, r.seconds / base,
+        unique.size() == n ? "" : "  (MISSING EVENTS)");
     std::fflush(stdout);
     if (!keep) std::filesystem::remove_all(dir);
   }

@@ -1,6 +1,8 @@
 #include "uploader/uploader.h"
 
 #include <algorithm>
+#include <iterator>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -50,6 +52,19 @@ std::string FormatDelay(milliseconds d) {
   return std::to_string(d.count() / 1000) + "." +
          std::to_string(d.count() % 1000 / 100) + " s";
 }
+
+// `key` with all but its first four characters (none if it is short)
+// replaced by '*'.
+std::string MaskKey(std::string_view key) {
+  size_t keep = key.size() > 8 ? 4 : 0;
+  return std::string(key.substr(0, keep)) + std::string(key.size() - keep, '*');
+}
+
+// Events read per Peek: this many requests' worth. Acks are deferred to the
+// next spool transaction, so the spool is opened once per this many requests
+// (an open, an Ack and a Peek cost far more than a request on loopback); a
+// crash resends at most this many requests, with the same messageIds.
+constexpr size_t kRequestsPerPeek = 10;
 
 // What one attempt at a range of messages ended with.
 enum class Step { kNext, kStop };
@@ -114,8 +129,10 @@ class Uploader::RunState {
   explicit RunState(Uploader& u)
       : u_(u),
         opts_(u.options_),
-        builder_(opts_.write_key, opts_.max_request_bytes,
-                 opts_.max_batch_messages),
+        // A dry run prints its bodies: mask the key, keeping its length so
+        // the bodies are laid out exactly as a real run would lay them out.
+        builder_(opts_.dry_run ? MaskKey(opts_.write_key) : opts_.write_key,
+                 opts_.max_request_bytes, opts_.max_batch_messages),
         backoff_(opts_.backoff, opts_.random),
         deadline_(u.clock_.Monotonic() + opts_.max_time),
         authorization_(BasicAuthorization(opts_.write_key)) {}
@@ -146,17 +163,26 @@ class Uploader::RunState {
 
     bool stopped = false;
     while (!stopped) {
+      // One spool transaction between two peeked sets: the acks of the last
+      // set and the next Peek, under one open.
       HoldSpool();
-      ZENML_TRY_ASSIGN(std::vector<spool::Entry> entries,
-                       u_.spool_.Peek(after_key_, builder_.max_single_message(),
-                                      opts_.max_batch_messages));
+      ZENML_TRY(FlushAcks());
+      ZENML_TRY_ASSIGN(
+          std::vector<spool::Entry> entries,
+          u_.spool_.Peek(after_key_,
+                         builder_.max_single_message() * kRequestsPerPeek,
+                         opts_.max_batch_messages * kRequestsPerPeek));
       if (entries.empty()) {
         summary_.outcome =
             opts_.dry_run ? UploadOutcome::kDryRun : UploadOutcome::kSuccess;
         if (summary_.detail.empty()) summary_.detail = "the spool is drained";
         break;
       }
-      ZENML_TRY_ASSIGN(stopped, SendChunk(entries));
+      std::span<const spool::Entry> rest(entries);
+      while (!stopped && !rest.empty()) {
+        ZENML_TRY_ASSIGN(size_t consumed, SendChunk(rest, stopped));
+        rest = rest.subspan(consumed);
+      }
     }
     return Finish(!opts_.dry_run &&
                   summary_.outcome != UploadOutcome::kOptedOut);
@@ -181,9 +207,10 @@ class Uploader::RunState {
     held_ = false;
   }
 
-  // Sends the leading entries that fit one request (splitting as needed).
-  // Returns true when the run must stop.
-  core::Result<bool> SendChunk(const std::vector<spool::Entry>& entries) {
+  // Sends the leading `entries` that fit one request (splitting as needed);
+  // returns how many it consumed. Sets `stopped` when the run must stop.
+  core::Result<size_t> SendChunk(std::span<const spool::Entry> entries,
+                                 bool& stopped) {
     builder_.Clear();
     std::vector<const spool::Entry*> chunk;
     size_t consumed = 0;
@@ -214,11 +241,14 @@ class Uploader::RunState {
         auto [begin, end] = todo.back();
         todo.pop_back();
         ZENML_TRY_ASSIGN(Step step, SendRange(chunk, begin, end, todo));
-        if (step == Step::kStop) return true;
+        if (step == Step::kStop) {
+          stopped = true;
+          return consumed;
+        }
       }
     }
     after_key_ = entries[consumed - 1].key;
-    return false;
+    return consumed;
   }
 
   core::Result<Step> SendRange(const std::vector<const spool::Entry*>& chunk,
@@ -235,6 +265,7 @@ class Uploader::RunState {
           summary_.detail = "analytics are opted out (dry run: nothing purged)";
           return Step::kStop;
         }
+        ZENML_TRY(FlushAcks());  // so `purged` counts only unsent events
         ZENML_TRY_ASSIGN(summary_.purged, u_.spool_.Purge());
         summary_.outcome = UploadOutcome::kOptedOut;
         summary_.detail = "analytics are opted out: purged " +
@@ -280,9 +311,12 @@ class Uploader::RunState {
           std::vector<std::string> keys;
           keys.reserve(end - begin);
           for (size_t i = begin; i < end; ++i) keys.push_back(chunk[i]->key);
-          HoldSpool();  // through the next Peek
-          ZENML_TRY(u_.spool_.Ack(keys));
+          // Deleted with the next spool transaction (FlushAcks), at the
+          // latest before any wait and at the end of the run.
           summary_.sent += keys.size();
+          pending_acks_.insert(pending_acks_.end(),
+                               std::make_move_iterator(keys.begin()),
+                               std::make_move_iterator(keys.end()));
           backoff_.Reset();
           Progress();
           return Step::kNext;
@@ -310,6 +344,7 @@ class Uploader::RunState {
                               ") would pass the time budget";
             return Step::kStop;
           }
+          ZENML_TRY(FlushAcks());  // do not keep delivered events while waiting
           u_.clock_.SleepFor(delay);
           continue;
         }
@@ -326,6 +361,7 @@ class Uploader::RunState {
                 core::FormatTimestamp(summary_.not_before.value());
             return Step::kStop;
           }
+          ZENML_TRY(FlushAcks());
           u_.clock_.SleepFor(wait);
           continue;
         }
@@ -351,8 +387,17 @@ class Uploader::RunState {
     if (opts_.on_progress) opts_.on_progress(summary_);
   }
 
+  // Deletes the events of every request answered 2xx so far.
+  core::Status FlushAcks() {
+    if (pending_acks_.empty()) return core::Status::OK();
+    core::Status s = u_.spool_.Ack(pending_acks_);
+    pending_acks_.clear();
+    return s;
+  }
+
   core::Result<UploadSummary> Finish(bool record) {
-    ReleaseSpool();
+    HoldSpool();
+    ZENML_TRY(FlushAcks());
     if (summary_.outcome != UploadOutcome::kOptedOut) {
       ZENML_TRY_ASSIGN(spool::SpoolStats stats, u_.spool_.Stats());
       summary_.remaining = stats.count;
@@ -369,6 +414,7 @@ class Uploader::RunState {
       r.detail = summary_.detail;
       ZENML_TRY(u_.spool_.RecordUpload(r));
     }
+    ReleaseSpool();
     return summary_;
   }
 
@@ -381,6 +427,7 @@ class Uploader::RunState {
   std::string after_key_;
   UploadSummary summary_;
   bool held_ = false;
+  std::vector<std::string> pending_acks_;
 };
 
 Uploader::Uploader(spool::Spool& spool, Transport& transport,

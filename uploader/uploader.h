@@ -5,15 +5,18 @@
 //   1. If an earlier 429 stored a not-before time: wait for it if the budget
 //      allows, else stop (kRateLimited, the time is kept).
 //   2. Loop until the spool is empty or the budget (max_time) is spent:
-//      - Peek the next events past the last key handled in this run (never
-//        from the first key: acknowledged tombstones are not walked again);
-//      - lay out as many as fit one request (BatchBuilder: <= 475,000 bytes,
+//      - Peek the next events (up to ten requests' worth) past the last key
+//        handled in this run (never from the first key: acknowledged
+//        tombstones are not walked again);
+//      - lay them out request by request (BatchBuilder: <= 475,000 bytes,
 //        <= 500 messages); a message over 32,000 bytes is never sent: it is
 //        dead-lettered at once (status 0);
 //      - for each request: re-check consent (opted out: purge the spool and
 //        stop), stamp sentAt, gzip, POST through the Transport, and act on
 //        ResponsePolicy's decision:
-//          kSuccess     Ack exactly that request's keys
+//          kSuccess     Ack exactly that request's keys, batched into the
+//                       next spool transaction (with the next Peek), and
+//                       always before any wait and at the end of the run
 //          kSplit       retry each half, in order
 //          kDeadLetter  a single message refused alone: DeadLetter it with the
 //                       status and the server's reason
@@ -23,8 +26,10 @@
 //                       allows; else store now+wait as not-before and stop
 //          kConfigError stop, keep everything (kKeyRejected / kConfigError)
 //   3. Store the run's UploadRecord in the spool (Spool::RecordUpload).
-// The spool is opened only inside each Spool call, never across a network
-// call, so trackers are never held up by a slow server. Messages are sent
+// The spool is opened once per peeked set (Hold: the deferred Acks and the
+// next Peek) and never across a network call, so trackers are never held up
+// by a slow server. A crash loses at most the deferred Acks: those events
+// are resent next run. Messages are sent
 // byte for byte as spooled, so a resend after a crash carries the same
 // messageIds and Segment deduplicates it. Events appended during the run get
 // higher keys and are only ever deleted after they were themselves sent.
@@ -107,7 +112,8 @@ struct UploaderOptions {
   // Re-checked before every request; false means the user opted out.
   // Empty: always consents.
   std::function<bool()> consent;
-  // Dry run: each body that would be sent goes to on_body (uncompressed);
+  // Dry run: each body that would be sent goes to on_body (uncompressed,
+  // with all but the first four characters of the writeKey masked as '*');
   // nothing is posted, acknowledged, dead-lettered, purged or recorded.
   bool dry_run = false;
   std::function<void(std::string_view body)> on_body;

@@ -230,6 +230,24 @@ TEST_F(UploaderTest, Http500Then500Then200RetriesWithBackoffAndDeliversOnce) {
   EXPECT_EQ(Pending(), 0u);
 }
 
+TEST_F(UploaderTest, DeliveredEventsAreDeletedBeforeAnyWaitAndAtTheEnd) {
+  Fill(0, 1200);
+  transport_.script = {FakeTransport::Status(200), FakeTransport::Status(200),
+                       FakeTransport::Status(503)};
+  std::vector<uint64_t> pending_at_post;
+  transport_.on_post = [&](const Seen&) {
+    pending_at_post.push_back(Pending());
+  };
+  UploadSummary s = RunOnce(Opts());
+  EXPECT_EQ(s.outcome, UploadOutcome::kSuccess);
+  ASSERT_EQ(pending_at_post.size(), 4u);
+  // Acks are batched per peeked set (one spool transaction for several
+  // requests), but the retry after the 503 waits: the 1000 delivered events
+  // were deleted before that wait.
+  EXPECT_EQ(pending_at_post[3], 200u);
+  EXPECT_EQ(Pending(), 0u);
+}
+
 TEST_F(UploaderTest, SentAtDiffersBetweenAttemptsWhileMessageIdsStayTheSame) {
   Fill(0, 10);
   transport_.script = {FakeTransport::Status(500), FakeTransport::Status(500),
@@ -517,6 +535,9 @@ TEST_F(UploaderTest, DryRunPrintsTheBodiesAndChangesNothing) {
   EXPECT_TRUE(transport_.seen.empty());
   ASSERT_EQ(bodies.size(), 2u);
   EXPECT_TRUE(bodies[0].starts_with("{\"batch\":[{"));
+  // The key is masked, at the same length, so the layout is the real one.
+  EXPECT_TRUE(bodies[0].ends_with("\"writeKey\":\"test**********\"}"))
+      << bodies[0].substr(bodies[0].size() - 60);
   EXPECT_EQ(Pending(), 600u);
   EXPECT_FALSE(spool_.Stats()->last_upload.has_value());
 }
