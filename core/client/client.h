@@ -119,7 +119,9 @@ struct ClientStats {
   uint64_t accepted = 0;            // Track() returned OK and queued it
   uint64_t dropped_queue_full = 0;  // Track() returned ResourceExhausted
   uint64_t rejected_invalid = 0;    // Track() returned InvalidArgument
-  uint64_t write_errors = 0;        // failed Spool::Append calls (retried)
+  uint64_t write_errors = 0;        // failed writes (Append or inbox); the
+                                    // events are kept and retried (sync
+                                    // mode: returned to the caller)
   uint64_t written = 0;             // events made durable
   uint64_t written_to_inbox = 0;    // ... of which into an inbox file
   uint64_t queued = 0;              // events waiting for the writer now
@@ -133,9 +135,10 @@ class Client {
   explicit Client(ClientOptions options = {});
 
   // Flushes for at most options.flush_on_exit_timeout, then writes whatever
-  // is still not durable to the inbox and stops the writer. A drain already
+  // is still queued to the inbox and stops the writer. A drain already
   // inside Spool::Append is let finish (Append itself gives up waiting for
-  // the lock after spool.lock_wait and writes to the inbox).
+  // the lock after spool.lock_wait and writes to the inbox), so the worst
+  // case is flush_on_exit_timeout plus what is left of one lock_wait.
   ~Client();
 
   Client(const Client&) = delete;
