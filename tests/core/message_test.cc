@@ -133,7 +133,8 @@ TEST_F(MessageTest, InvalidUtf8AnywhereIsRefusedWithItsPlace) {
          f.properties = Value::Object{{"k", "\xc0\xaf"}};
        },
        "properties.k"},
-      {"os", [](MessageFields& f) { f.context.os_name = "\x80"; },
+      {"os",
+       [](MessageFields& f) { f.context.os_name = std::string(1, '\x80'); },
        "context.os.name"},
   };
   for (const Case& c : cases) {
