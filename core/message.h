@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 #include "core/clock.h"
 #include "core/context.h"
@@ -43,6 +44,46 @@ struct MessageFields {
 // UTF-8 in any string or key; a NaN or infinite number; and a result longer
 // than kMaxMessageBytes ("message is N bytes, over the 32000-byte limit").
 Result<std::string> EncodeTrackMessage(const MessageFields& fields);
+
+// TrackEncoder: EncodeTrackMessage for one anonymous id and context, the fast
+// path of Client::Track() on the caller's thread.
+//
+// What is the same for every event of a client (userId, anonymousId and the
+// whole context block) is validated and serialized once, by Create(); each
+// Encode() writes only the event name, messageId, timestamp and properties
+// around those fragments, into a per-thread buffer, with no parse of a format
+// string and one allocation (the returned string).
+//
+// Encode(e, p, t, id) returns exactly what EncodeTrackMessage returns for
+// {e, p, anonymous_id, context, t, id}: the same bytes, or the same error
+// (the same code and message), including the UTF-8 checks and the
+// kMaxMessageBytes limit (tests/core/message_test.cc compares the two).
+//
+// Thread safety: immutable after Create(); Encode() may be called from any
+// number of threads at once.
+class TrackEncoder {
+ public:
+  // Fails with the InvalidArgument EncodeTrackMessage would return for an
+  // empty anonymous id or for invalid UTF-8 in it or in a context field.
+  static Result<TrackEncoder> Create(std::string_view anonymous_id,
+                                     const Context& context);
+
+  // Fails as EncodeTrackMessage does (see above) for an empty event name, an
+  // empty or too long message id, properties that are not an object (or
+  // null), invalid UTF-8, a NaN or infinite number, nesting deeper than 64,
+  // or a result over kMaxMessageBytes.
+  Result<std::string> Encode(std::string_view event, const Value& properties,
+                             WallTime timestamp,
+                             std::string_view message_id) const;
+
+ private:
+  TrackEncoder() = default;
+
+  // ,"userId":"…","anonymousId":"…","messageId":
+  std::string ids_;
+  // ,"context":{…}}   (closes the message)
+  std::string context_;
+};
 
 }  // namespace zenml::core
 

@@ -4,6 +4,8 @@
 #ifndef ZENML_CORE_TIMESTAMP_H_
 #define ZENML_CORE_TIMESTAMP_H_
 
+#include <array>
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -16,6 +18,13 @@ namespace zenml::core {
 // timestamp never lies about the future): "YYYY-MM-DDTHH:MM:SS.mmmZ".
 // Times before 1970 or after 9999 are clamped to the range. Never fails.
 std::string FormatTimestamp(WallTime t);
+
+// Length of what FormatTimestamp writes.
+inline constexpr size_t kTimestampLength = 24;
+
+// The same as FormatTimestamp(t), as characters (no terminator) rather than a
+// string: Track() writes it into its message without allocating.
+std::array<char, kTimestampLength> FormatTimestampChars(WallTime t);
 
 // Parses what FormatTimestamp writes, and also the common variants an
 // ISO-8601 UTC string may take: no fraction, 1 to 9 fractional digits

@@ -92,20 +92,25 @@ bool IsHex(char c) {
 
 }  // namespace
 
-std::string NewUuid4() {
+std::array<char, kUuidLength> NewUuid4Chars() {
   uint8_t b[16];
   TakeRandom(b, sizeof b);
   b[6] = static_cast<uint8_t>((b[6] & 0x0f) | 0x40);  // version 4
   b[8] = static_cast<uint8_t>((b[8] & 0x3f) | 0x80);  // RFC 4122 variant
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(36);
+  std::array<char, kUuidLength> out;
+  size_t at = 0;
   for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
-    out.push_back(kHex[b[i] >> 4]);
-    out.push_back(kHex[b[i] & 0x0f]);
+    if (i == 4 || i == 6 || i == 8 || i == 10) out[at++] = '-';
+    out[at++] = kHex[b[i] >> 4];
+    out[at++] = kHex[b[i] & 0x0f];
   }
   return out;
+}
+
+std::string NewUuid4() {
+  const std::array<char, kUuidLength> chars = NewUuid4Chars();
+  return std::string(chars.data(), chars.size());
 }
 
 bool IsUuid4(std::string_view s) {

@@ -9,10 +9,15 @@
 #ifndef ZENML_CORE_UUID_H_
 #define ZENML_CORE_UUID_H_
 
+#include <array>
+#include <cstddef>
 #include <string>
 #include <string_view>
 
 namespace zenml::core {
+
+// Length of a uuid in canonical form.
+inline constexpr size_t kUuidLength = 36;
 
 // A new uuid4 in canonical lowercase form:
 // "xxxxxxxx-xxxx-4xxx-Yxxx-xxxxxxxxxxxx" with Y in [89ab] (RFC 4122 variant).
@@ -21,6 +26,10 @@ namespace zenml::core {
 // instead, and if both fail the process aborts: an id that is not random would
 // break the promise of anonymity.
 std::string NewUuid4();
+
+// The same as NewUuid4(), as characters (no terminator) rather than a string,
+// so that Track() writes the messageId into its message without allocating.
+std::array<char, kUuidLength> NewUuid4Chars();
 
 // True when `text` is a uuid4 in the canonical form NewUuid4 produces
 // (36 chars, lowercase hex, dashes at 8-13-18-23, version 4, RFC 4122

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <exception>
 #include <new>
 #include <utility>
@@ -136,6 +137,13 @@ void Client::StartOnce() {
     return;
   }
   anonymous_id_ = std::move(id).value();
+  // Serializes the constant part of every message once (message.h).
+  auto encoder = core::TrackEncoder::Create(anonymous_id_, context_);
+  if (encoder.ok()) {
+    encoder_.emplace(std::move(encoder).value());
+  } else {
+    encoder_status_ = encoder.status();  // each Track() reports it
+  }
   writer_ = std::thread([this] { WriterLoop(); });
   started_.store(true, std::memory_order_release);
 }
@@ -143,14 +151,13 @@ void Client::StartOnce() {
 Status Client::EncodeAndQueue(std::string_view event,
                               const core::Value& properties,
                               std::string* message_id) {
-  core::MessageFields fields;
-  fields.event = std::string(event);
-  fields.properties = properties;
-  fields.anonymous_id = anonymous_id_;
-  fields.context = context_;
-  fields.timestamp = options_.clock->Now();
-  fields.message_id = core::NewUuid4();
-  auto json = core::EncodeTrackMessage(fields);
+  if (!encoder_.has_value()) {
+    rejected_invalid_.fetch_add(1, std::memory_order_relaxed);
+    return encoder_status_;
+  }
+  const std::array<char, core::kUuidLength> id = core::NewUuid4Chars();
+  auto json = encoder_->Encode(event, properties, options_.clock->Now(),
+                               std::string_view(id.data(), id.size()));
   if (!json.ok()) {
     rejected_invalid_.fetch_add(1, std::memory_order_relaxed);
     return json.status();
@@ -164,7 +171,7 @@ Status Client::EncodeAndQueue(std::string_view event,
     dropped_queue_full_.fetch_add(1, std::memory_order_relaxed);
     return pushed;
   }
-  if (message_id != nullptr) *message_id = std::move(fields.message_id);
+  if (message_id != nullptr) message_id->assign(id.data(), id.size());
   if (!options_.synchronous) return Status::OK();
 
   std::unique_lock<std::mutex> lock(done_mu_);

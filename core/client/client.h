@@ -4,7 +4,8 @@
 //
 // Lifecycle of one event:
 //   Track(): consent? ─no─> OK, nothing happens (no file is ever touched)
-//            validate + serialize (EncodeTrackMessage, messageId, timestamp)
+//            validate + serialize (core::TrackEncoder: the same bytes as
+//            EncodeTrackMessage; messageId, timestamp)
 //            ─invalid─> InvalidArgument, counted in rejected_invalid
 //            push onto the bounded queue ─full─> ResourceExhausted, counted
 //            in dropped_queue_full
@@ -40,6 +41,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -51,6 +53,7 @@
 #include "core/consent.h"
 #include "core/context.h"
 #include "core/environment.h"
+#include "core/message.h"
 #include "core/status.h"
 #include "core/value.h"
 #include "spool/spool.h"
@@ -205,6 +208,10 @@ class Client {
   std::once_flag start_once_;
   Status start_status_;       // written once inside start_once_
   std::string anonymous_id_;  // written once inside start_once_
+  // Written once inside start_once_: the encoder for anonymous_id_ and
+  // context_, or why there is none (a context field that is not UTF-8).
+  std::optional<core::TrackEncoder> encoder_;
+  Status encoder_status_;
 
   std::unique_ptr<MessageQueue> queue_;
   std::unique_ptr<spool::Spool> spool_;
