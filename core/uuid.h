@@ -2,7 +2,7 @@
 //
 // The 122 random bits come from getrandom(2), the kernel's CSPRNG, so ids are
 // unpredictable and never derived from the machine (no MAC address, no
-// hostname, no time). To spare a system call per id, each thread draws 512
+// hostname, no time). To spare a system call per id, each thread draws 4096
 // random bytes at a time; a fork(2)ed child discards what it inherited, so a
 // parent and child never mint the same id. Thread-safe.
 
