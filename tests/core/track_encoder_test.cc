@@ -129,16 +129,14 @@ TEST_F(TrackEncoderTest, NumbersAndNestingAreWrittenTheSame) {
 TEST_F(TrackEncoderTest, TimestampsAcrossTheRangeAreTheSame) {
   for (const char* t :
        {"1970-01-01T00:00:00.000Z", "2000-02-29T23:59:59.999Z",
-        "2026-12-31T23:59:59.001Z", "9999-12-31T23:59:59.999Z"}) {
+        "2026-12-31T23:59:59.001Z", "2200-01-01T00:00:00.000Z"}) {
     EXPECT_TRUE(Same("Pipeline run", Value(), At(t)).ok()) << t;
   }
-  // Clamped on both sides.
+  // Before 1970 is clamped to 1970 by both. (WallTime counts nanoseconds,
+  // so it cannot reach the year-9999 clamp.)
   EXPECT_TRUE(
       Same("Pipeline run", Value(), WallTime(std::chrono::milliseconds(-5)))
           .ok());
-  EXPECT_TRUE(Same("Pipeline run", Value(),
-                   WallTime(std::chrono::hours(24 * 365 * 9000)))
-                  .ok());
 }
 
 TEST_F(TrackEncoderTest, EscapesInTheIdsAndContextAreTheSame) {
