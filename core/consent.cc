@@ -6,6 +6,7 @@
 #include <cctype>
 
 #include "core/config_dir.h"
+#include "core/environment.h"
 #include "core/global_config.h"
 #include "core/global_config_internal.h"
 
@@ -25,13 +26,6 @@ std::string Normalize(std::string_view v) {
     return static_cast<char>(std::tolower(c));
   });
   return out;
-}
-
-std::optional<bool> ParseOptIn(std::string_view raw) {
-  const std::string v = Normalize(raw);
-  if (v == "true" || v == "1" || v == "yes" || v == "on") return true;
-  if (v == "false" || v == "0" || v == "no" || v == "off") return false;
-  return std::nullopt;
 }
 
 }  // namespace
@@ -59,7 +53,7 @@ Consent DecideConsent(const std::filesystem::path& config_dir,
   };
 
   if (auto v = env.Get("ZENML_ANALYTICS_OPT_IN")) {
-    if (auto in = ParseOptIn(*v)) {
+    if (auto in = ParseBoolSetting(*v)) {
       return {*in, ConsentSource::kEnvOptIn,
               fmt::format("ZENML_ANALYTICS_OPT_IN={}", *v)};
     }

@@ -1,5 +1,7 @@
 #include "core/environment.h"
 
+#include <cctype>
+
 #include <cstdlib>
 
 namespace zenml::core {
@@ -18,6 +20,23 @@ class ProcessEnv final : public Environment {
 }  // namespace
 
 Environment::~Environment() = default;
+
+std::optional<bool> ParseBoolSetting(std::string_view value) {
+  while (!value.empty() &&
+         std::isspace(static_cast<unsigned char>(value.front()))) {
+    value.remove_prefix(1);
+  }
+  while (!value.empty() &&
+         std::isspace(static_cast<unsigned char>(value.back()))) {
+    value.remove_suffix(1);
+  }
+  std::string v(value);
+  for (char& c : v)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (v == "true" || v == "1" || v == "yes" || v == "on") return true;
+  if (v == "false" || v == "0" || v == "no" || v == "off") return false;
+  return std::nullopt;
+}
 
 const Environment& ProcessEnvironment() {
   static const ProcessEnv* const env = new ProcessEnv();

@@ -33,6 +33,12 @@ class Environment {
 // The environment of this process (getenv). Never destroyed.
 const Environment& ProcessEnvironment();
 
+// The one reading of a yes/no setting (ZENML_ANALYTICS_OPT_IN,
+// ZENML_ANALYTICS_AUTO_UPLOAD): "true", "1", "yes", "on" → true; "false",
+// "0", "no", "off" → false; any case, surrounding spaces ignored; anything
+// else → nullopt (the caller decides what an unrecognised value means).
+std::optional<bool> ParseBoolSetting(std::string_view value);
+
 // An environment held in a map, for tests: starts empty (nothing set).
 class MapEnvironment final : public Environment {
  public:

@@ -35,22 +35,10 @@ using core::Status;
 constexpr std::string_view kMarkerName = "auto_upload.last";
 constexpr std::string_view kUploaderName = "zenml-upload";
 
-std::string Lower(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (!std::isspace(static_cast<unsigned char>(c))) {
-      out.push_back(
-          static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-    }
-  }
-  return out;
-}
-
+// Only an explicit "no" turns it off; an unrecognised value keeps the default.
 bool EnvEnabled(const core::Environment& env) {
   auto v = env.Get("ZENML_ANALYTICS_AUTO_UPLOAD");
-  if (!v) return true;
-  std::string s = Lower(*v);
-  return !(s == "0" || s == "false" || s == "no" || s == "off");
+  return !v || core::ParseBoolSetting(*v).value_or(true);
 }
 
 // `analytics_auto_upload` in config.yaml; a missing or unreadable file or
