@@ -8,6 +8,8 @@
 
 #include <array>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 
 #include "core/json_internal.h"
 #include "core/timestamp.h"
@@ -59,7 +61,38 @@ constexpr std::array<char, 128> kEscape = MakeEscapes();
 
 // Appends `s` as a quoted, escaped JSON string. False (with `out` partly
 // written) when `s` is not valid UTF-8.
+// True when `s` is all printable ASCII other than '"' and '\\': valid UTF-8
+// that JSON copies as is, which is what event names, ids and most property
+// strings are. Eight bytes at a time (the "has a byte less than n" bit trick:
+// exact as to whether one exists, which is all that is asked).
+bool IsPlainAscii(std::string_view s) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  auto has_zero = [](uint64_t x) { return (x - kOnes) & ~x & kHigh; };
+  const char* p = s.data();
+  size_t n = s.size();
+  for (; n >= 8; p += 8, n -= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, sizeof w);
+    const uint64_t care = (w & kHigh) | ((w - kOnes * 0x20) & ~w & kHigh) |
+                          has_zero(w ^ (kOnes * '"')) |
+                          has_zero(w ^ (kOnes * '\\'));
+    if (care != 0) return false;
+  }
+  for (; n > 0; ++p, --n) {
+    const auto c = static_cast<unsigned char>(*p);
+    if (c >= 0x80 || kEscape[c] != 0) return false;
+  }
+  return true;
+}
+
 bool AppendString(std::string& out, std::string_view s) {
+  if (IsPlainAscii(s)) {
+    out.push_back('"');
+    out.append(s);
+    out.push_back('"');
+    return true;
+  }
   if (internal::FindInvalidUtf8(s) != std::string_view::npos) return false;
   static constexpr char kHex[] = "0123456789ABCDEF";
   out.push_back('"');

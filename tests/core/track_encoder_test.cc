@@ -107,6 +107,22 @@ TEST_F(TrackEncoderTest, EveryAsciiCharacterIsEscapedTheSame) {
   }
 }
 
+TEST_F(TrackEncoderTest, EveryByteAtEveryPositionOfAWordIsTheSame) {
+  // The encoder checks strings eight bytes at a time: each byte value at
+  // each position of two words and a tail.
+  for (int c = 0; c < 256; ++c) {
+    for (size_t at = 0; at < 19; ++at) {
+      std::string text(19, 'a');
+      text[at] = static_cast<char>(c);
+      auto json = Same("Pipeline run", Value::Object{{"k", text}});
+      if (HasFailure()) {
+        ADD_FAILURE() << "byte " << c << " at " << at;
+        return;
+      }
+    }
+  }
+}
+
 TEST_F(TrackEncoderTest, NumbersAndNestingAreWrittenTheSame) {
   Value props = Value::Object{
       {"ints", Value::Array{0, -1, std::numeric_limits<int64_t>::min(),
