@@ -10,6 +10,7 @@
 #include "core/config_dir.h"
 #include "core/context.h"
 #include "core/exit_code.h"
+#include "tools/common/command_line.h"
 #include "tools/zenml-analytics/command.h"
 
 namespace zenml::tools {
@@ -66,25 +67,13 @@ int RunWithRegistry(const std::vector<std::string>& args, const Io& io,
       subcommands.emplace_back(command->Add(app), command.get());
     }
 
-    // CLI11's vector overload wants the arguments in reverse order.
-    std::vector<std::string> reversed(args.rbegin(), args.rend());
-    try {
-      app.parse(reversed);
-    } catch (const CLI::ParseError& e) {
-      if (e.get_exit_code() == 0) {  // --help, --version
-        app.exit(e, out, err);
-        return core::kExitOk;
-      }
-      err << kToolName << ": " << e.what() << "\n"
-          << "Try '" << kToolName << " --help'.\n";
-      return core::kExitUsage;
+    if (auto exit_code = ParseCommandLine(app, args, kToolName, out, err)) {
+      return *exit_code;
     }
     for (auto& [sub, command] : subcommands) {
       if (sub->parsed()) return command->Run(io);
     }
-    err << kToolName << ": no command given\n"
-        << "Try '" << kToolName << " --help'.\n";
-    return core::kExitUsage;
+    return UsageError(kToolName, "no command given", err);
   } catch (const std::exception& e) {
     err << kToolName << ": internal error: " << e.what() << "\n";
     return core::kExitSoftware;

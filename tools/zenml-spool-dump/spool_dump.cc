@@ -24,6 +24,7 @@
 #include "core/exit_code.h"
 #include "core/timestamp.h"
 #include "spool/spool.h"
+#include "tools/common/command_line.h"
 #include "uploader/file_transport.h"
 
 #ifndef ZENML_ANALYTICS_VERSION
@@ -141,11 +142,7 @@ class Dumper {
     err_ << kTool << ": " << s.message() << "\n";
     return core::ExitCodeFor(s);
   }
-  int Usage(std::string_view what) {
-    err_ << kTool << ": " << what << "\n"
-         << "Try '" << kTool << " --help' for more information.\n";
-    return core::kExitUsage;
-  }
+  int Usage(std::string_view what) { return UsageError(kTool, what, err_); }
 
   bool SpoolExists() const { return fs::exists(analytics_dir_ / "spool"); }
   spool::Spool& GetSpool() {
@@ -529,16 +526,9 @@ int SpoolDumpMain(int argc, const char* const* argv, std::ostream& out,
   dead->excludes(exp);
   exp->excludes(limit)->excludes(since)->excludes(event)->excludes(format);
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp&) {
-    out << app.help();
-    return core::kExitOk;
-  } catch (const CLI::ParseError& e) {
-    std::string what = e.what();
-    err << kTool << ": " << what << "\n"
-        << "Try '" << kTool << " --help' for more information.\n";
-    return core::kExitUsage;
+  const std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
+  if (auto exit_code = ParseCommandLine(app, args, kTool, out, err)) {
+    return *exit_code;
   }
   if (version) {
     out << kTool << " " << ZENML_ANALYTICS_VERSION << "\n";
@@ -546,9 +536,8 @@ int SpoolDumpMain(int argc, const char* const* argv, std::ostream& out,
   }
   if (json) options.format = "json";
   if (options.export_path && json) {
-    err << kTool << ": --export writes a bundle; --json does not apply\n"
-        << "Try '" << kTool << " --help' for more information.\n";
-    return core::kExitUsage;
+    return UsageError(kTool, "--export writes a bundle; --json does not apply",
+                      err);
   }
   Dumper dumper(options, out, err, env);
   return dumper.Run();

@@ -19,6 +19,7 @@
 #include "core/exit_code.h"
 #include "core/timestamp.h"
 #include "spool/spool.h"
+#include "tools/common/command_line.h"
 #include "tools/zenml-upload/bundle_commands.h"
 #include "uploader/batch_builder.h"
 #include "uploader/curl_transport.h"
@@ -104,9 +105,8 @@ std::chrono::milliseconds Seconds(double s) {
 int Run(const Flags& flags, std::ostream& out, std::ostream& err,
         const core::Environment& env, bool progress) {
   if (flags.dry_run && (!flags.to_file.empty() || !flags.from_file.empty())) {
-    err << kTool << ": --dry-run does not combine with --to-file/--from-file\n"
-        << "Try '" << kTool << " --help'.\n";
-    return core::kExitUsage;
+    return UsageError(
+        kTool, "--dry-run does not combine with --to-file/--from-file", err);
   }
   // Where the spool is.
   std::filesystem::path config_dir;
@@ -328,17 +328,8 @@ int RunUpload(const std::vector<std::string>& args, std::ostream& out,
         "running), 64 usage, 74 spool I/O error, 75 try later (network, 5xx,\n"
         "429, time budget), 77 write key rejected, 78 configuration error.\n"
         "See docs/zenml-upload.md.");
-    std::vector<std::string> reversed(args.rbegin(), args.rend());
-    try {
-      app.parse(reversed);
-    } catch (const CLI::ParseError& e) {
-      if (e.get_exit_code() == 0) {  // --help, --version
-        app.exit(e, out, err);
-        return core::kExitOk;
-      }
-      err << kTool << ": " << e.what() << "\n"
-          << "Try '" << kTool << " --help'.\n";
-      return core::kExitUsage;
+    if (auto exit_code = ParseCommandLine(app, args, kTool, out, err)) {
+      return *exit_code;
     }
     return Run(flags, out, err, env, progress);
   } catch (const std::exception& e) {
