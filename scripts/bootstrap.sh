@@ -8,7 +8,10 @@ packages=(
   libleveldb-dev libsnappy-dev libfmt-dev libcurl4-openssl-dev rapidjson-dev
   libyaml-cpp-dev libcli11-dev zlib1g-dev libssl-dev
   libgtest-dev libgmock-dev libcpp-httplib-dev libbenchmark-dev
-  clang-format python3
+  clang-format
+  # Tests only: python3-yaml reads a rewritten config.yaml back the way ZenML's
+  # Python CLI does; systemd brings systemd-analyze to verify contrib/systemd.
+  python3 python3-yaml systemd
 )
 
 missing=()
