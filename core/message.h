@@ -1,7 +1,9 @@
 // Segment track messages: validation and encoding to the JSON bytes that are
 // spooled and later sent byte for byte (segment-api.md "Body").
 //
-// Pure functions; thread-safe.
+// EncodeTrackMessage is the general encoder (RapidJSON); TrackEncoder writes
+// the same bytes faster for a fixed anonymous id and context (Track()'s path).
+// Both are thread-safe.
 
 #ifndef ZENML_CORE_MESSAGE_H_
 #define ZENML_CORE_MESSAGE_H_
