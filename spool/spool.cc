@@ -42,12 +42,28 @@ constexpr bool kReuseLogs = true;
 constexpr size_t kWriteBufferSize = 256 << 10;
 constexpr int kMaxOpenFiles = 100;  // LevelDB clips to at least 74
 
-// Compact the drained range after this many deletes (acks, drops).
+// At this many level-0 tables a Peek compacts them (CompactIfLevel0Crowded):
+// LevelDB 1.23's kL0_SlowdownWritesTrigger, where it starts delaying writes.
+constexpr uint64_t kLevel0FilesToCompact = 8;
+
+// Compact the drained range after this many deletes (acks, drops), and only
+// once it is at least as large as what remains: compacting rewrites the
+// table files that overlap the range, including the live events next to it,
+// so compacting every 10,000 acks of a long drain rewrote the remaining
+// spool again and again (two thirds of zenml-upload's CPU when draining
+// 1,000,000 events). With the ratio a drain of N events compacts about
+// log2(N / kCompactAfterDeletes) times, each over a range that halves, plus
+// once when the spool is empty. Tombstones never slow reads meanwhile (Peek
+// and the bounds seek past the head); the rule bounds the disk space they
+// and the deleted values hold to about twice the live data.
 constexpr uint64_t kCompactAfterDeletes = 10'000;
 // When the spool drains to empty, compact earlier.
 constexpr uint64_t kCompactWhenEmptyAfterDeletes = 1'000;
 // Ack advances the first-live hint over at most this many already-gone keys.
 constexpr int kMaxHintProbes = 256;
+// Ack walks its sorted keys with one iterator; a key further than this many
+// entries ahead is sought instead.
+constexpr int kMaxAckSteps = 16;
 // Dead-letter reasons longer than this are cut.
 constexpr size_t kMaxReasonBytes = 1024;
 
@@ -91,9 +107,31 @@ bool IsLockError(const leveldb::Status& s) {
 // mode 0600 regardless of the umask: LevelDB opens them 0644 & ~umask, and a
 // library must not change the process umask. The 0700 directory closes the
 // window between create and chmod.
+//
+// On the default POSIX env it also reads table files with pread(2) instead of
+// mmap (PreadFile below): LevelDB 1.23 maps up to 1,000 table files
+// read-only, and every page the uploader touches while draining stays in its
+// resident set, so its RSS grew with the spool (140 MiB after draining 1M
+// events, docs/BENCHMARKS.md). With pread the bytes go through the block
+// cache (Options::block_cache, bounded) and the kernel's page cache, which
+// is not charged to the process.
 class PrivateFilesEnv final : public leveldb::EnvWrapper {
  public:
-  explicit PrivateFilesEnv(leveldb::Env* target) : EnvWrapper(target) {}
+  // `pread_tables`: serve NewRandomAccessFile with PreadFile. Only for the
+  // default POSIX env: an in-memory or fault-injecting env must see every
+  // read itself.
+  PrivateFilesEnv(leveldb::Env* target, bool pread_tables)
+      : EnvWrapper(target), pread_tables_(pread_tables) {}
+
+  leveldb::Status NewRandomAccessFile(const std::string& f,
+                                      leveldb::RandomAccessFile** r) override {
+    if (!pread_tables_) return target()->NewRandomAccessFile(f, r);
+    *r = nullptr;
+    const int fd = ::open(f.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return ErrnoStatus(f, errno);
+    *r = new PreadFile(f, fd);
+    return leveldb::Status::OK();
+  }
 
   leveldb::Status NewWritableFile(const std::string& f,
                                   leveldb::WritableFile** r) override {
@@ -129,6 +167,48 @@ class PrivateFilesEnv final : public leveldb::EnvWrapper {
     }
     return s;
   }
+
+  static leveldb::Status ErrnoStatus(const std::string& f, int error) {
+    if (error == ENOENT) {
+      return leveldb::Status::NotFound(f,
+                                       std::generic_category().message(error));
+    }
+    return leveldb::Status::IOError(f, std::generic_category().message(error));
+  }
+
+  // A table file read with pread(2), as LevelDB's own PosixRandomAccessFile
+  // does once its mmap budget is spent. The descriptor stays open for the
+  // file's life; LevelDB's table cache bounds how many are open at once
+  // (Options::max_open_files). Thread-safe: pread has no file position.
+  class PreadFile final : public leveldb::RandomAccessFile {
+   public:
+    PreadFile(std::string name, int fd) : name_(std::move(name)), fd_(fd) {}
+    ~PreadFile() override { ::close(fd_); }
+
+    leveldb::Status Read(uint64_t offset, size_t n, leveldb::Slice* result,
+                         char* scratch) const override {
+      size_t done = 0;
+      while (done < n) {
+        const ssize_t got = ::pread(fd_, scratch + done, n - done,
+                                    static_cast<off_t>(offset + done));
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) {
+          *result = leveldb::Slice(scratch, 0);
+          return ErrnoStatus(name_, errno);
+        }
+        if (got == 0) break;  // end of file: a short result, as LevelDB's
+        done += static_cast<size_t>(got);
+      }
+      *result = leveldb::Slice(scratch, done);
+      return leveldb::Status::OK();
+    }
+
+   private:
+    const std::string name_;
+    const int fd_;
+  };
+
+  const bool pread_tables_;
 };
 
 // LevelDB's info log, appended to `LOG` across opens. Without an info_log
@@ -221,7 +301,8 @@ std::shared_ptr<SharedDb> AcquireShared(leveldb::Env* env,
   auto& slot = (*registry)[{env, path}];
   if (auto existing = slot.lock()) return existing;
   auto created = std::make_shared<SharedDb>();
-  created->env = std::make_unique<PrivateFilesEnv>(env);
+  created->env = std::make_unique<PrivateFilesEnv>(
+      env, /*pread_tables=*/env == leveldb::Env::Default());
   slot = created;
   // Drop entries whose Spools are all gone.
   for (auto it = registry->begin(); it != registry->end();) {
@@ -604,6 +685,9 @@ class Spool::Impl {
           leveldb::WriteBatch batch;
           ZENML_TRY(AppendLocked(s, {}, &batch));
           if (max_count == 0) return Status::OK();
+          // Only readers that walk the spool pay for this, never a writer
+          // (a tracking process must not spend seconds compacting).
+          CompactIfLevel0Crowded(s);
           leveldb::ReadOptions ro;
           ro.verify_checksums = true;
           std::unique_ptr<leveldb::Iterator> it(s.db->NewIterator(ro));
@@ -652,21 +736,46 @@ class Spool::Impl {
           Meta m = s.meta;
           leveldb::WriteBatch batch;
           std::set<uint64_t> deleted;
-          std::string value;
-          for (const std::string& k : keys) {
+          // The keys of one Ack are usually a run of consecutive events (an
+          // uploader acks what it peeked), so one iterator walks them in
+          // order: a Next per key instead of a Get each (a Get searches the
+          // memtable and every level again). A key more than a few steps
+          // ahead is sought directly.
+          std::vector<std::string_view> sorted(keys.begin(), keys.end());
+          std::sort(sorted.begin(), sorted.end());
+          std::unique_ptr<leveldb::Iterator> it(
+              s.db->NewIterator(leveldb::ReadOptions()));
+          bool positioned = false;
+          for (const std::string_view k : sorted) {
             const uint64_t seq = *DecodeSeqKey(k, kEventPrefix);
             if (deleted.contains(seq)) continue;
-            leveldb::Status g = s.db->Get(leveldb::ReadOptions(), k, &value);
-            if (g.IsNotFound()) continue;  // acked before, or dropped
-            ZENML_TRY(FromLevelDb(g, "reading an acknowledged event"));
-            const uint64_t size = value.size() >= kEventHeaderSize
-                                      ? value.size() - kEventHeaderSize
+            int steps = 0;
+            while (positioned && it->Valid() && ToView(it->key()) < k &&
+                   steps++ < kMaxAckSteps) {
+              it->Next();
+            }
+            if (!positioned || !it->Valid() || ToView(it->key()) < k) {
+              ZENML_TRY(
+                  FromLevelDb(it->status(), "reading acknowledged events"));
+              it->Seek(ToSlice(k));
+              positioned = true;
+            }
+            if (!it->Valid() || ToView(it->key()) != k) {
+              ZENML_TRY(
+                  FromLevelDb(it->status(), "reading acknowledged events"));
+              continue;  // acked before, or dropped
+            }
+            const size_t value_size = it->value().size();
+            const uint64_t size = value_size >= kEventHeaderSize
+                                      ? value_size - kEventHeaderSize
                                       : 0;
-            batch.Delete(k);
+            batch.Delete(ToSlice(k));
             m.count = m.count > 0 ? m.count - 1 : 0;
             m.bytes = m.bytes >= size ? m.bytes - size : 0;
             deleted.insert(seq);
           }
+          ZENML_TRY(FromLevelDb(it->status(), "reading acknowledged events"));
+          it.reset();
           if (deleted.empty()) return Status::OK();
           ZENML_TRY(AdvanceFirst(s, &m, deleted));
           m.deletes_since_compact += deleted.size();
@@ -1047,6 +1156,28 @@ class Spool::Impl {
     return st;
   }
 
+  // LevelDB compacts level-0 tables in a background thread, and closing the
+  // database abandons a compaction in progress. Every transaction here is
+  // short, so a spool filled by big batches (each open that replays a large
+  // log writes one level-0 table) gathers level-0 tables that no compaction
+  // ever finishes: each open starts the same compaction again and throws it
+  // away, every read merges all of those tables (they all overlap, since
+  // each holds m/ keys), and from 8 of them on LevelDB delays each write by
+  // 1 ms, from 12 on it blocks writes until the compaction is done. Measured
+  // on a 200,000-event spool of 20 level-0 tables: an Ack+Peek transaction
+  // of 5,000 events took ~200 ms, against ~30 ms for the ten requests it
+  // fed. So once the count reaches LevelDB's slowdown trigger, a Peek (the
+  // uploader's, the dump's: readers about to walk the spool) finishes the
+  // compaction in the foreground, once.
+  void CompactIfLevel0Crowded(SharedDb& s) {
+    std::string files;
+    if (!s.db->GetProperty("leveldb.num-files-at-level0", &files)) return;
+    if (std::strtoull(files.c_str(), nullptr, 10) < kLevel0FilesToCompact) {
+      return;
+    }
+    s.db->CompactRange(nullptr, nullptr);
+  }
+
   // RepairDB does not take LevelDB's LOCK, so we take it ourselves: no other
   // process may open the database while it is being rewritten.
   Status RepairLocked(SharedDb& s) {
@@ -1356,7 +1487,8 @@ class Spool::Impl {
     ZENML_TRY(WriteLocked(s, batch));
     s.meta = m;
     s.pending_write_errors = 0;
-    const bool due = m.deletes_since_compact >= kCompactAfterDeletes ||
+    const bool due = (m.deletes_since_compact >= kCompactAfterDeletes &&
+                      m.deletes_since_compact >= m.count) ||
                      (m.count == 0 &&
                       m.deletes_since_compact >= kCompactWhenEmptyAfterDeletes);
     if (due) {

@@ -291,7 +291,7 @@ class Uploader::RunState {
                          {"Authorization", authorization_},
                          {"User-Agent", opts_.user_agent}};
       if (opts_.gzip) {
-        ZENML_TRY_ASSIGN(request.body, GzipCompress(body));
+        ZENML_TRY_ASSIGN(request.body, GzipCompress(body, opts_.gzip_level));
         request.headers.emplace_back("Content-Encoding", "gzip");
       } else {
         request.body = std::move(body);

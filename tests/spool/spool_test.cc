@@ -157,6 +157,41 @@ TEST_F(SpoolTest, CountsAndBytesStayExactAcrossRepeatedAndMissingAcks) {
   EXPECT_EQ(All(spool).size(), 8u);
 }
 
+TEST_F(SpoolTest, AckOfUnorderedKeysWithRunsAndLongGapsDeletesExactlyThose) {
+  // Ack walks its sorted keys with one iterator and seeks over long gaps:
+  // exercise runs, gaps longer than its step limit, disorder, repeats and a
+  // key past the end.
+  Spool spool(Options());
+  ASSERT_TRUE(spool.Append(Messages(200)).ok());
+  auto entries = All(spool);
+  ASSERT_EQ(entries.size(), 200u);
+  std::set<size_t> acked;
+  for (size_t i = 50; i < 120; ++i) acked.insert(i);
+  for (size_t i = 0; i < 200; i += 37) acked.insert(i);
+  acked.insert(199);
+  std::vector<std::string> keys;
+  for (auto it = acked.rbegin(); it != acked.rend(); ++it) {
+    keys.push_back(entries[*it].key);
+  }
+  keys.push_back(entries[60].key);
+  keys.push_back(EventKey(entries.back().seq + 1000));
+  uint64_t bytes_left = 0;
+  std::vector<uint64_t> expected;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (acked.contains(i)) continue;
+    expected.push_back(entries[i].seq);
+    bytes_left += entries[i].json.size();
+  }
+  ASSERT_TRUE(spool.Ack(keys).ok());
+  std::vector<uint64_t> seqs;
+  for (const auto& e : All(spool)) seqs.push_back(e.seq);
+  EXPECT_EQ(seqs, expected);
+  auto stats = spool.Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->count, expected.size());
+  EXPECT_EQ(stats->bytes, bytes_left);
+}
+
 TEST_F(SpoolTest, AckOfANonEventKeyIsRefused) {
   Spool spool(Options());
   ASSERT_TRUE(spool.Append(Messages(1)).ok());
@@ -401,6 +436,34 @@ TEST_F(SpoolTest, LargeDeletesCompactTheDrainedRange) {
     if (f.path().extension() == ".ldb") table_bytes += f.file_size();
   }
   EXPECT_LT(table_bytes, 12'000u * 200 / 4);
+}
+
+TEST_F(SpoolTest, ADrainCompactsOnlyOnceTheDrainedRangeOutgrowsWhatRemains) {
+  // Compacting rewrites the live tables next to the drained range, so a long
+  // drain compacts when what it deleted is at least what is left, not every
+  // 10,000 acks.
+  Spool spool(Options());
+  ASSERT_TRUE(spool.Append(Messages(30'000)).ok());
+  auto entries = All(spool);
+  ASSERT_EQ(entries.size(), 30'000u);
+  auto ack = [&](size_t from, size_t to) {
+    std::vector<std::string> keys;
+    for (size_t i = from; i < to; ++i) keys.push_back(entries[i].key);
+    ASSERT_TRUE(spool.Ack(keys).ok());
+  };
+  auto since = [&]() -> uint64_t {
+    auto v = RawGet(std::string(kMetaDeletesSinceCompact));
+    return v ? DecodeFixed64BE(*v).value_or(0) : 0;
+  };
+  for (size_t i = 0; i < 14'000; i += 1'000) ack(i, i + 1'000);
+  // 14,000 deleted, 16,000 left: not yet.
+  EXPECT_EQ(since(), 14'000u);
+  ack(14'000, 15'000);
+  // 15,000 deleted, 15,000 left: compacted, the counter starts again.
+  EXPECT_EQ(since(), 0u);
+  ack(15'000, 30'000);
+  EXPECT_EQ(since(), 0u);  // drained to empty: compacted again
+  EXPECT_TRUE(All(spool).empty());
 }
 
 TEST_F(SpoolTest, AppendToInboxIsIngestedOnceByTheNextCall) {
