@@ -16,6 +16,7 @@
 #include "spool/keys.h"
 #include "spool/log_tail.h"
 #include "spool/spool.h"
+#include "tests/spool/read_all.h"
 #include "tests/testing/temp_dir.h"
 
 namespace zenml::spool {
@@ -59,17 +60,7 @@ class SpoolCorruptionTest : public ::testing::Test {
   }
   fs::path DbDir() { return dir_.path() / "analytics" / "spool"; }
 
-  std::vector<Entry> All(Spool& spool) {
-    std::vector<Entry> out;
-    std::string after;
-    for (;;) {
-      auto batch = spool.Peek(after, 1 << 20, 1000);
-      EXPECT_TRUE(batch.ok()) << batch.status().ToString();
-      if (!batch.ok() || batch->empty()) return out;
-      after = batch->back().key;
-      out.insert(out.end(), batch->begin(), batch->end());
-    }
-  }
+  std::vector<Entry> All(Spool& spool) { return ReadAll(spool); }
 
   // Everything left parses as our messages, in increasing sequence order.
   void ExpectConsistent(Spool& spool, const std::vector<Entry>& entries) {

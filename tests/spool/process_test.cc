@@ -17,6 +17,7 @@
 
 #include "spool/keys.h"
 #include "spool/spool.h"
+#include "tests/spool/read_all.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
 
@@ -63,17 +64,7 @@ class SpoolProcessTest : public ::testing::Test {
     return o;
   }
 
-  std::vector<Entry> All(Spool& spool) {
-    std::vector<Entry> out;
-    std::string after;
-    for (;;) {
-      auto batch = spool.Peek(after, 1 << 20, 1000);
-      EXPECT_TRUE(batch.ok()) << batch.status().ToString();
-      if (!batch.ok() || batch->empty()) return out;
-      after = batch->back().key;
-      out.insert(out.end(), batch->begin(), batch->end());
-    }
-  }
+  std::vector<Entry> All(Spool& spool) { return ReadAll(spool); }
 
   // No i/ marker is left once the inbox is empty.
   size_t MarkerCount() {

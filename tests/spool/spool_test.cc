@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "spool/keys.h"
+#include "tests/spool/read_all.h"
 #include "tests/testing/temp_dir.h"
 
 namespace zenml::spool {
@@ -39,18 +40,7 @@ class SpoolTest : public ::testing::Test {
     return o;
   }
 
-  // Every pending event, from the oldest.
-  std::vector<Entry> All(Spool& spool) {
-    std::vector<Entry> out;
-    std::string after;
-    for (;;) {
-      auto batch = spool.Peek(after, 1 << 20, 1000);
-      EXPECT_TRUE(batch.ok()) << batch.status().ToString();
-      if (!batch.ok() || batch->empty()) return out;
-      after = batch->back().key;
-      out.insert(out.end(), batch->begin(), batch->end());
-    }
-  }
+  std::vector<Entry> All(Spool& spool) { return ReadAll(spool); }
 
   // Reads one raw key of the (closed) database.
   std::optional<std::string> RawGet(const std::string& key) {
