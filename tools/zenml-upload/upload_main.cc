@@ -102,6 +102,22 @@ std::chrono::milliseconds Seconds(double s) {
       static_cast<int64_t>(std::llround(s * 1000)));
 }
 
+// What every send takes from the command line, for the spool and a bundle
+// alike.
+uploader::UploaderOptions SendOptions(const Flags& flags,
+                                      const std::string& endpoint,
+                                      const std::string& key) {
+  uploader::UploaderOptions options;
+  options.endpoint = endpoint;
+  options.write_key = key;
+  options.user_agent =
+      fmt::format("zenml-analytics/{}", core::LibraryVersion());
+  options.gzip = !flags.no_gzip;
+  options.max_time = Seconds(flags.max_time);
+  options.request_timeout = Seconds(flags.request_timeout);
+  return options;
+}
+
 int Run(const Flags& flags, std::ostream& out, std::ostream& err,
         const core::Environment& env, bool progress) {
   if (flags.dry_run && (!flags.to_file.empty() || !flags.from_file.empty())) {
@@ -186,14 +202,7 @@ int Run(const Flags& flags, std::ostream& out, std::ostream& err,
   if (!flags.from_file.empty()) {
     // A bundle's events were recorded with consent where they were spooled;
     // this machine's own spool is not involved.
-    uploader::UploaderOptions options;
-    options.endpoint = endpoint;
-    options.write_key = key;
-    options.user_agent =
-        fmt::format("zenml-analytics/{}", core::LibraryVersion());
-    options.gzip = !flags.no_gzip;
-    options.max_time = Seconds(flags.max_time);
-    options.request_timeout = Seconds(flags.request_timeout);
+    uploader::UploaderOptions options = SendOptions(flags, endpoint, key);
     return RunFromFile(flags.from_file, std::move(options), flags.cacert,
                        flags.json, flags.quiet, out, err);
   }
@@ -226,14 +235,7 @@ int Run(const Flags& flags, std::ostream& out, std::ostream& err,
 
   spool::Spool spool(spool_options);
   uploader::CurlTransport transport({.ca_file = flags.cacert});
-  uploader::UploaderOptions options;
-  options.endpoint = endpoint;
-  options.write_key = key;
-  options.user_agent =
-      fmt::format("zenml-analytics/{}", core::LibraryVersion());
-  options.gzip = !flags.no_gzip;
-  options.max_time = Seconds(flags.max_time);
-  options.request_timeout = Seconds(flags.request_timeout);
+  uploader::UploaderOptions options = SendOptions(flags, endpoint, key);
   options.consent = [&config_dir, &env] {
     return core::DecideConsent(config_dir, env).allowed;
   };
