@@ -108,6 +108,9 @@ Client::~Client() {
       o.consent = consent_.allowed;
       o.environment = options_.environment;
       o.clock = options_.clock;
+      // The check ingests inbox files, which applies the spool's bounds:
+      // they must be ours, not the defaults.
+      o.spool = options_.spool;
       return MaybeStartUpload(o).status();
     });
   }

@@ -110,8 +110,9 @@ struct ClientOptions {
 
   // Opportunistic upload at exit (opportunistic_upload.h): after the exit
   // flush, the destructor may start `zenml-upload --quiet` detached, without
-  // waiting for it. The Client fills in config_dir, consent, environment and
-  // clock; the rest (uploader path, interval) may be set here.
+  // waiting for it. The Client fills in config_dir, consent, environment,
+  // clock and spool (the `spool` options above, so the check applies this
+  // Client's bounds); the rest (uploader path, interval) may be set here.
   bool auto_upload = true;
   AutoUploadOptions auto_upload_options;
 };

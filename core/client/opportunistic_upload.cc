@@ -275,7 +275,17 @@ Result<AutoUploadResult> MaybeStartUpload(const AutoUploadOptions& options) {
   if (result.decision != AutoUploadDecision::kStart) return result;
 
   const fs::path analytics = core::AnalyticsDir(options.config_dir);
-  if (!fs::is_directory(analytics / "spool")) {
+  // The writer's own options: the ingestion below applies their bounds.
+  spool::SpoolOptions spool_options;
+  if (options.spool) {
+    spool_options = *options.spool;
+  } else {
+    spool_options.clock = options.clock;
+  }
+  if (spool_options.dir.empty()) spool_options.dir = analytics;
+  spool_options.lock_wait =
+      std::min(spool_options.lock_wait, kAutoUploadLockWait);
+  if (!fs::is_directory(spool_options.dir / "spool")) {
     result.decision = AutoUploadDecision::kSpoolEmpty;
     return result;
   }
@@ -300,11 +310,6 @@ Result<AutoUploadResult> MaybeStartUpload(const AutoUploadOptions& options) {
   result.decision = DecideAutoUpload(in);
   if (result.decision != AutoUploadDecision::kStart) return result;
 
-  spool::SpoolOptions spool_options;
-  spool_options.dir = analytics;
-  spool_options.clock = options.clock;
-  // Do not hold up an exiting process for long if the spool is busy.
-  spool_options.lock_wait = std::chrono::milliseconds(200);
   spool::Spool spool(spool_options);
   ZENML_TRY_ASSIGN(spool::SpoolStats stats, spool.Stats());
   in.pending = stats.count;

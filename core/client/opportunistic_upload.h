@@ -17,6 +17,10 @@
 //      start one uploader, not one each;
 //   5. no not-before time from an earlier 429 lies in the future;
 //   6. the spool is not empty.
+// Reading the spool for step 6 ingests its inbox files, a write that applies
+// the spool's bounds; so the check opens it with the bounds of the process
+// that writes to it (AutoUploadOptions::spool), never the defaults, or a
+// writer configured with larger bounds would lose events to the check.
 // The uploader is found, in order: the `uploader` option; the environment
 // variable ZENML_ANALYTICS_UPLOADER; `zenml-upload` next to the running
 // executable (/proc/self/exe); `zenml-upload` on PATH. It is started by a
@@ -46,11 +50,16 @@
 #include "core/clock.h"
 #include "core/environment.h"
 #include "core/result.h"
+#include "spool/spool.h"
 
 namespace zenml::client {
 
 inline constexpr std::chrono::seconds kDefaultAutoUploadInterval =
     std::chrono::hours(1);
+
+// The longest the check waits for a spool another process holds: it runs in
+// an exiting process, which must not be held up for the default lock_wait.
+inline constexpr std::chrono::milliseconds kAutoUploadLockWait{200};
 
 // Why an upload was or was not started.
 enum class AutoUploadDecision {
@@ -99,6 +108,13 @@ struct AutoUploadOptions {
   std::optional<bool> builtin_write_key;
   const core::Environment* environment = &core::ProcessEnvironment();
   const core::Clock* clock = &core::RealClock();
+  // The options the spool is opened with (bounds, clock, env, sync, dir):
+  // those of the writer whose spool this is (a Client passes its
+  // ClientOptions::spool), since the inbox ingestion the check causes applies
+  // them. `dir` empty: `<config dir>/analytics`. lock_wait is cut to
+  // kAutoUploadLockWait if longer. Unset: the default SpoolOptions on
+  // `<config dir>/analytics` with `clock`.
+  std::optional<spool::SpoolOptions> spool;
 };
 
 struct AutoUploadResult {

@@ -409,6 +409,77 @@ TEST_F(OpportunisticUploadTest, ClientStartsItWhenItFlushesAtExit) {
   EXPECT_EQ(record->args, "--quiet");
 }
 
+// The exit check opens the spool, which ingests inbox files: a write that
+// applies the spool's bounds. With the default bounds instead of the
+// Client's, the two tests below lose events to the check itself.
+class ClientBoundsTest : public OpportunisticUploadTest {
+ protected:
+  // Larger bounds than the defaults, on the fixture's clock.
+  spool::SpoolOptions ClientSpool() {
+    spool::SpoolOptions o;
+    o.sync = false;
+    o.max_events = 2 * spool::SpoolOptions().max_events;
+    o.max_age = 3 * spool::SpoolOptions().max_age;
+    o.clock = &fixture_.clock();
+    return o;
+  }
+
+  // A Client with ClientSpool() tracks one event and exits, while an inbox
+  // file (another process's exit) waits to be ingested. Returns whether the
+  // exit check went as far as starting the (fake) uploader, which it does
+  // only after reading the spool.
+  bool TrackAndExitWithAnInboxFileWaiting() {
+    {
+      ClientOptions options;
+      options.config_dir = fixture_.config_dir();
+      options.environment = &env_;
+      options.clock = &fixture_.clock();
+      options.spool = ClientSpool();
+      options.auto_upload_options.uploader = fake_;
+      Client client(options);
+      EXPECT_TRUE(client.Track("Pipeline run").ok());
+      EXPECT_TRUE(client.Flush(std::chrono::seconds(30)).ok());
+      spool::SpoolOptions other = ClientSpool();
+      other.dir = fixture_.analytics_dir();
+      EXPECT_TRUE(spool::Spool(other)
+                      .AppendToInbox(std::vector<std::string>{"{\"n\":1}"})
+                      .ok());
+      EXPECT_FALSE(fs::is_empty(fixture_.analytics_dir() / "inbox"));
+    }  // the destructor runs the check
+    return WaitForRecord().has_value();
+  }
+};
+
+TEST_F(ClientBoundsTest, ExitCheckKeepsEventsBeyondTheDefaultCountBound) {
+  const uint64_t over_default = spool::SpoolOptions().max_events + 1;
+  fixture_.Append(std::vector<std::string>(over_default, "{}"));
+  fixture_.Close();
+
+  ASSERT_TRUE(TrackAndExitWithAnInboxFileWaiting());
+
+  auto stats = fixture_.spool().Stats();
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->inbox_files, 0u);
+  EXPECT_TRUE(stats->dropped.empty())
+      << "dropped for max_events: " << stats->dropped["max_events"];
+  EXPECT_EQ(stats->count, over_default + 2);  // + the tracked, + the inbox
+}
+
+TEST_F(ClientBoundsTest, ExitCheckKeepsEventsOlderThanTheDefaultAgeBound) {
+  fixture_.Append({FixedMessage(1, "Pipeline run")});
+  fixture_.Close();
+  // Older than the default max_age, well within the Client's.
+  fixture_.clock().Advance(spool::SpoolOptions().max_age + hours(24));
+
+  ASSERT_TRUE(TrackAndExitWithAnInboxFileWaiting());
+
+  auto stats = fixture_.spool().Stats();
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_TRUE(stats->dropped.empty())
+      << "dropped for max_age: " << stats->dropped["max_age"];
+  EXPECT_EQ(stats->count, 3u);
+}
+
 TEST_F(OpportunisticUploadTest,
        TrackingProcessExitsAtOnceWhileTheUploaderRuns) {
   std::string tool = zenml::testing::BinPath("zenml-analytics");
