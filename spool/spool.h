@@ -11,7 +11,7 @@
 // Key layout (DESIGN.md "Spool keys"):
 //   e/<8-byte big-endian seq>   one message's JSON bytes, exactly as sent
 //   d/<8-byte big-endian seq>   a dead letter {status, reason, at, message}
-//   m/<name>                    metadata: next_seq, count, bytes, drops, ...
+//   c/<name>                    metadata: next_seq, count, bytes, drops, ...
 //   i/<inbox file name>         this inbox file has been ingested
 //
 // Item lifecycle (crashpad style):
@@ -148,7 +148,7 @@ class Spool {
   const SpoolOptions& options() const { return options_; }
 
   // Appends `messages` (serialized JSON) in one atomic LevelDB WriteBatch that
-  // also carries the new m/next_seq, count and byte totals and any drops the
+  // also carries the new c/next_seq, count and byte totals and any drops the
   // bounds require; synced if options.sync. Sequences are consecutive and
   // increase across processes. If another process holds the database longer
   // than lock_wait, writes the batch as one inbox file (temp, fsync, rename)

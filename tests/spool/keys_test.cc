@@ -21,11 +21,23 @@ TEST(KeysTest, EventKeysSortInSequenceOrder) {
 }
 
 TEST(KeysTest, PrefixesKeepEventsDeadLettersMarkersAndMetadataApart) {
-  // d/ < e/ < i/ < m/, and no e/ key sorts outside ["e/", "e0").
+  // c/ < d/ < e/ < i/, and no e/ key sorts outside ["e/", "e0").
   EXPECT_LT(DeadLetterKey(UINT64_MAX), EventKey(0));
   EXPECT_LT(EventKey(UINT64_MAX), InboxMarkerKey(""));
-  EXPECT_LT(InboxMarkerKey("\xff\xff"), std::string(kMetaNextSeq));
   EXPECT_LT(EventKey(UINT64_MAX), std::string("e0"));
+}
+
+TEST(KeysTest, EveryMetadataKeySortsBeforeEveryDeadLetterAndEvent) {
+  // So a table of Ack tombstones and counters spans only the metadata and
+  // the drained range, never the pending events after it (keys.h).
+  for (std::string_view key :
+       {kMetaNextSeq, kMetaCount, kMetaBytes, kMetaDeadLetters, kMetaFirstSeq,
+        kMetaFormat, kMetaWriteErrors, kMetaDeletesSinceCompact,
+        kMetaLastUpload, kMetaNotBefore}) {
+    EXPECT_LT(std::string(key), DeadLetterKey(0)) << key;
+    EXPECT_LT(std::string(key), EventKey(0)) << key;
+  }
+  EXPECT_LT(std::string(kMetaDropPrefix) + "\xff", DeadLetterKey(0));
 }
 
 TEST(KeysTest, DecodeSeqKeyRejectsOtherPrefixesAndLengths) {

@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 #include <leveldb/db.h>
+#include <leveldb/write_batch.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <set>
 #include <string>
@@ -185,7 +187,7 @@ TEST_F(SpoolTest, AckOfUnorderedKeysWithRunsAndLongGapsDeletesExactlyThose) {
 TEST_F(SpoolTest, AckOfANonEventKeyIsRefused) {
   Spool spool(Options());
   ASSERT_TRUE(spool.Append(Messages(1)).ok());
-  EXPECT_EQ(spool.Ack(std::vector<std::string>{"m/count"}).code(),
+  EXPECT_EQ(spool.Ack(std::vector<std::string>{std::string(kMetaCount)}).code(),
             Status::Code::kInvalidArgument);
 }
 
@@ -369,6 +371,83 @@ TEST_F(SpoolTest, ASpoolOfANewerFormatIsRefusedNotMisread) {
   ASSERT_FALSE(stats.ok());
   EXPECT_EQ(stats.status().code(), Status::Code::kFailedPrecondition);
   EXPECT_FALSE(spool.Append(Messages(1)).ok());
+}
+
+TEST_F(SpoolTest, AFormatOneSpoolIsMigratedKeepingEventsCountersAndSequence) {
+  // Format 1, written by hand: metadata under m/ (after the events).
+  const std::string path = (dir_.path() / "analytics" / "spool").string();
+  fs::create_directories(path);
+  {
+    leveldb::Options o;
+    o.create_if_missing = true;
+    leveldb::DB* raw = nullptr;
+    ASSERT_TRUE(leveldb::DB::Open(o, path, &raw).ok());
+    std::unique_ptr<leveldb::DB> db(raw);
+    leveldb::WriteBatch b;
+    const int64_t now_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(
+            clock_.Now().time_since_epoch())
+            .count();
+    b.Put(EventKey(41), EncodeEventValue(now_ms, "{\"n\":41}"));
+    b.Put(EventKey(42), EncodeEventValue(now_ms, "{\"n\":42}"));
+    b.Put("m/next_seq", EncodeFixed64BE(43));
+    b.Put("m/count", EncodeFixed64BE(2));
+    b.Put("m/bytes", EncodeFixed64BE(16));
+    b.Put("m/first_seq", EncodeFixed64BE(41));
+    b.Put("m/format_version", EncodeFixed64BE(1));
+    b.Put("m/drop/max_events", EncodeFixed64BE(5));
+    ASSERT_TRUE(db->Write(leveldb::WriteOptions(), &b).ok());
+  }
+  {
+    Spool spool(Options());
+    auto stats = spool.Stats();
+    ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+    EXPECT_EQ(stats->format_version, kFormatVersion);
+    EXPECT_EQ(stats->count, 2u);
+    EXPECT_EQ(stats->bytes, 16u);
+    EXPECT_EQ(stats->next_seq, 43u);
+    EXPECT_EQ(stats->dropped["max_events"], 5u);
+    auto entries = spool.Peek("", 1 << 20, 10);
+    ASSERT_TRUE(entries.ok());
+    ASSERT_EQ(entries->size(), 2u);
+    EXPECT_EQ((*entries)[0].json, "{\"n\":41}");
+    ASSERT_TRUE(spool.Append(Messages(1)).ok());
+    entries = spool.Peek(EventKey(42), 1 << 20, 10);
+    ASSERT_TRUE(entries.ok());
+    ASSERT_EQ(entries->size(), 1u);
+    EXPECT_EQ((*entries)[0].seq, 43u);  // no sequence reused
+  }
+  // Only the guard is left under m/, and it names the new format.
+  leveldb::DB* raw = nullptr;
+  ASSERT_TRUE(leveldb::DB::Open(leveldb::Options(), path, &raw).ok());
+  std::unique_ptr<leveldb::DB> db(raw);
+  std::unique_ptr<leveldb::Iterator> it(db->NewIterator({}));
+  std::vector<std::string> legacy;
+  for (it->Seek("m/"); it->Valid() && it->key().starts_with("m/"); it->Next()) {
+    legacy.push_back(it->key().ToString());
+  }
+  EXPECT_EQ(legacy, std::vector<std::string>{"m/format_version"});
+  std::string guard;
+  ASSERT_TRUE(db->Get({}, "m/format_version", &guard).ok());
+  EXPECT_EQ(DecodeFixed64BE(guard), kFormatVersion);
+}
+
+TEST_F(SpoolTest, ANewSpoolCarriesTheGuardThatFormatOneProgramsRefuse) {
+  {
+    Spool spool(Options());
+    ASSERT_TRUE(spool.Append(Messages(1)).ok());
+  }
+  // A format-1 program reads m/format_version and refuses anything newer
+  // than 1; without the guard it would take the spool for a new one.
+  leveldb::DB* raw = nullptr;
+  ASSERT_TRUE(leveldb::DB::Open(leveldb::Options(),
+                                (dir_.path() / "analytics" / "spool").string(),
+                                &raw)
+                  .ok());
+  std::unique_ptr<leveldb::DB> db(raw);
+  std::string guard;
+  ASSERT_TRUE(db->Get({}, "m/format_version", &guard).ok());
+  EXPECT_GT(DecodeFixed64BE(guard).value_or(0), 1u);
 }
 
 TEST_F(SpoolTest, ReadingAMissingSpoolCreatesNothing) {
