@@ -9,6 +9,7 @@
 #include "core/exit_code.h"
 #include "core/timestamp.h"
 #include "uploader/gzip.h"
+#include "uploader/request_feed.h"
 #include "uploader/response_policy.h"
 
 namespace zenml::uploader {
@@ -60,10 +61,9 @@ std::string MaskKey(std::string_view key) {
   return std::string(key.substr(0, keep)) + std::string(key.size() - keep, '*');
 }
 
-// Events read per Peek: this many requests' worth. Acks are deferred to the
-// next spool transaction, so the spool is opened once per this many requests
-// (an open, an Ack and a Peek cost far more than a request on loopback); a
-// crash resends at most this many requests, with the same messageIds.
+// Requests' worth of events read per spool transaction (RequestFeed). An
+// open, an Ack and a Peek cost far more than a request on loopback; a crash
+// resends at most about twice this many requests, with the same messageIds.
 constexpr size_t kRequestsPerPeek = 10;
 
 // What one attempt at a range of messages ended with.
@@ -123,7 +123,7 @@ std::string BasicAuthorization(std::string_view write_key) {
   return "Basic " + Base64(user_pass);
 }
 
-// The state of one Run: counts, the budget, the backoff, the last key.
+// The state of one Run: counts, the budget, the backoff, the request feed.
 class Uploader::RunState {
  public:
   explicit RunState(Uploader& u)
@@ -131,12 +131,15 @@ class Uploader::RunState {
         opts_(u.options_),
         // A dry run prints its bodies: mask the key, keeping its length so
         // the bodies are laid out exactly as a real run would lay them out.
-        builder_(opts_.dry_run ? MaskKey(opts_.write_key) : opts_.write_key,
-                 opts_.max_request_bytes, opts_.max_batch_messages),
+        body_key_(opts_.dry_run ? MaskKey(opts_.write_key) : opts_.write_key),
+        builder_(body_key_, opts_.max_request_bytes, opts_.max_batch_messages),
         backoff_(opts_.backoff, opts_.random),
         deadline_(u.clock_.Monotonic() + opts_.max_time),
         authorization_(BasicAuthorization(opts_.write_key)) {}
-  ~RunState() { ReleaseSpool(); }
+  ~RunState() {
+    if (feed_) static_cast<void>(feed_->Stop());  // Run reported its error
+    ReleaseSpool();
+  }
   RunState(const RunState&) = delete;
   RunState& operator=(const RunState&) = delete;
 
@@ -161,28 +164,28 @@ class Uploader::RunState {
       }
     }
 
+    RequestFeedOptions feed;
+    feed.write_key = body_key_;
+    feed.max_request_bytes = opts_.max_request_bytes;
+    feed.max_batch_messages = opts_.max_batch_messages;
+    feed.max_message_bytes = opts_.max_message_bytes;
+    feed.gzip = opts_.gzip && !opts_.dry_run;  // a dry run prints the JSON
+    feed.gzip_level = opts_.gzip_level;
+    feed.requests_per_peek = kRequestsPerPeek;
+    feed.max_ready = kRequestsPerPeek;
+    feed.dry_run = opts_.dry_run;
+    feed_.emplace(u_.spool_, u_.clock_, std::move(feed));
+
     bool stopped = false;
     while (!stopped) {
-      // One spool transaction between two peeked sets: the acks of the last
-      // set and the next Peek, under one open.
-      HoldSpool();
-      ZENML_TRY(FlushAcks());
-      ZENML_TRY_ASSIGN(
-          std::vector<spool::Entry> entries,
-          u_.spool_.Peek(after_key_,
-                         builder_.max_single_message() * kRequestsPerPeek,
-                         opts_.max_batch_messages * kRequestsPerPeek));
-      if (entries.empty()) {
+      ZENML_TRY_ASSIGN(std::optional<PreparedRequest> next, feed_->Next());
+      if (!next) {
         summary_.outcome =
             opts_.dry_run ? UploadOutcome::kDryRun : UploadOutcome::kSuccess;
         if (summary_.detail.empty()) summary_.detail = "the spool is drained";
         break;
       }
-      std::span<const spool::Entry> rest(entries);
-      while (!stopped && !rest.empty()) {
-        ZENML_TRY_ASSIGN(size_t consumed, SendChunk(rest, stopped));
-        rest = rest.subspan(consumed);
-      }
+      ZENML_TRY(SendPrepared(std::move(*next), stopped));
     }
     return Finish(!opts_.dry_run &&
                   summary_.outcome != UploadOutcome::kOptedOut);
@@ -195,10 +198,6 @@ class Uploader::RunState {
 
   bool Consents() const { return !opts_.consent || opts_.consent(); }
 
-  // Keeps the database open across the local calls between two requests
-  // (an Ack and the next Peek), so each pair costs one open, not two. Never
-  // across a network call: ReleaseSpool() runs before every Post. A failed
-  // Hold only costs speed (each call then opens on its own).
   void HoldSpool() {
     if (!held_ && !opts_.dry_run) held_ = u_.spool_.Hold().ok();
   }
@@ -207,48 +206,46 @@ class Uploader::RunState {
     held_ = false;
   }
 
-  // Sends the leading `entries` that fit one request (splitting as needed);
-  // returns how many it consumed. Sets `stopped` when the run must stop.
-  core::Result<size_t> SendChunk(std::span<const spool::Entry> entries,
-                                 bool& stopped) {
-    builder_.Clear();
+  // Sends one prepared request, splitting it as the answers require. Sets
+  // `stopped` when the run must stop.
+  core::Status SendPrepared(PreparedRequest request, bool& stopped) {
+    prepared_ = std::move(request);
+    prepared_fresh_ = true;
     std::vector<const spool::Entry*> chunk;
-    size_t consumed = 0;
-    for (const spool::Entry& e : entries) {
-      if (e.json.size() > opts_.max_message_bytes ||
-          e.json.size() > builder_.max_single_message()) {
-        // Segment would refuse the whole request for it: never send it.
-        if (!opts_.dry_run) {
-          ZENML_TRY(u_.spool_.DeadLetter(
-              e.key, 0,
-              "message of " + std::to_string(e.json.size()) +
-                  " bytes exceeds the " +
-                  std::to_string(opts_.max_message_bytes) +
-                  "-byte limit; not sent"));
-        }
-        ++summary_.dead_lettered;
-        ++consumed;
-        continue;
-      }
-      if (!builder_.Add(e.json)) break;
-      chunk.push_back(&e);
-      ++consumed;
-    }
-    if (!chunk.empty()) {
-      // Ranges [begin, end) of `chunk` still to send, the next on top.
-      std::vector<std::pair<size_t, size_t>> todo{{0, chunk.size()}};
-      while (!todo.empty()) {
-        auto [begin, end] = todo.back();
-        todo.pop_back();
-        ZENML_TRY_ASSIGN(Step step, SendRange(chunk, begin, end, todo));
-        if (step == Step::kStop) {
-          stopped = true;
-          return consumed;
-        }
+    chunk.reserve(prepared_.entries.size());
+    for (const spool::Entry& e : prepared_.entries) chunk.push_back(&e);
+    // Ranges [begin, end) of `chunk` still to send, the next on top.
+    std::vector<std::pair<size_t, size_t>> todo{{0, chunk.size()}};
+    while (!todo.empty()) {
+      auto [begin, end] = todo.back();
+      todo.pop_back();
+      ZENML_TRY_ASSIGN(Step step, SendRange(chunk, begin, end, todo));
+      if (step == Step::kStop) {
+        stopped = true;
+        return core::Status::OK();
       }
     }
-    after_key_ = entries[consumed - 1].key;
-    return consumed;
+    return core::Status::OK();
+  }
+
+  // The body of the next attempt at `messages`: the feed's, for the first
+  // attempt at a whole prepared request built less than kMaxPreparedAge ago;
+  // else built now (a retry, a half, a body that waited too long).
+  core::Result<std::string> AttemptBody(
+      std::span<const std::string_view> messages, bool whole) {
+    if (whole && prepared_fresh_) {
+      prepared_fresh_ = false;
+      if (u_.clock_.Monotonic() - prepared_.built_at < kMaxPreparedAge) {
+        return std::move(prepared_.body);
+      }
+    }
+    prepared_fresh_ = false;
+    std::string body =
+        builder_.BuildFor(messages, core::FormatTimestamp(u_.clock_.Now()));
+    if (opts_.gzip && !opts_.dry_run) {
+      return GzipCompress(body, opts_.gzip_level);
+    }
+    return body;
   }
 
   core::Result<Step> SendRange(const std::vector<const spool::Entry*>& chunk,
@@ -257,6 +254,7 @@ class Uploader::RunState {
     std::vector<std::string_view> messages;
     messages.reserve(end - begin);
     for (size_t i = begin; i < end; ++i) messages.push_back(chunk[i]->json);
+    const bool whole = begin == 0 && end == chunk.size();
 
     for (;;) {
       if (!Consents()) {
@@ -265,7 +263,8 @@ class Uploader::RunState {
           summary_.detail = "analytics are opted out (dry run: nothing purged)";
           return Step::kStop;
         }
-        ZENML_TRY(FlushAcks());  // so `purged` counts only unsent events
+        // So `purged` counts only unsent events: the Acks go first.
+        ZENML_TRY(feed_->Stop());
         ZENML_TRY_ASSIGN(summary_.purged, u_.spool_.Purge());
         summary_.outcome = UploadOutcome::kOptedOut;
         summary_.detail = "analytics are opted out: purged " +
@@ -278,8 +277,7 @@ class Uploader::RunState {
         summary_.detail = "the time budget is spent";
         return Step::kStop;
       }
-      std::string body =
-          builder_.BuildFor(messages, core::FormatTimestamp(u_.clock_.Now()));
+      ZENML_TRY_ASSIGN(std::string body, AttemptBody(messages, whole));
       if (opts_.dry_run) {
         if (opts_.on_body) opts_.on_body(body);
         return Step::kNext;
@@ -290,16 +288,13 @@ class Uploader::RunState {
       request.headers = {{"Content-Type", "application/json"},
                          {"Authorization", authorization_},
                          {"User-Agent", opts_.user_agent}};
-      if (opts_.gzip) {
-        ZENML_TRY_ASSIGN(request.body, GzipCompress(body, opts_.gzip_level));
-        request.headers.emplace_back("Content-Encoding", "gzip");
-      } else {
-        request.body = std::move(body);
-      }
+      if (opts_.gzip) request.headers.emplace_back("Content-Encoding", "gzip");
+      request.body = std::move(body);
       request.connect_timeout = std::min(opts_.connect_timeout, left);
       request.timeout = std::min(opts_.request_timeout, left);
 
-      ReleaseSpool();  // never hold the spool across a network call
+      // The spool is not held here: only the feed's short transactions take
+      // it, and none of them waits for this request.
       core::Result<HttpResponse> answer = u_.transport_.Post(request);
       ++summary_.requests;
       ResponseDecision d =
@@ -311,12 +306,10 @@ class Uploader::RunState {
           std::vector<std::string> keys;
           keys.reserve(end - begin);
           for (size_t i = begin; i < end; ++i) keys.push_back(chunk[i]->key);
-          // Deleted with the next spool transaction (FlushAcks), at the
-          // latest before any wait and at the end of the run.
+          // Deleted with the feed's next transaction, at the latest before
+          // any wait and at the end of the run.
           summary_.sent += keys.size();
-          pending_acks_.insert(pending_acks_.end(),
-                               std::make_move_iterator(keys.begin()),
-                               std::make_move_iterator(keys.end()));
+          feed_->Ack(std::move(keys));
           backoff_.Reset();
           Progress();
           return Step::kNext;
@@ -331,7 +324,7 @@ class Uploader::RunState {
         case UploadAction::kDeadLetter:
           ZENML_TRY(
               u_.spool_.DeadLetter(chunk[begin]->key, d.http_status, d.reason));
-          ++summary_.dead_lettered;
+          ++dead_lettered_here_;
           Progress();
           return Step::kNext;
         case UploadAction::kRetry: {
@@ -344,7 +337,7 @@ class Uploader::RunState {
                               ") would pass the time budget";
             return Step::kStop;
           }
-          ZENML_TRY(FlushAcks());  // do not keep delivered events while waiting
+          ZENML_TRY(feed_->FlushAcks());  // keep no delivered event waiting
           u_.clock_.SleepFor(delay);
           continue;
         }
@@ -361,7 +354,7 @@ class Uploader::RunState {
                 core::FormatTimestamp(summary_.not_before.value());
             return Step::kStop;
           }
-          ZENML_TRY(FlushAcks());
+          ZENML_TRY(feed_->FlushAcks());
           u_.clock_.SleepFor(wait);
           continue;
         }
@@ -383,21 +376,24 @@ class Uploader::RunState {
     }
   }
 
+  // Dead letters: the feed's (too large to send) and this thread's (refused
+  // alone by the server).
+  void CountDeadLetters() {
+    summary_.dead_lettered =
+        dead_lettered_here_ + (feed_ ? feed_->dead_lettered() : 0);
+  }
+
   void Progress() {
+    CountDeadLetters();
     if (opts_.on_progress) opts_.on_progress(summary_);
   }
 
-  // Deletes the events of every request answered 2xx so far.
-  core::Status FlushAcks() {
-    if (pending_acks_.empty()) return core::Status::OK();
-    core::Status s = u_.spool_.Ack(pending_acks_);
-    pending_acks_.clear();
-    return s;
-  }
-
   core::Result<UploadSummary> Finish(bool record) {
+    if (feed_) {
+      ZENML_TRY(feed_->Stop());  // applies the queued Acks
+    }
+    CountDeadLetters();
     HoldSpool();
-    ZENML_TRY(FlushAcks());
     if (summary_.outcome != UploadOutcome::kOptedOut) {
       ZENML_TRY_ASSIGN(spool::SpoolStats stats, u_.spool_.Stats());
       summary_.remaining = stats.count;
@@ -420,14 +416,17 @@ class Uploader::RunState {
 
   Uploader& u_;
   const UploaderOptions& opts_;
-  BatchBuilder builder_;
+  std::string body_key_;
+  BatchBuilder builder_;  // for bodies built on this thread (retries, halves)
   Backoff backoff_;
   core::MonoTime deadline_;
   std::string authorization_;
-  std::string after_key_;
   UploadSummary summary_;
+  uint64_t dead_lettered_here_ = 0;
   bool held_ = false;
-  std::vector<std::string> pending_acks_;
+  std::optional<RequestFeed> feed_;
+  PreparedRequest prepared_;     // the request being sent
+  bool prepared_fresh_ = false;  // its body is unused so far
 };
 
 Uploader::Uploader(spool::Spool& spool, Transport& transport,

@@ -4,19 +4,20 @@
 // A run (DESIGN.md "Upload policy", segment-api.md):
 //   1. If an earlier 429 stored a not-before time: wait for it if the budget
 //      allows, else stop (kRateLimited, the time is kept).
-//   2. Loop until the spool is empty or the budget (max_time) is spent:
-//      - Peek the next events (up to ten requests' worth) past the last key
-//        handled in this run (never from the first key: acknowledged
-//        tombstones are not walked again);
-//      - lay them out request by request (BatchBuilder: <= 475,000 bytes,
-//        <= 500 messages); a message over 32,000 bytes is never sent: it is
-//        dead-lettered at once (status 0);
-//      - for each request: re-check consent (opted out: purge the spool and
-//        stop), stamp sentAt, gzip, POST through the Transport, and act on
-//        ResponsePolicy's decision:
-//          kSuccess     Ack exactly that request's keys, batched into the
-//                       next spool transaction (with the next Peek), and
-//                       always before any wait and at the end of the run
+//   2. Loop until the spool is empty or the budget (max_time) is spent, over
+//      the requests a RequestFeed prepares in its own thread (request_feed.h):
+//      it reads the spool ahead (up to ten requests' worth per transaction,
+//      past the last key it read), lays the events out request by request
+//      (BatchBuilder: <= 475,000 bytes, <= 500 messages), dead-letters at
+//      once a message over 32,000 bytes (status 0: it is never sent), and
+//      builds and gzips each body. For each request this thread re-checks
+//      consent (opted out: purge the spool and stop), sends the prepared
+//      body (rebuilt with a fresh sentAt if it waited kMaxPreparedAge, and
+//      for every retry or half) through the Transport, and acts on
+//      ResponsePolicy's decision:
+//          kSuccess     queue exactly that request's keys for the feed's
+//                       next transaction (flushed before any wait and at
+//                       the end of the run)
 //          kSplit       retry each half, in order
 //          kDeadLetter  a single message refused alone: DeadLetter it with the
 //                       status and the server's reason
@@ -26,13 +27,13 @@
 //                       allows; else store now+wait as not-before and stop
 //          kConfigError stop, keep everything (kKeyRejected / kConfigError)
 //   3. Store the run's UploadRecord in the spool (Spool::RecordUpload).
-// The spool is opened once per peeked set (Hold: the deferred Acks and the
-// next Peek) and never across a network call, so trackers are never held up
-// by a slow server. A crash loses at most the deferred Acks: those events
-// are resent next run. Messages are sent
-// byte for byte as spooled, so a resend after a crash carries the same
-// messageIds and Segment deduplicates it. Events appended during the run get
-// higher keys and are only ever deleted after they were themselves sent.
+// The spool is held only for the feed's short transactions, none of which
+// waits for a request, so trackers are never held up by a slow server. A
+// crash loses at most the queued Acks (about twenty requests' worth): those
+// events are resent next run. Messages are sent byte for byte as spooled,
+// so a resend after a crash carries the same messageIds and Segment
+// deduplicates it. Events appended during the run get higher keys and are
+// only ever deleted after they were themselves sent.
 //
 // The caller owns the run's exclusivity (UploadLock) and injects the Clock,
 // the Transport and the consent check. Thread-compatible: one Run at a time.

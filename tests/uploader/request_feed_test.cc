@@ -1,0 +1,192 @@
+#include "uploader/request_feed.h"
+
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "core/timestamp.h"
+#include "spool/spool.h"
+#include "tests/testing/temp_dir.h"
+#include "uploader/gzip.h"
+
+namespace zenml::uploader {
+namespace {
+
+using std::chrono::milliseconds;
+
+class RequestFeedTest : public ::testing::Test {
+ protected:
+  RequestFeedTest() : spool_(Options()) {}
+
+  spool::SpoolOptions Options() {
+    spool::SpoolOptions o;
+    o.dir = dir_ / "analytics";
+    o.sync = false;
+    o.clock = &clock_;
+    return o;
+  }
+
+  // A message with messageId "<id>" and `pad` bytes of padding.
+  static std::string Message(const std::string& id, size_t pad = 40) {
+    std::string m = R"({"type":"track","messageId":")";
+    m += id;
+    m += R"(","properties":{"pad":")";
+    m += std::string(pad, 'x');
+    m += R"("}})";
+    return m;
+  }
+
+  void Fill(int from, int n, size_t pad = 40) {
+    std::vector<std::string> msgs;
+    for (int i = from; i < from + n; ++i) {
+      msgs.push_back(Message("m" + std::to_string(i), pad));
+    }
+    ASSERT_TRUE(spool_.Append(msgs).ok());
+  }
+
+  RequestFeedOptions FeedOptions() {
+    RequestFeedOptions o;
+    o.write_key = "key";
+    o.requests_per_peek = 2;
+    o.max_ready = 2;
+    return o;
+  }
+
+  // Every request the feed hands out until the end.
+  std::vector<PreparedRequest> Drain(RequestFeed& feed) {
+    std::vector<PreparedRequest> all;
+    for (;;) {
+      auto next = feed.Next();
+      EXPECT_TRUE(next.ok()) << next.status().ToString();
+      if (!next.ok() || !next->has_value()) return all;
+      all.push_back(std::move(**next));
+    }
+  }
+
+  uint64_t Pending() { return spool_.Stats()->count; }
+
+  testing::TempDir dir_;
+  core::FakeClock clock_;
+  spool::Spool spool_;
+};
+
+TEST_F(RequestFeedTest, HandsOutEveryEventOnceInOrderWithinTheRequestLimits) {
+  Fill(0, 2345);
+  RequestFeed feed(spool_, clock_, FeedOptions());
+  std::vector<PreparedRequest> all = Drain(feed);
+  ASSERT_TRUE(feed.Stop().ok());
+  ASSERT_EQ(all.size(), 5u);  // 500 x 4 + 345
+  int expected = 0;
+  for (const PreparedRequest& r : all) {
+    EXPECT_LE(r.entries.size(), kMaxBatchMessages);
+    auto json = GzipDecompress(r.body);
+    ASSERT_TRUE(json.ok());
+    EXPECT_LE(json->size(), kMaxRequestBytes);
+    rapidjson::Document doc;
+    doc.Parse(json->c_str());
+    ASSERT_FALSE(doc.HasParseError());
+    const auto& batch = doc["batch"].GetArray();
+    ASSERT_EQ(batch.Size(), r.entries.size());
+    for (size_t i = 0; i < r.entries.size(); ++i, ++expected) {
+      const std::string id = "m" + std::to_string(expected);
+      EXPECT_EQ(batch[i]["messageId"].GetString(), id);
+      EXPECT_EQ(r.entries[i].json, Message(id));  // byte for byte
+    }
+    EXPECT_STREQ(doc["writeKey"].GetString(), "key");
+    EXPECT_EQ(doc["sentAt"].GetString(), core::FormatTimestamp(clock_.Now()));
+  }
+  EXPECT_EQ(expected, 2345);
+  EXPECT_EQ(Pending(), 2345u);  // nothing acknowledged, nothing deleted
+}
+
+TEST_F(RequestFeedTest, AcksAreDeletedByFlushAcksAndByStop) {
+  Fill(0, 1500);
+  RequestFeed feed(spool_, clock_, FeedOptions());
+  auto first = feed.Next();
+  ASSERT_TRUE(first.ok() && first->has_value());
+  std::vector<std::string> keys;
+  for (const auto& e : (*first)->entries) keys.push_back(e.key);
+  feed.Ack(keys);
+  ASSERT_TRUE(feed.FlushAcks().ok());
+  EXPECT_EQ(Pending(), 1000u);
+
+  auto second = feed.Next();
+  ASSERT_TRUE(second.ok() && second->has_value());
+  keys.clear();
+  for (const auto& e : (*second)->entries) keys.push_back(e.key);
+  feed.Ack(keys);
+  ASSERT_TRUE(feed.Stop().ok());
+  EXPECT_EQ(Pending(), 500u);
+  // Stopped: nothing more is handed out.
+  auto after = feed.Next();
+  ASSERT_TRUE(after.ok());
+  EXPECT_FALSE(after->has_value());
+}
+
+TEST_F(RequestFeedTest, TooLargeMessagesAreDeadLetteredAndNeverHandedOut) {
+  Fill(0, 2);
+  Fill(2, 1, 33'000);
+  Fill(3, 2);
+  RequestFeed feed(spool_, clock_, FeedOptions());
+  std::vector<PreparedRequest> all = Drain(feed);
+  ASSERT_TRUE(feed.Stop().ok());
+  ASSERT_EQ(all.size(), 1u);
+  ASSERT_EQ(all[0].entries.size(), 4u);
+  EXPECT_EQ(feed.dead_lettered(), 1u);
+  auto dead = spool_.PeekDeadLetters(0, 10);
+  ASSERT_TRUE(dead.ok());
+  ASSERT_EQ(dead->size(), 1u);
+  EXPECT_EQ((*dead)[0].seq, 3u);
+}
+
+TEST_F(RequestFeedTest, ADryRunDeadLettersNothingAndSendsPlainJson) {
+  Fill(0, 3);
+  Fill(3, 1, 33'000);
+  RequestFeedOptions o = FeedOptions();
+  o.dry_run = true;
+  o.gzip = false;
+  RequestFeed feed(spool_, clock_, o);
+  std::vector<PreparedRequest> all = Drain(feed);
+  ASSERT_TRUE(feed.Stop().ok());
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].body.front(), '{');
+  EXPECT_EQ(feed.dead_lettered(), 1u);  // counted only
+  EXPECT_EQ(spool_.PeekDeadLetters(0, 10)->size(), 0u);
+  EXPECT_EQ(Pending(), 4u);
+}
+
+TEST_F(RequestFeedTest, EventsAppendedAfterTheFeedReadTheEndAreStillHandedOut) {
+  Fill(0, 10);
+  RequestFeed feed(spool_, clock_, FeedOptions());
+  auto first = feed.Next();
+  ASSERT_TRUE(first.ok() && first->has_value());
+  // Let the feed read ahead to the end of the spool (its Peek finds nothing
+  // more), then append, as a tracker would while the request is in flight.
+  ASSERT_TRUE(feed.FlushAcks().ok());
+  Fill(10, 3);
+  std::vector<PreparedRequest> rest = Drain(feed);
+  ASSERT_EQ(rest.size(), 1u);
+  ASSERT_EQ(rest[0].entries.size(), 3u);
+  EXPECT_EQ(rest[0].entries[0].seq, 11u);
+}
+
+TEST_F(RequestFeedTest, TheSpoolIsFreeWhileRequestsAreReady) {
+  Fill(0, 5000);
+  RequestFeed feed(spool_, clock_, FeedOptions());
+  auto first = feed.Next();  // the feed then fills its queue and waits
+  ASSERT_TRUE(first.ok() && first->has_value());
+  ASSERT_TRUE(feed.FlushAcks().ok());  // its transactions are done
+  // Another process's writer gets the database, not the inbox.
+  spool::SpoolOptions other_options = Options();
+  other_options.lock_wait = milliseconds(0);
+  spool::Spool other(other_options);
+  auto where = other.Append(std::vector<std::string>{Message("late")});
+  ASSERT_TRUE(where.ok()) << where.status().ToString();
+  EXPECT_EQ(*where, spool::AppendTarget::kDatabase);
+}
+
+}  // namespace
+}  // namespace zenml::uploader

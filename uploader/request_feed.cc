@@ -1,0 +1,204 @@
+#include "uploader/request_feed.h"
+
+#include <iterator>
+#include <span>
+#include <string_view>
+#include <utility>
+
+#include "core/timestamp.h"
+#include "uploader/gzip.h"
+
+namespace zenml::uploader {
+
+RequestFeed::RequestFeed(spool::Spool& spool, const core::Clock& clock,
+                         RequestFeedOptions options)
+    : spool_(spool),
+      clock_(clock),
+      options_(std::move(options)),
+      builder_(options_.write_key, options_.max_request_bytes,
+               options_.max_batch_messages),
+      thread_([this] { Loop(); }) {}
+
+RequestFeed::~RequestFeed() { static_cast<void>(Stop()); }
+
+core::Result<std::optional<PreparedRequest>> RequestFeed::Next() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    done_cv_.wait(lock, [&] {
+      return !ready_.empty() || exhausted_ || !error_.ok() || stopping_;
+    });
+    if (!error_.ok()) return error_;
+    if (stopping_) return std::optional<PreparedRequest>();
+    if (!ready_.empty()) {
+      PreparedRequest next = std::move(ready_.front());
+      ready_.pop_front();
+      work_cv_.notify_one();
+      return std::optional<PreparedRequest>(std::move(next));
+    }
+    if (confirmed_empty_) return std::optional<PreparedRequest>();
+    // The empty Peek ran ahead, while earlier requests were still being
+    // sent: events appended since then belong in this run too. One more
+    // Peek, started now (with the queued Acks), decides.
+    exhausted_ = false;
+    confirming_ = true;
+    work_cv_.notify_one();
+  }
+}
+
+void RequestFeed::Ack(std::vector<std::string> keys) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (acks_.empty()) {
+    acks_ = std::move(keys);
+  } else {
+    acks_.insert(acks_.end(), std::make_move_iterator(keys.begin()),
+                 std::make_move_iterator(keys.end()));
+  }
+  // No wake-up: the Acks ride with the next transaction the feed needs
+  // anyway (or with FlushAcks/Stop), so a drain costs one open per Peek.
+}
+
+core::Status RequestFeed::FlushAcks() {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!thread_.joinable()) return error_;  // stopped: nothing is queued
+  const uint64_t ticket = ++flush_wanted_;
+  work_cv_.notify_one();
+  done_cv_.wait(lock, [&] { return flushed_ >= ticket; });
+  return error_;
+}
+
+core::Status RequestFeed::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  work_cv_.notify_one();
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard<std::mutex> lock(mu_);
+  done_cv_.notify_all();
+  return error_;
+}
+
+uint64_t RequestFeed::dead_lettered() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return dead_lettered_;
+}
+
+void RequestFeed::Loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    auto wants_read = [&] {
+      return !stopping_ && !exhausted_ && error_.ok() &&
+             ready_.size() < options_.max_ready;
+    };
+    work_cv_.wait(lock, [&] {
+      return stopping_ || flush_wanted_ > flushed_ || wants_read();
+    });
+    const bool read = wants_read();
+    if (!read && acks_.empty()) {
+      flushed_ = flush_wanted_;
+      done_cv_.notify_all();
+      if (stopping_) return;
+      continue;
+    }
+    std::vector<std::string> acks = std::move(acks_);
+    acks_.clear();
+    const uint64_t flush_target = flush_wanted_;
+    const bool confirming = read && confirming_;
+    lock.unlock();
+
+    std::vector<PreparedRequest> prepared;
+    bool exhausted = false;
+    uint64_t dead = 0;
+    core::Status s = Transaction(acks, read, &prepared, &exhausted, &dead);
+
+    lock.lock();
+    if (!s.ok() && error_.ok()) error_ = s;
+    for (PreparedRequest& p : prepared) ready_.push_back(std::move(p));
+    if (read) {
+      exhausted_ = exhausted;
+      confirmed_empty_ = exhausted && confirming;
+      if (confirming || !exhausted) confirming_ = false;  // answered, or moot
+    }
+    dead_lettered_ += dead;
+    flushed_ = flush_target;  // every Ack queued before it is applied
+    done_cv_.notify_all();
+  }
+}
+
+core::Status RequestFeed::Transaction(const std::vector<std::string>& acks,
+                                      bool read,
+                                      std::vector<PreparedRequest>* out,
+                                      bool* exhausted, uint64_t* dead) {
+  // One open for the Acks, the Peek and the dead letters; released before
+  // the bodies are built, so other processes wait only for the spool work.
+  const bool held = !options_.dry_run && spool_.Hold().ok();
+  core::Status s;
+  if (!acks.empty()) s = spool_.Ack(acks);
+  std::vector<spool::Entry> sendable;
+  if (s.ok() && read) {
+    core::Result<std::vector<spool::Entry>> entries = spool_.Peek(
+        after_key_, builder_.max_single_message() * options_.requests_per_peek,
+        options_.max_batch_messages * options_.requests_per_peek);
+    if (!entries.ok()) {
+      s = entries.status();
+    } else if (entries->empty()) {
+      *exhausted = true;
+    } else {
+      after_key_ = entries->back().key;
+      sendable.reserve(entries->size());
+      for (spool::Entry& e : *entries) {
+        if (e.json.size() <= options_.max_message_bytes &&
+            e.json.size() <= builder_.max_single_message()) {
+          sendable.push_back(std::move(e));
+          continue;
+        }
+        // Segment would refuse the whole request for it: never send it.
+        if (!options_.dry_run) {
+          s = spool_.DeadLetter(e.key, 0,
+                                "message of " + std::to_string(e.json.size()) +
+                                    " bytes exceeds the " +
+                                    std::to_string(options_.max_message_bytes) +
+                                    "-byte limit; not sent");
+          if (!s.ok()) break;
+        }
+        ++*dead;
+      }
+    }
+  }
+  if (held) spool_.Release();
+  if (!s.ok() || sendable.empty()) return s;
+  return Prepare(std::move(sendable), out);
+}
+
+core::Status RequestFeed::Prepare(std::vector<spool::Entry> entries,
+                                  std::vector<PreparedRequest>* out) {
+  size_t begin = 0;
+  while (begin < entries.size()) {
+    builder_.Clear();
+    size_t end = begin;
+    while (end < entries.size() && builder_.Add(entries[end].json)) ++end;
+    if (end == begin) {  // cannot happen: oversized messages were set aside
+      return core::Status::Internal("request feed: a message fits no request");
+    }
+    std::vector<std::string_view> messages;
+    messages.reserve(end - begin);
+    for (size_t i = begin; i < end; ++i) messages.push_back(entries[i].json);
+    PreparedRequest request;
+    request.body =
+        builder_.BuildFor(messages, core::FormatTimestamp(clock_.Now()));
+    request.built_at = clock_.Monotonic();
+    if (options_.gzip) {
+      ZENML_TRY_ASSIGN(request.body,
+                       GzipCompress(request.body, options_.gzip_level));
+    }
+    // The body is built: the messages may move now.
+    request.entries.assign(std::make_move_iterator(entries.begin() + begin),
+                           std::make_move_iterator(entries.begin() + end));
+    out->push_back(std::move(request));
+    begin = end;
+  }
+  builder_.Clear();
+  return core::Status::OK();
+}
+
+}  // namespace zenml::uploader

@@ -1,0 +1,146 @@
+// RequestFeed: reads the spool ahead of the uploader's requests and prepares
+// them, in a thread of its own, so the spool's work overlaps the network's.
+//
+// Draining a spool costs three kinds of work per request: the spool's (open,
+// the Ack of what was sent, the Peek of what comes next), the body's (layout,
+// JSON, gzip) and the network's (the POST and the server's answer). Done one
+// after the other they add up; on loopback the spool and the body cost more
+// than the request (docs/BENCHMARKS.md "Uploader"). The feed thread does the
+// first two while the caller's thread waits for the server:
+//
+//   feed thread:   [Ack+Peek tx] [lay out, build, gzip x10] [Ack+Peek tx] ...
+//   caller thread:        POST 1, POST 2, ... (Acks queued back to the feed)
+//
+// Each spool transaction of the feed (Hold; Ack of the keys queued so far;
+// Peek of up to ten requests' worth after the last key read; dead-lettering
+// of messages too large to ever send; Release) is short and bounded and never
+// waits for the network, so the spool is never held while a request waits on
+// a server (DESIGN.md "Upload policy"): a slow or hanging server holds up no
+// tracker. Acks reach the spool with the feed's next transaction, or at once
+// with FlushAcks() (before any wait) and Stop() (at the end of a run); a crash
+// loses only queued Acks, and those events are resent with the same
+// messageIds, which Segment deduplicates.
+//
+// A prepared request's body is built and stamped with `sentAt` when prepared;
+// the caller rebuilds it if it waited longer than kMaxPreparedAge, so the
+// stamp is never older than that when the request leaves.
+//
+// Thread-safe: Next(), Ack(), FlushAcks() and Stop() may be called from one
+// consumer thread while the feed thread runs.
+
+#ifndef ZENML_UPLOADER_REQUEST_FEED_H_
+#define ZENML_UPLOADER_REQUEST_FEED_H_
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/result.h"
+#include "spool/spool.h"
+#include "uploader/batch_builder.h"
+
+namespace zenml::uploader {
+
+// How old a prepared body may be when it is sent; older ones are rebuilt with
+// a fresh sentAt.
+inline constexpr std::chrono::seconds kMaxPreparedAge{1};
+
+// One request, ready to send.
+struct PreparedRequest {
+  std::vector<spool::Entry> entries;  // its messages, in key order
+  std::string body;                   // as built: gzip'd if options.gzip
+  core::MonoTime built_at;            // when body was built (and stamped)
+};
+
+struct RequestFeedOptions {
+  std::string write_key;  // as it goes into the body (masked for a dry run)
+  size_t max_request_bytes = kMaxRequestBytes;
+  size_t max_batch_messages = kMaxBatchMessages;
+  size_t max_message_bytes = kMaxMessageBytes;
+  bool gzip = true;
+  int gzip_level = 1;
+  // Requests read per spool transaction (one Peek).
+  size_t requests_per_peek = 10;
+  // The feed reads the next set while fewer than this many requests are
+  // ready (so up to max_ready + requests_per_peek - 1 are), and waits,
+  // spool released, otherwise.
+  size_t max_ready = 10;
+  // Dry run: no Hold, no Ack, no dead-lettering; oversized messages are only
+  // counted.
+  bool dry_run = false;
+};
+
+class RequestFeed {
+ public:
+  // Starts the feed thread. `spool` and `clock` must outlive the feed.
+  RequestFeed(spool::Spool& spool, const core::Clock& clock,
+              RequestFeedOptions options);
+  // Stop(), ignoring its status.
+  ~RequestFeed();
+  RequestFeed(const RequestFeed&) = delete;
+  RequestFeed& operator=(const RequestFeed&) = delete;
+
+  // The next request, in spool order; nullopt when a Peek started after
+  // every earlier request was handed out found nothing more (so events
+  // appended while those were being sent go in the same run). Blocks while
+  // the feed works. Fails with the spool's error if a feed transaction
+  // failed (the feed stops).
+  core::Result<std::optional<PreparedRequest>> Next();
+
+  // Queues `keys` (sent and acknowledged) for deletion with the feed's next
+  // transaction.
+  void Ack(std::vector<std::string> keys);
+
+  // Deletes every queued key now; returns when they are deleted.
+  core::Status FlushAcks();
+
+  // Stops reading, deletes the queued keys and joins the thread. Idempotent;
+  // Next() returns nullopt afterwards.
+  core::Status Stop();
+
+  // Messages larger than any request may carry, dead-lettered (counted only,
+  // in a dry run) by the feed so far.
+  uint64_t dead_lettered() const;
+
+ private:
+  void Loop();
+  // One transaction: Ack `acks`, then (if `read`) Peek the next set and lay
+  // it out into `out`.
+  core::Status Transaction(const std::vector<std::string>& acks, bool read,
+                           std::vector<PreparedRequest>* out, bool* exhausted,
+                           uint64_t* dead);
+  core::Status Prepare(std::vector<spool::Entry> entries,
+                       std::vector<PreparedRequest>* out);
+
+  spool::Spool& spool_;
+  const core::Clock& clock_;
+  const RequestFeedOptions options_;
+  BatchBuilder builder_;  // feed thread only
+
+  mutable std::mutex mu_;
+  std::condition_variable work_cv_;  // the feed thread waits on it
+  std::condition_variable done_cv_;  // consumers wait on it
+  std::deque<PreparedRequest> ready_;
+  std::vector<std::string> acks_;  // queued, not yet in a transaction
+  uint64_t flush_wanted_ = 0;      // FlushAcks() requests so far
+  uint64_t flushed_ = 0;           // of which done (all acks before them)
+  bool exhausted_ = false;         // the last Peek found nothing more
+  bool confirming_ = false;        // Next() wants a Peek started after it
+  bool confirmed_empty_ = false;   // and that Peek found nothing: the end
+  bool stopping_ = false;
+  core::Status error_;
+  std::string after_key_;  // feed thread only: the last key read
+  uint64_t dead_lettered_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace zenml::uploader
+
+#endif  // ZENML_UPLOADER_REQUEST_FEED_H_
