@@ -12,6 +12,7 @@
 #include "spool/spool.h"
 #include "tests/testing/temp_dir.h"
 #include "uploader/gzip.h"
+#include "uploader/request_feed.h"
 
 namespace zenml::uploader {
 namespace {
@@ -267,6 +268,21 @@ TEST_F(UploaderTest, SentAtDiffersBetweenAttemptsWhileMessageIdsStayTheSame) {
   EXPECT_NE(transport_.seen[1].sent_at, transport_.seen[2].sent_at);
   EXPECT_EQ(transport_.seen[0].ids, transport_.seen[1].ids);
   EXPECT_EQ(transport_.seen[1].ids, transport_.seen[2].ids);
+}
+
+TEST_F(UploaderTest, APreparedBodyThatWaitedTooLongIsSentWithAFreshSentAt) {
+  Fill(0, 1500);  // three requests, all prepared by the feed at once
+  const std::string prepared_at = core::FormatTimestamp(clock_.Now());
+  transport_.on_post = [&](const Seen&) {
+    if (transport_.seen.size() == 1) clock_.Advance(kMaxPreparedAge * 2);
+  };
+  RunOnce(Opts());
+  ASSERT_EQ(transport_.seen.size(), 3u);
+  EXPECT_EQ(transport_.seen[0].sent_at, prepared_at);
+  // The first answer took two seconds: the next bodies are built again.
+  EXPECT_EQ(transport_.seen[1].sent_at, core::FormatTimestamp(clock_.Now()));
+  EXPECT_EQ(transport_.seen[2].sent_at, core::FormatTimestamp(clock_.Now()));
+  EXPECT_EQ(transport_.seen[1].ids.size(), 500u);
 }
 
 TEST_F(UploaderTest, TransportErrorsAreRetriedLikeServerErrors) {
