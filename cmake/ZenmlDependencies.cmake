@@ -7,6 +7,9 @@ find_package(CURL REQUIRED)
 find_package(ZLIB REQUIRED)
 find_package(yaml-cpp CONFIG REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
+# libdeflate (request bodies' gzip): Debian ships a pkg-config file only.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(LIBDEFLATE REQUIRED IMPORTED_TARGET libdeflate)
 
 # RapidJSON 1.1 ships a config that defines no target; wrap its headers.
 find_package(RapidJSON CONFIG REQUIRED)
@@ -17,7 +20,6 @@ endif()
 
 if(ZENML_BUILD_TESTS)
   find_package(GTest CONFIG REQUIRED)
-  find_package(PkgConfig REQUIRED)
   pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 endif()
 if(ZENML_BUILD_BENCHMARKS)

@@ -98,7 +98,7 @@ if(ZENML_PACKAGE_HAS_SPOOL)
   string(APPEND ZENML_PC_EXTRA_LIBS " -lleveldb")  # Debian ships no leveldb.pc
 endif()
 if(ZENML_PACKAGE_HAS_UPLOADER)
-  string(APPEND ZENML_PC_REQUIRES " libcurl zlib libcrypto")
+  string(APPEND ZENML_PC_REQUIRES " libcurl zlib libdeflate libcrypto")
 endif()
 # The prefix is found relative to the .pc file, so `cmake --install
 # --prefix ANYWHERE` gives a working file.

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config git ca-certificates
   libleveldb-dev libsnappy-dev libfmt-dev libcurl4-openssl-dev rapidjson-dev
-  libyaml-cpp-dev libcli11-dev zlib1g-dev libssl-dev
+  libyaml-cpp-dev libcli11-dev zlib1g-dev libdeflate-dev libssl-dev
   libgtest-dev libgmock-dev libcpp-httplib-dev libbenchmark-dev
   clang-format
   # Tests only: python3-yaml reads a rewritten config.yaml back the way ZenML's

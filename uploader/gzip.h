@@ -1,5 +1,6 @@
-// Gzip: RFC 1952 compression of request bodies (zlib's deflate with a gzip
-// header), and the inverse for tests and the collector.
+// Gzip: RFC 1952 compression of request bodies (libdeflate: whole-buffer
+// DEFLATE with a gzip header), and the inverse (zlib, which also reads
+// streams of several members) for tests and the collector.
 //
 // Segment and Segment-compatible collectors accept `Content-Encoding: gzip`;
 // a 475,000-byte batch of analytics events shrinks about tenfold, which is
@@ -17,9 +18,9 @@
 
 namespace zenml::uploader {
 
-// Compresses `data` into one gzip member at `level` (0-9, zlib's meaning;
-// 6 is zlib's default and the best size/speed point for JSON). Fails with
-// Internal only if zlib itself fails (out of memory).
+// Compresses `data` into one gzip member at `level` (0-9 as for zlib, up to
+// 12 for libdeflate's slowest). Fails with Internal only if libdeflate
+// cannot allocate its compressor.
 core::Result<std::string> GzipCompress(std::string_view data, int level = 6);
 
 // Decompresses a gzip stream (one or more members). Fails with Corruption on

@@ -99,7 +99,7 @@ struct UploaderOptions {
   std::string write_key;  // required; never printed whole (RedactWriteKey)
   std::string user_agent = "zenml-analytics";
   bool gzip = true;  // Content-Encoding: gzip
-  // zlib level for gzip. 1, not zlib's default 6: on 500 track messages
+  // gzip level (libdeflate). 1, not zlib's default 6: on 500 track messages
   // with random messageIds level 1 is about twice as fast for bodies ~13 %
   // larger (ratio ~11x against ~12x; docs/BENCHMARKS.md), and at level 6
   // compression was the largest cost of a drain once the spool's was cut.
