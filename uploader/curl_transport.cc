@@ -91,10 +91,16 @@ long Millis(std::chrono::milliseconds d) {
 
 }  // namespace
 
+struct CurlTransport::Handle {
+  EasyHandle easy;
+};
+
 CurlTransport::CurlTransport(CurlTransportOptions options)
     : options_(std::move(options)) {
   GlobalInitOnce();
 }
+
+CurlTransport::~CurlTransport() = default;
 
 std::string CurlTransport::Version() {
   GlobalInitOnce();
@@ -102,9 +108,14 @@ std::string CurlTransport::Version() {
 }
 
 core::Result<HttpResponse> CurlTransport::Post(const HttpRequest& request) {
-  EasyHandle easy(curl_easy_init());
-  if (!easy) return core::Status::Internal("curl_easy_init failed");
-  CURL* h = easy.get();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!handle_) {
+    EasyHandle easy(curl_easy_init());
+    if (!easy) return core::Status::Internal("curl_easy_init failed");
+    handle_ = std::make_unique<Handle>(Handle{std::move(easy)});
+  }
+  CURL* h = handle_->easy.get();
+  curl_easy_reset(h);  // every option as new; open connections stay
 
   Slist headers;
   auto append = [&headers](const std::string& line) {
@@ -150,9 +161,12 @@ core::Result<HttpResponse> CurlTransport::Post(const HttpRequest& request) {
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &response);
 
   CURLcode rc = curl_easy_perform(h);
-  if (rc != CURLE_OK) return ErrorStatus(rc, error, request.url);
   long status = 0;
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+  if (rc == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+  // The handle outlives this call: forget the pointers into it (error
+  // buffer, headers, body, response) before they dangle.
+  curl_easy_reset(h);
+  if (rc != CURLE_OK) return ErrorStatus(rc, error, request.url);
   response.status = static_cast<int>(status);
   return response;
 }

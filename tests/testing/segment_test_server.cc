@@ -58,7 +58,8 @@ SegmentTestServer::SegmentTestServer(int port,
     for (const auto& [k, v] : req.headers) headers.emplace(Lower(k), v);
     int status = 0;
     ScriptedResponse answer;
-    Handle(req.path, req.body, std::move(headers), status, answer);
+    Handle(req.path, req.body, std::move(headers), req.remote_port, status,
+           answer);
     res.status = answer.status;
     for (const auto& [k, v] : answer.headers) res.set_header(k, v);
     if (answer.drop_connection) {
@@ -87,6 +88,10 @@ SegmentTestServer::SegmentTestServer(int port,
     res.set_content(out, "application/json");
   });
   server_->set_keep_alive_max_count(1000);
+  // As production servers do: without it a kept-alive connection waits on
+  // Nagle's algorithm and the client's delayed ACK (40 ms) for the second
+  // write of every answer.
+  server_->set_tcp_nodelay(true);
   int bound = port == 0
                   ? server_->bind_to_any_port("127.0.0.1")
                   : (server_->bind_to_port("127.0.0.1", port) ? port : -1);
@@ -176,9 +181,11 @@ void SegmentTestServer::Release() {
 
 void SegmentTestServer::Handle(const std::string& path, const std::string& body,
                                std::map<std::string, std::string> headers,
-                               int& status, ScriptedResponse& out) {
+                               int remote_port, int& status,
+                               ScriptedResponse& out) {
   ReceivedRequest r;
   r.path = path;
+  r.remote_port = remote_port;
   r.body = body;
   auto cl = headers.find("content-length");
   r.wire_bytes = cl != headers.end() ? std::stoul(cl->second) : body.size();

@@ -73,7 +73,8 @@ struct ReceivedRequest {
   size_t largest_message = 0;  // bytes of the largest message, as serialized
   std::string sent_at;
   std::string write_key;
-  int answered = 0;  // the status answered (0: dropped or not yet)
+  int answered = 0;     // the status answered (0: dropped or not yet)
+  int remote_port = 0;  // the client's port: one per connection
 };
 
 class SegmentTestServer {
@@ -116,8 +117,8 @@ class SegmentTestServer {
 
  private:
   void Handle(const std::string& path, const std::string& body,
-              std::map<std::string, std::string> headers, int& status,
-              ScriptedResponse& out);
+              std::map<std::string, std::string> headers, int remote_port,
+              int& status, ScriptedResponse& out);
 
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;

@@ -117,6 +117,37 @@ TEST(CurlTransportTest, ConnectionDroppedMidAnswerIsAnErrorNotA200) {
   EXPECT_EQ(got.status().code(), core::Status::Code::kUnavailable);
 }
 
+TEST(CurlTransportTest, RequestsShareOneConnectionAndOptionsDoNotCarryOver) {
+  SegmentTestServer server;
+  ASSERT_TRUE(server.ok());
+  CurlTransport transport;
+  HttpRequest first = Request(server, "{\"batch\":[]}");
+  first.headers.emplace_back("X-Only-First", "1");
+  ASSERT_EQ(transport.Post(first)->status, 200);
+  ASSERT_EQ(transport.Post(Request(server, "{\"batch\":[]}"))->status, 200);
+  ASSERT_EQ(transport.Post(Request(server, "{\"batch\":[]}"))->status, 200);
+  auto reqs = server.requests();
+  ASSERT_EQ(reqs.size(), 3u);
+  // One TCP connection (and, against Segment, one TLS handshake) for all.
+  EXPECT_EQ(reqs[1].remote_port, reqs[0].remote_port);
+  EXPECT_EQ(reqs[2].remote_port, reqs[0].remote_port);
+  EXPECT_EQ(reqs[0].headers.count("x-only-first"), 1u);
+  EXPECT_EQ(reqs[1].headers.count("x-only-first"), 0u);
+}
+
+TEST(CurlTransportTest, ARequestAfterADroppedConnectionConnectsAgain) {
+  SegmentTestServer server;
+  ScriptedResponse drop;
+  drop.drop_connection = true;
+  server.Plan({ScriptedResponse::Status(200), drop});
+  CurlTransport transport;
+  ASSERT_TRUE(transport.Post(Request(server, "{}")).ok());
+  ASSERT_FALSE(transport.Post(Request(server, "{}")).ok());
+  auto again = transport.Post(Request(server, "{}"));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->status, 200);
+}
+
 TEST(CurlTransportTest, MalformedOrUnsupportedUrlIsAConfigurationError) {
   CurlTransport transport;
   HttpRequest r;
