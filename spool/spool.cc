@@ -45,6 +45,9 @@ constexpr int kMaxOpenFiles = 100;  // LevelDB clips to at least 74
 // At this many level-0 tables a Peek compacts them (CompactIfLevel0Crowded):
 // LevelDB 1.23's kL0_SlowdownWritesTrigger, where it starts delaying writes.
 constexpr uint64_t kLevel0FilesToCompact = 8;
+// LevelDB 1.23's kL0_CompactionTrigger: from this many level-0 tables on its
+// background thread compacts them (Spool::CompactingLevel0).
+constexpr uint64_t kLevel0CompactionTrigger = 4;
 
 // Compact the drained range after this many deletes (acks, drops), and only
 // once it is at least as large as what remains: compacting rewrites the
@@ -1010,6 +1013,12 @@ class Spool::Impl {
     return Status::OK();
   }
 
+  bool CompactingLevel0() {
+    SharedDb& s = Shared();
+    std::lock_guard<std::mutex> lock(s.mu);
+    return s.db && Level0Files(s) >= kLevel0CompactionTrigger;
+  }
+
   void Release() {
     SharedDb& s = Shared();
     std::lock_guard<std::mutex> lock(s.mu);
@@ -1219,15 +1228,22 @@ class Spool::Impl {
   // the drained range are rewritten. Compacting everything (as at first)
   // rewrote every pending event each time a drain's Ack tombstones had
   // filled level 0: ~25 % of a 1,000,000-event drain.
+  //
+  // Under Hold() (s.holds > 0: the uploader's request feed) the background
+  // thread is left to it: the holder keeps the database open while
+  // CompactingLevel0(), so the compaction finishes while it goes on reading
+  // and sending instead of waiting for it.
   void CompactIfLevel0Crowded(SharedDb& s) {
-    std::string files;
-    if (!s.db->GetProperty("leveldb.num-files-at-level0", &files)) return;
-    if (std::strtoull(files.c_str(), nullptr, 10) < kLevel0FilesToCompact) {
-      return;
-    }
+    if (s.holds > 0 || Level0Files(s) < kLevel0FilesToCompact) return;
     const std::string head = EventKey(s.meta.first_seq);
     leveldb::Slice end(head);
     s.db->CompactRange(nullptr, &end);
+  }
+
+  static uint64_t Level0Files(SharedDb& s) {
+    std::string files;
+    if (!s.db->GetProperty("leveldb.num-files-at-level0", &files)) return 0;
+    return std::strtoull(files.c_str(), nullptr, 10);
   }
 
   // RepairDB does not take LevelDB's LOCK, so we take it ourselves: no other
@@ -1620,6 +1636,7 @@ Status Spool::RecordUpload(const UploadRecord& record) {
 }
 
 Status Spool::Hold() { return impl_->Hold(); }
+bool Spool::CompactingLevel0() { return impl_->CompactingLevel0(); }
 
 void Spool::Release() { impl_->Release(); }
 

@@ -207,6 +207,15 @@ class Spool {
   Status Hold();
   void Release();
 
+  // Whether the database, open under Hold(), has level-0 tables enough
+  // (LevelDB's compaction trigger, 4) that LevelDB's background thread is
+  // compacting them. Closing the database stops that compaction and the next
+  // open starts it over, so a reader draining the spool keeps holding while
+  // this is true and goes on reading meanwhile; a Peek under Hold() leaves
+  // crowded level-0 tables to that background compaction instead of
+  // compacting them in the foreground. False when the database is not open.
+  bool CompactingLevel0();
+
  private:
   class Impl;
   SpoolOptions options_;

@@ -90,14 +90,30 @@ void RequestFeed::Loop() {
       return !stopping_ && !exhausted_ && error_.ok() &&
              ready_.size() < options_.max_ready;
     };
-    work_cv_.wait(lock, [&] {
+    auto has_work = [&] {
       return stopping_ || flush_wanted_ > flushed_ || wants_read();
-    });
+    };
+    if (held_) {
+      // Holding only for LevelDB's level-0 compaction: look again soon.
+      if (!work_cv_.wait_for(lock, kHoldPoll, has_work)) {
+        lock.unlock();
+        ReleaseUnlessCompacting();
+        lock.lock();
+        continue;
+      }
+    } else {
+      work_cv_.wait(lock, has_work);
+    }
     const bool read = wants_read();
     if (!read && acks_.empty()) {
       flushed_ = flush_wanted_;
       done_cv_.notify_all();
-      if (stopping_) return;
+      if (stopping_) {
+        lock.unlock();
+        if (held_) spool_.Release();
+        held_ = false;
+        return;
+      }
       continue;
     }
     std::vector<std::string> acks = std::move(acks_);
@@ -130,8 +146,12 @@ core::Status RequestFeed::Transaction(const std::vector<std::string>& acks,
                                       std::vector<PreparedRequest>* out,
                                       bool* exhausted, uint64_t* dead) {
   // One open for the Acks, the Peek and the dead letters; released before
-  // the bodies are built, so other processes wait only for the spool work.
-  const bool held = !options_.dry_run && spool_.Hold().ok();
+  // the bodies are built, so other processes wait only for the spool work
+  // (or, while LevelDB compacts level 0, until that is done).
+  if (!held_ && !options_.dry_run) {
+    held_ = spool_.Hold().ok();
+    held_since_ = std::chrono::steady_clock::now();
+  }
   core::Status s;
   if (!acks.empty()) s = spool_.Ack(acks);
   std::vector<spool::Entry> sendable;
@@ -165,9 +185,19 @@ core::Status RequestFeed::Transaction(const std::vector<std::string>& acks,
       }
     }
   }
-  if (held) spool_.Release();
+  ReleaseUnlessCompacting();
   if (!s.ok() || sendable.empty()) return s;
   return Prepare(std::move(sendable), out);
+}
+
+void RequestFeed::ReleaseUnlessCompacting() {
+  if (!held_) return;
+  if (spool_.CompactingLevel0() &&
+      std::chrono::steady_clock::now() - held_since_ < kMaxCompactionHold) {
+    return;
+  }
+  spool_.Release();
+  held_ = false;
 }
 
 core::Status RequestFeed::Prepare(std::vector<spool::Entry> entries,

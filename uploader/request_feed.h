@@ -16,9 +16,15 @@
 // of messages too large to ever send; Release) is short and bounded and never
 // waits for the network, so the spool is never held while a request waits on
 // a server (DESIGN.md "Upload policy"): a slow or hanging server holds up no
-// tracker. Acks reach the spool with the feed's next transaction, or at once
-// with FlushAcks() (before any wait) and Stop() (at the end of a run); a crash
-// loses only queued Acks, and those events are resent with the same
+// tracker. One exception, bounded by LevelDB's own work: while LevelDB
+// compacts crowded level-0 tables in its background thread
+// (Spool::CompactingLevel0), the feed keeps the database open until that is
+// done (at most kMaxCompactionHold), since closing would throw the work away
+// and the next open would start it over; it goes on reading meanwhile. A
+// foreground compaction, which a Peek without Hold does, keeps writers out
+// just as long. Acks reach the spool with the feed's next transaction, or at
+// once with FlushAcks() (before any wait) and Stop() (at the end of a run); a
+// crash loses only queued Acks, and those events are resent with the same
 // messageIds, which Segment deduplicates.
 //
 // A prepared request's body is built and stamped with `sentAt` when prepared;
@@ -118,6 +124,15 @@ class RequestFeed {
                            uint64_t* dead);
   core::Status Prepare(std::vector<spool::Entry> entries,
                        std::vector<PreparedRequest>* out);
+  // Releases the spool unless LevelDB is compacting level 0 (and has been
+  // for less than kMaxCompactionHold): closing would throw that work away.
+  void ReleaseUnlessCompacting();
+
+  // While holding for a compaction, how often the feed looks whether it is
+  // done, and how long it holds at most (a compaction that cannot finish,
+  // on a full disk say, must not keep writers out for the whole run).
+  static constexpr std::chrono::milliseconds kHoldPoll{10};
+  static constexpr std::chrono::seconds kMaxCompactionHold{10};
 
   spool::Spool& spool_;
   const core::Clock& clock_;
@@ -137,6 +152,8 @@ class RequestFeed {
   bool stopping_ = false;
   core::Status error_;
   std::string after_key_;  // feed thread only: the last key read
+  bool held_ = false;      // feed thread only: under spool_.Hold()
+  std::chrono::steady_clock::time_point held_since_;
   uint64_t dead_lettered_ = 0;
   std::thread thread_;
 };

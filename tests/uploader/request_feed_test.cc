@@ -3,12 +3,19 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
+#include <leveldb/db.h>
+
 #include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/timestamp.h"
 #include "spool/spool.h"
+#include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
 #include "uploader/gzip.h"
 
@@ -16,6 +23,31 @@ namespace zenml::uploader {
 namespace {
 
 using std::chrono::milliseconds;
+
+// Appends one event from another process (LevelDB's lock is per process:
+// a Spool in this one would share the feed's open handle) without waiting
+// for the lock; returns where it landed: "database" or "inbox".
+std::string AppendFromAnotherProcess(const std::filesystem::path& dir) {
+  testing::ProcessResult r = testing::Run(
+      {testing::TestBinPath("spool_helper"), "append", "--dir", dir.string(),
+       "--count", "1", "--id", "late", "--report", "--lock-wait-ms", "0"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  if (r.out.starts_with("ok database")) return "database";
+  if (r.out.starts_with("ok inbox")) return "inbox";
+  return r.out;
+}
+
+// Level-0 tables of the spool, read with LevelDB itself (the spool closed).
+uint64_t Level0Tables(const std::filesystem::path& spool_dir) {
+  leveldb::DB* raw = nullptr;
+  if (!leveldb::DB::Open(leveldb::Options(), spool_dir.string(), &raw).ok()) {
+    return UINT64_MAX;
+  }
+  std::unique_ptr<leveldb::DB> db(raw);
+  std::string files;
+  db->GetProperty("leveldb.num-files-at-level0", &files);
+  return std::stoull(files);
+}
 
 class RequestFeedTest : public ::testing::Test {
  protected:
@@ -180,12 +212,44 @@ TEST_F(RequestFeedTest, TheSpoolIsFreeWhileRequestsAreReady) {
   ASSERT_TRUE(first.ok() && first->has_value());
   ASSERT_TRUE(feed.FlushAcks().ok());  // its transactions are done
   // Another process's writer gets the database, not the inbox.
-  spool::SpoolOptions other_options = Options();
-  other_options.lock_wait = milliseconds(0);
-  spool::Spool other(other_options);
-  auto where = other.Append(std::vector<std::string>{Message("late")});
-  ASSERT_TRUE(where.ok()) << where.status().ToString();
-  EXPECT_EQ(*where, spool::AppendTarget::kDatabase);
+  EXPECT_EQ(AppendFromAnotherProcess(dir_ / "analytics"), "database");
+}
+
+TEST_F(RequestFeedTest, WithCrowdedLevel0TheFeedLetsWritersInOnceLevelDbHasCompactedIt) {
+  // Twelve big appends, each in its own open: each open that replays a log
+  // over the write buffer leaves a level-0 table, and none is compacted.
+  spool::SpoolOptions big = Options();
+  big.max_events = 1'000'000;
+  big.max_bytes = 1ull << 30;
+  for (int round = 0; round < 12; ++round) {
+    spool::Spool writer(big);
+    std::vector<std::string> msgs;
+    for (int i = 0; i < 2'000; ++i) {
+      msgs.push_back(
+          Message("r" + std::to_string(round) + "-" + std::to_string(i), 300));
+    }
+    ASSERT_TRUE(writer.Append(msgs).ok());
+  }
+  const auto spool_dir = dir_ / "analytics" / "spool";
+  ASSERT_GE(Level0Tables(spool_dir), 8u);
+
+  RequestFeedOptions o = FeedOptions();
+  RequestFeed feed(spool_, clock_, o);
+  auto first = feed.Next();
+  ASSERT_TRUE(first.ok() && first->has_value());
+  // The feed holds the spool while LevelDB compacts level 0 in the
+  // background (closing would throw that work away), and lets go once it
+  // is done: then another process's writer gets the database at once.
+  bool landed = false;
+  for (int i = 0; i < 600 && !landed; ++i) {
+    landed = AppendFromAnotherProcess(dir_ / "analytics") == "database";
+    if (!landed) std::this_thread::sleep_for(milliseconds(50));
+  }
+  ASSERT_TRUE(landed);
+  ASSERT_TRUE(feed.Stop().ok());
+  EXPECT_FALSE(spool_.CompactingLevel0());  // not held any more
+  // The compaction finished.
+  EXPECT_LT(Level0Tables(spool_dir), 4u);
 }
 
 }  // namespace
