@@ -215,13 +215,14 @@ TEST_F(RequestFeedTest, TheSpoolIsFreeWhileRequestsAreReady) {
   EXPECT_EQ(AppendFromAnotherProcess(dir_ / "analytics"), "database");
 }
 
-TEST_F(RequestFeedTest, WithCrowdedLevel0TheFeedLetsWritersInOnceLevelDbHasCompactedIt) {
-  // Twelve big appends, each in its own open: each open that replays a log
+TEST_F(RequestFeedTest,
+       WithCrowdedLevel0TheFeedLetsWritersInOnceLevelDbHasCompactedIt) {
+  // Sixteen big appends, each in its own open: each open that replays a log
   // over the write buffer leaves a level-0 table, and none is compacted.
   spool::SpoolOptions big = Options();
   big.max_events = 1'000'000;
   big.max_bytes = 1ull << 30;
-  for (int round = 0; round < 12; ++round) {
+  for (int round = 0; round < 16; ++round) {
     spool::Spool writer(big);
     std::vector<std::string> msgs;
     for (int i = 0; i < 2'000; ++i) {
@@ -231,7 +232,7 @@ TEST_F(RequestFeedTest, WithCrowdedLevel0TheFeedLetsWritersInOnceLevelDbHasCompa
     ASSERT_TRUE(writer.Append(msgs).ok());
   }
   const auto spool_dir = dir_ / "analytics" / "spool";
-  ASSERT_GE(Level0Tables(spool_dir), 8u);
+  ASSERT_GE(Level0Tables(spool_dir), 4u);  // LevelDB compacts from 4 on
 
   RequestFeedOptions o = FeedOptions();
   RequestFeed feed(spool_, clock_, o);
