@@ -105,7 +105,13 @@ void RequestFeed::Loop() {
       work_cv_.wait(lock, has_work);
     }
     const bool read = wants_read();
-    if (!read && acks_.empty()) {
+    // While LevelDB compacts level 0 (the only time the feed holds between
+    // transactions), a write that finds the memtable full waits until the
+    // compaction is done: Acks wait instead (up to kMaxDeferredAcks), so
+    // reading and sending go on meanwhile.
+    const bool defer_acks = held_ && !stopping_ && flush_wanted_ <= flushed_ &&
+                            acks_.size() < kMaxDeferredAcks;
+    if (!read && (acks_.empty() || defer_acks)) {
       flushed_ = flush_wanted_;
       done_cv_.notify_all();
       if (stopping_) {
@@ -116,8 +122,8 @@ void RequestFeed::Loop() {
       }
       continue;
     }
-    std::vector<std::string> acks = std::move(acks_);
-    acks_.clear();
+    std::vector<std::string> acks;
+    if (!defer_acks) acks.swap(acks_);
     const uint64_t flush_target = flush_wanted_;
     const bool confirming = read && confirming_;
     lock.unlock();

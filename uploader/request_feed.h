@@ -20,12 +20,16 @@
 // compacts crowded level-0 tables in its background thread
 // (Spool::CompactingLevel0), the feed keeps the database open until that is
 // done (at most kMaxCompactionHold), since closing would throw the work away
-// and the next open would start it over; it goes on reading meanwhile. A
-// foreground compaction, which a Peek without Hold does, keeps writers out
-// just as long. Acks reach the spool with the feed's next transaction, or at
-// once with FlushAcks() (before any wait) and Stop() (at the end of a run); a
-// crash loses only queued Acks, and those events are resent with the same
-// messageIds, which Segment deduplicates.
+// and the next open would start it over. It goes on reading meanwhile, and
+// keeps the Acks back (up to kMaxDeferredAcks), since a write may have to
+// wait for the compaction. A foreground compaction, which a Peek without
+// Hold does, keeps writers out just as long.
+//
+// Acks reach the spool with the feed's next transaction, or at once with
+// FlushAcks() (before any wait) and Stop() (at the end of a run). A crash
+// loses only the queued Acks (about twenty requests' worth; up to
+// kMaxDeferredAcks during a level-0 compaction), and those events are resent
+// with the same messageIds, which Segment deduplicates.
 //
 // A prepared request's body is built and stamped with `sentAt` when prepared;
 // the caller rebuilds it if it waited longer than kMaxPreparedAge, so the
@@ -133,6 +137,9 @@ class RequestFeed {
   // on a full disk say, must not keep writers out for the whole run).
   static constexpr std::chrono::milliseconds kHoldPoll{10};
   static constexpr std::chrono::seconds kMaxCompactionHold{10};
+  // Acks kept back while LevelDB compacts level 0, at most (then they go,
+  // and wait for the compaction): 200 requests' worth, a few MB of keys.
+  static constexpr size_t kMaxDeferredAcks = 100'000;
 
   spool::Spool& spool_;
   const core::Clock& clock_;
