@@ -13,72 +13,13 @@
 #include <vector>
 
 #include "spool/spool.h"
+#include "tests/spool/fault_env.h"
 #include "tests/testing/temp_dir.h"
 
 namespace zenml::spool {
 namespace {
 
 using core::Status;
-
-// Fails every write/sync once `countdown` reaches zero, until Heal().
-class FaultEnv final : public leveldb::EnvWrapper {
- public:
-  explicit FaultEnv(leveldb::Env* base) : EnvWrapper(base) {}
-
-  void FailFromNthWrite(int n) { countdown_ = n; }
-  void Heal() { countdown_ = -1; }
-  int failures() const { return failures_; }
-
-  // True if this write must fail.
-  bool Trip() {
-    int c = countdown_.load();
-    while (c > 0 && !countdown_.compare_exchange_weak(c, c - 1)) {
-    }
-    if (c == 1 || c == 0) {
-      countdown_ = 0;
-      ++failures_;
-      return true;
-    }
-    return false;
-  }
-
-  leveldb::Status NewWritableFile(const std::string& f,
-                                  leveldb::WritableFile** r) override {
-    return Wrap(target()->NewWritableFile(f, r), r);
-  }
-  leveldb::Status NewAppendableFile(const std::string& f,
-                                    leveldb::WritableFile** r) override {
-    return Wrap(target()->NewAppendableFile(f, r), r);
-  }
-
- private:
-  class File final : public leveldb::WritableFile {
-   public:
-    File(FaultEnv* env, leveldb::WritableFile* base) : env_(env), base_(base) {}
-    leveldb::Status Append(const leveldb::Slice& data) override {
-      if (env_->Trip()) return leveldb::Status::IOError("injected write fault");
-      return base_->Append(data);
-    }
-    leveldb::Status Close() override { return base_->Close(); }
-    leveldb::Status Flush() override { return base_->Flush(); }
-    leveldb::Status Sync() override {
-      if (env_->Trip()) return leveldb::Status::IOError("injected sync fault");
-      return base_->Sync();
-    }
-
-   private:
-    FaultEnv* env_;
-    std::unique_ptr<leveldb::WritableFile> base_;
-  };
-
-  leveldb::Status Wrap(leveldb::Status s, leveldb::WritableFile** r) {
-    if (s.ok()) *r = new File(this, *r);
-    return s;
-  }
-
-  std::atomic<int> countdown_{-1};
-  std::atomic<int> failures_{0};
-};
 
 std::vector<std::string> Messages(int n, int start) {
   std::vector<std::string> out;

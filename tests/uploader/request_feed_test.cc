@@ -4,6 +4,8 @@
 #include <rapidjson/document.h>
 
 #include <leveldb/db.h>
+#include <leveldb/env.h>
+#include <leveldb/helpers/memenv.h>
 
 #include <chrono>
 #include <cstdint>
@@ -15,6 +17,7 @@
 
 #include "core/timestamp.h"
 #include "spool/spool.h"
+#include "tests/spool/fault_env.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
 #include "uploader/gzip.h"
@@ -257,6 +260,45 @@ TEST_F(RequestFeedTest,
   EXPECT_FALSE(spool_.CompactingLevel0());  // not held any more
   // The compaction finished.
   EXPECT_LT(Level0Tables(spool_dir), 4u);
+}
+
+TEST(RequestFeedFaultTest, AFailedAckStopsTheFeedWithTheErrorAndLosesNothing) {
+  testing::TempDir dir;
+  std::unique_ptr<leveldb::Env> mem(
+      leveldb::NewMemEnv(leveldb::Env::Default()));
+  spool::FaultEnv fault(mem.get());
+  spool::SpoolOptions o;
+  o.dir = dir.path() / "analytics";
+  o.env = &fault;
+  o.lock_wait = milliseconds(100);
+  spool::Spool spool(o);
+  std::vector<std::string> msgs;
+  for (int i = 0; i < 1'500; ++i) {
+    msgs.push_back(R"({"messageId":"m)" + std::to_string(i) + R"("})");
+  }
+  ASSERT_TRUE(spool.Append(msgs).ok());
+
+  core::FakeClock clock;
+  RequestFeedOptions fo;
+  fo.write_key = "key";
+  RequestFeed feed(spool, clock, fo);
+  auto first = feed.Next();
+  ASSERT_TRUE(first.ok() && first->has_value());
+  std::vector<std::string> keys;
+  for (const auto& e : (*first)->entries) keys.push_back(e.key);
+  feed.Ack(keys);
+  fault.FailFromNthWrite(1);
+  EXPECT_EQ(feed.FlushAcks().code(), core::Status::Code::kIoError);
+  // The feed stops on the error: every later call reports it.
+  auto next = feed.Next();
+  ASSERT_FALSE(next.ok());
+  EXPECT_EQ(next.status().code(), core::Status::Code::kIoError);
+  EXPECT_FALSE(feed.Stop().ok());
+  fault.Heal();
+  // Nothing was deleted: the events of the failed Ack are still pending.
+  auto stats = spool.Stats();
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->count, 1'500u);
 }
 
 }  // namespace
