@@ -40,6 +40,13 @@ std::string AppendFromAnotherProcess(const std::filesystem::path& dir) {
   return r.out;
 }
 
+// The spool keys of a request's events, as the uploader acks them.
+std::vector<std::string> KeysOf(const PreparedRequest& request) {
+  std::vector<std::string> keys;
+  for (const spool::Entry& e : request.entries) keys.push_back(e.key);
+  return keys;
+}
+
 // Level-0 tables of the spool, read with LevelDB itself (the spool closed).
 uint64_t Level0Tables(const std::filesystem::path& spool_dir) {
   leveldb::DB* raw = nullptr;
@@ -142,16 +149,14 @@ TEST_F(RequestFeedTest, AcksAreDeletedByFlushAcksAndByStop) {
   RequestFeed feed(spool_, clock_, FeedOptions());
   auto first = feed.Next();
   ASSERT_TRUE(first.ok() && first->has_value());
-  std::vector<std::string> keys;
-  for (const auto& e : (*first)->entries) keys.push_back(e.key);
+  std::vector<std::string> keys = KeysOf(**first);
   feed.Ack(keys);
   ASSERT_TRUE(feed.FlushAcks().ok());
   EXPECT_EQ(Pending(), 1000u);
 
   auto second = feed.Next();
   ASSERT_TRUE(second.ok() && second->has_value());
-  keys.clear();
-  for (const auto& e : (*second)->entries) keys.push_back(e.key);
+  keys = KeysOf(**second);
   feed.Ack(keys);
   ASSERT_TRUE(feed.Stop().ok());
   EXPECT_EQ(Pending(), 500u);
@@ -242,8 +247,7 @@ TEST_F(RequestFeedTest,
   auto first = feed.Next();
   ASSERT_TRUE(first.ok() && first->has_value());
   // Acks kept back during the compaction still go at once when flushed.
-  std::vector<std::string> keys;
-  for (const auto& e : (*first)->entries) keys.push_back(e.key);
+  std::vector<std::string> keys = KeysOf(**first);
   feed.Ack(keys);
   ASSERT_TRUE(feed.FlushAcks().ok());
   EXPECT_EQ(Pending(), 16u * 2'000u - keys.size());
@@ -284,8 +288,7 @@ TEST(RequestFeedFaultTest, AFailedAckStopsTheFeedWithTheErrorAndLosesNothing) {
   RequestFeed feed(spool, clock, fo);
   auto first = feed.Next();
   ASSERT_TRUE(first.ok() && first->has_value());
-  std::vector<std::string> keys;
-  for (const auto& e : (*first)->entries) keys.push_back(e.key);
+  std::vector<std::string> keys = KeysOf(**first);
   feed.Ack(keys);
   fault.FailFromNthWrite(1);
   EXPECT_EQ(feed.FlushAcks().code(), core::Status::Code::kIoError);
