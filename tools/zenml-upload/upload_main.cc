@@ -15,6 +15,7 @@
 #include "core/clock.h"
 #include "core/config_dir.h"
 #include "core/consent.h"
+#include "core/consent_watcher.h"
 #include "core/context.h"
 #include "core/exit_code.h"
 #include "core/timestamp.h"
@@ -236,9 +237,9 @@ int Run(const Flags& flags, std::ostream& out, std::ostream& err,
   spool::Spool spool(spool_options);
   uploader::CurlTransport transport({.ca_file = flags.cacert});
   uploader::UploaderOptions options = SendOptions(flags, endpoint, key);
-  options.consent = [&config_dir, &env] {
-    return core::DecideConsent(config_dir, env).allowed;
-  };
+  // Asked before every request: re-read config.yaml only when it changed.
+  core::ConsentWatcher consent_watcher(config_dir, env);
+  options.consent = [&consent_watcher] { return consent_watcher.Allowed(); };
   options.dry_run = flags.dry_run;
   options.on_body = [&out](std::string_view body) { out << body << "\n"; };
 
