@@ -21,7 +21,7 @@
 #include <functional>
 #include <mutex>
 #include <random>
-#include <set>
+#include <span>
 #include <system_error>
 #include <utility>
 
@@ -754,7 +754,7 @@ class Spool::Impl {
         [&](SharedDb& s) -> Status {
           Meta m = s.meta;
           leveldb::WriteBatch batch;
-          std::set<uint64_t> deleted;
+          std::vector<uint64_t> deleted;  // ascending: keys are sorted
           // The keys of one Ack are usually a run of consecutive events (an
           // uploader acks what it peeked), so one iterator walks them in
           // order: a Next per key instead of a Get each (a Get searches the
@@ -767,7 +767,7 @@ class Spool::Impl {
           bool positioned = false;
           for (const std::string_view k : sorted) {
             const uint64_t seq = *DecodeSeqKey(k, kEventPrefix);
-            if (deleted.contains(seq)) continue;
+            if (!deleted.empty() && deleted.back() == seq) continue;  // twice
             int steps = 0;
             while (positioned && it->Valid() && ToView(it->key()) < k &&
                    steps++ < kMaxAckSteps) {
@@ -791,7 +791,7 @@ class Spool::Impl {
             batch.Delete(ToSlice(k));
             m.count = m.count > 0 ? m.count - 1 : 0;
             m.bytes = m.bytes >= size ? m.bytes - size : 0;
-            deleted.insert(seq);
+            deleted.push_back(seq);
           }
           ZENML_TRY(FromLevelDb(it->status(), "reading acknowledged events"));
           it.reset();
@@ -847,7 +847,8 @@ class Spool::Impl {
           m.bytes = m.bytes >= ev->json.size() ? m.bytes - ev->json.size() : 0;
           m.dead_letters++;
           m.deletes_since_compact++;
-          ZENML_TRY(AdvanceFirst(s, &m, {*seq}));
+          const uint64_t gone[] = {*seq};
+          ZENML_TRY(AdvanceFirst(s, &m, gone));
           return CommitMeta(s, m, &batch);
         },
         &absent);
@@ -1532,15 +1533,19 @@ class Spool::Impl {
 
   // Moves the first-live hint over keys deleted now or gone before (probing
   // at most kMaxHintProbes of the latter), so Peek("") seeks near the head.
-  Status AdvanceFirst(SharedDb& s, Meta* m, const std::set<uint64_t>& deleted) {
+  // `deleted`: the sequences just deleted, ascending.
+  Status AdvanceFirst(SharedDb& s, Meta* m, std::span<const uint64_t> deleted) {
     if (m->count == 0) {
       m->first_seq = m->next_seq;
       return Status::OK();
     }
     int probes = 0;
     std::string value;
+    auto next_deleted =
+        std::lower_bound(deleted.begin(), deleted.end(), m->first_seq);
     while (m->first_seq < m->next_seq) {
-      if (deleted.contains(m->first_seq)) {
+      if (next_deleted != deleted.end() && *next_deleted == m->first_seq) {
+        ++next_deleted;
         m->first_seq++;
         continue;
       }
