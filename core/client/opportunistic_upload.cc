@@ -176,6 +176,16 @@ Result<pid_t> SpawnDetached(const fs::path& path, const fs::path& config_dir) {
   return uploader;
 }
 
+// Whether `a` and `b` name the same directory: by identity when both exist,
+// else by their normalized absolute paths.
+bool SameDirectory(const fs::path& a, const fs::path& b) {
+  std::error_code ec;
+  const bool same = fs::equivalent(a, b, ec);
+  if (!ec) return same;
+  return fs::absolute(a, ec).lexically_normal() ==
+         fs::absolute(b, ec).lexically_normal();
+}
+
 }  // namespace
 
 std::string_view AutoUploadDecisionName(AutoUploadDecision decision) {
@@ -200,6 +210,8 @@ std::string_view AutoUploadDecisionName(AutoUploadDecision decision) {
       return "no_uploader";
     case AutoUploadDecision::kSpawnFailed:
       return "spawn_failed";
+    case AutoUploadDecision::kOtherSpool:
+      return "other_spool";
   }
   return "unknown";
 }
@@ -287,6 +299,12 @@ Result<AutoUploadResult> MaybeStartUpload(const AutoUploadOptions& options) {
       std::min(spool_options.lock_wait, kAutoUploadLockWait);
   if (!fs::is_directory(spool_options.dir / "spool")) {
     result.decision = AutoUploadDecision::kSpoolEmpty;
+    return result;
+  }
+  if (!SameDirectory(spool_options.dir, analytics)) {
+    // A writer with a spool of its own (an embedder, a test): zenml-upload
+    // drains <config dir>/analytics only, so it would send none of these.
+    result.decision = AutoUploadDecision::kOtherSpool;
     return result;
   }
   const fs::path marker = analytics / kMarkerName;

@@ -73,10 +73,13 @@ enum class AutoUploadDecision {
   kSpoolEmpty,
   kNoUploader,   // (MaybeStartUpload only) no zenml-upload found
   kSpawnFailed,  // (MaybeStartUpload only) fork failed
+  // (MaybeStartUpload only) the writer's spool is not <config dir>/analytics,
+  // the one zenml-upload drains: starting it would send nothing of this one.
+  kOtherSpool,
 };
 // "start", "disabled_by_env", "disabled_by_config", "no_write_key",
 // "no_consent", "too_soon", "not_before", "spool_empty", "no_uploader",
-// "spawn_failed".
+// "spawn_failed", "other_spool".
 std::string_view AutoUploadDecisionName(AutoUploadDecision decision);
 
 struct AutoUploadInputs {

@@ -383,6 +383,31 @@ TEST_F(OpportunisticUploadTest, EmptySpoolNoUpload) {
   EXPECT_TRUE(fs::is_empty(fixture_.config_dir()));  // nothing created
 }
 
+TEST_F(OpportunisticUploadTest, AWriterWithASpoolOfItsOwnStartsNoUploader) {
+  FillSpool();  // <config dir>/analytics has events too
+  TempDir elsewhere;
+  spool::SpoolOptions own;
+  own.dir = elsewhere.path() / "analytics";
+  own.sync = false;
+  {
+    spool::Spool spool(own);
+    ASSERT_TRUE(spool.Append(std::vector<std::string>{"{}"}).ok());
+  }
+  AutoUploadOptions o = Options();
+  o.spool = own;
+  auto r = MaybeStartUpload(o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  // zenml-upload drains <config dir>/analytics: it would send none of these.
+  EXPECT_EQ(r->decision, D::kOtherSpool);
+  EXPECT_FALSE(Started());
+  // The config dir's own spool, named another way, is the same spool.
+  o.spool->dir = fixture_.config_dir() / "analytics" / ".";
+  r = MaybeStartUpload(o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->decision, D::kStart);
+  EXPECT_TRUE(WaitForRecord().has_value());
+}
+
 TEST_F(OpportunisticUploadTest, FindsTheUploaderOnPath) {
   FillSpool();
   AutoUploadOptions o = Options();
