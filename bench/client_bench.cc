@@ -178,18 +178,28 @@ BENCHMARK(BM_EncodeTrackMessage)
 std::unique_ptr<Client> shared_client;
 fs::path shared_dir;
 
+// One Client for every thread of a run, in a fresh config dir; its first
+// Track() (which creates the anonymous id) is not part of the steady state.
+void StartSharedClient(size_t queue_capacity) {
+  shared_dir = NewTempDir();
+  ClientOptions o;
+  o.config_dir = shared_dir;
+  o.environment = &EmptyEnv();
+  o.queue_capacity = queue_capacity;
+  shared_client = std::make_unique<Client>(o);
+  (void)shared_client->Track("Warm up");
+}
+
+void StopSharedClient() {
+  shared_client.reset();  // flushes
+  fs::remove_all(shared_dir);
+}
+
 void BM_Track(benchmark::State& state) {
+  // Room for every event of the run: this measures the caller's cost, not
+  // the queue-full path.
   if (state.thread_index() == 0) {
-    shared_dir = NewTempDir();
-    ClientOptions o;
-    o.config_dir = shared_dir;
-    o.environment = &EmptyEnv();
-    // Room for every event of the run: this measures the caller's cost, not
-    // the queue-full path.
-    o.queue_capacity = static_cast<size_t>(kCallerIterations) * 4 + 16;
-    shared_client = std::make_unique<Client>(o);
-    // The first Track() creates the anonymous id: not part of the steady state.
-    (void)shared_client->Track("Warm up");
+    StartSharedClient(static_cast<size_t>(kCallerIterations) * 4 + 16);
   }
   std::vector<int64_t> ns;
   ns.reserve(kCallerIterations);
@@ -203,10 +213,7 @@ void BM_Track(benchmark::State& state) {
   }
   Percentiles(state, ns, "track/threads:" + std::to_string(state.threads()));
   state.counters["errors"] = static_cast<double>(errors);
-  if (state.thread_index() == 0) {
-    shared_client.reset();  // flushes
-    fs::remove_all(shared_dir);
-  }
+  if (state.thread_index() == 0) StopSharedClient();
 }
 BENCHMARK(BM_Track)->Iterations(kCallerIterations)->Threads(1)->UseRealTime();
 BENCHMARK(BM_Track)->Iterations(kCallerIterations)->Threads(4)->UseRealTime();
@@ -220,13 +227,7 @@ constexpr int64_t kBurst = 1000;
 
 void BM_TrackSteady(benchmark::State& state) {
   if (state.thread_index() == 0) {
-    shared_dir = NewTempDir();
-    ClientOptions o;
-    o.config_dir = shared_dir;
-    o.environment = &EmptyEnv();
-    o.queue_capacity = static_cast<size_t>(kBurst) * 4 + 16;
-    shared_client = std::make_unique<Client>(o);
-    (void)shared_client->Track("Warm up");
+    StartSharedClient(static_cast<size_t>(kBurst) * 4 + 16);
   }
   std::vector<int64_t> ns;
   ns.reserve(kCallerIterations);
@@ -245,10 +246,7 @@ void BM_TrackSteady(benchmark::State& state) {
   }
   Percentiles(state, ns, "steady/threads:" + std::to_string(state.threads()));
   state.counters["errors"] = static_cast<double>(errors);
-  if (state.thread_index() == 0) {
-    shared_client.reset();
-    fs::remove_all(shared_dir);
-  }
+  if (state.thread_index() == 0) StopSharedClient();
 }
 BENCHMARK(BM_TrackSteady)
     ->Iterations(kCallerIterations)
