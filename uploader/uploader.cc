@@ -1,7 +1,6 @@
 #include "uploader/uploader.h"
 
 #include <algorithm>
-#include <iterator>
 #include <span>
 #include <utility>
 #include <vector>
