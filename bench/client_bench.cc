@@ -39,7 +39,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/client/client.h"
+#include "client/client.h"
 #include "core/config_dir.h"
 #include "core/context.h"
 #include "core/environment.h"

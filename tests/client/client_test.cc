@@ -1,4 +1,4 @@
-#include "core/client/client.h"
+#include "client/client.h"
 
 #include <gtest/gtest.h>
 #include <leveldb/env.h>

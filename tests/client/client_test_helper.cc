@@ -25,7 +25,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/client/client.h"
+#include "client/client.h"
 #include "core/environment.h"
 #include "spool/spool.h"
 

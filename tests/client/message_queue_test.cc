@@ -1,4 +1,4 @@
-#include "core/client/message_queue.h"
+#include "client/message_queue.h"
 
 #include <gtest/gtest.h>
 

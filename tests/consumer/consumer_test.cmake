@@ -29,7 +29,7 @@ foreach(f ${cmake_files})
 endforeach()
 
 # Every installed library comes with its headers.
-foreach(pair "core:core/status.h" "client:core/client" "spool:spool/spool.h"
+foreach(pair "core:core/status.h" "client:client" "spool:spool/spool.h"
              "uploader:uploader")
   string(REPLACE ":" ";" pair "${pair}")
   list(GET pair 0 lib)

@@ -2,7 +2,7 @@
 // zenml-upload (a shell script that records how it was started, then blocks
 // until the test releases it: a starter that waited for it would hang).
 
-#include "core/client/opportunistic_upload.h"
+#include "client/opportunistic_upload.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -18,7 +18,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/client/client.h"
+#include "client/client.h"
 #include "core/environment.h"
 #include "tests/dump/dump_fixture.h"
 #include "tests/testing/subprocess.h"

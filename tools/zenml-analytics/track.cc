@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "core/client/client.h"
+#include "client/client.h"
 #include "core/consent.h"
 #include "core/exit_code.h"
 #include "tools/zenml-analytics/spool_commands.h"

@@ -1,4 +1,4 @@
-#include "core/client/client.h"
+#include "client/client.h"
 
 #include <fmt/format.h>
 
@@ -8,7 +8,7 @@
 #include <new>
 #include <utility>
 
-#include "core/client/message_queue.h"
+#include "client/message_queue.h"
 #include "core/config_dir.h"
 #include "core/global_config.h"
 #include "core/message.h"

@@ -35,8 +35,8 @@
 // flock on `auto_upload.last` around its read-decide-write, so concurrent
 // exits decide one at a time.
 
-#ifndef ZENML_CORE_CLIENT_OPPORTUNISTIC_UPLOAD_H_
-#define ZENML_CORE_CLIENT_OPPORTUNISTIC_UPLOAD_H_
+#ifndef ZENML_CLIENT_OPPORTUNISTIC_UPLOAD_H_
+#define ZENML_CLIENT_OPPORTUNISTIC_UPLOAD_H_
 
 #include <sys/types.h>
 
@@ -137,4 +137,4 @@ std::optional<std::chrono::seconds> ParseInterval(std::string_view text);
 
 }  // namespace zenml::client
 
-#endif  // ZENML_CORE_CLIENT_OPPORTUNISTIC_UPLOAD_H_
+#endif  // ZENML_CLIENT_OPPORTUNISTIC_UPLOAD_H_

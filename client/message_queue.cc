@@ -1,4 +1,4 @@
-#include "core/client/message_queue.h"
+#include "client/message_queue.h"
 
 #include <algorithm>
 #include <iterator>

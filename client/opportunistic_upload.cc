@@ -1,4 +1,4 @@
-#include "core/client/opportunistic_upload.h"
+#include "client/opportunistic_upload.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>

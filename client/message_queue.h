@@ -14,8 +14,8 @@
 // Thread safety: Push(), Wake(), size() from any thread; PopBatch() and
 // TakeAll() from one consumer thread at a time.
 
-#ifndef ZENML_CORE_CLIENT_MESSAGE_QUEUE_H_
-#define ZENML_CORE_CLIENT_MESSAGE_QUEUE_H_
+#ifndef ZENML_CLIENT_MESSAGE_QUEUE_H_
+#define ZENML_CLIENT_MESSAGE_QUEUE_H_
 
 #include <chrono>
 #include <condition_variable>
@@ -88,4 +88,4 @@ class MessageQueue {
 
 }  // namespace zenml::client
 
-#endif  // ZENML_CORE_CLIENT_MESSAGE_QUEUE_H_
+#endif  // ZENML_CLIENT_MESSAGE_QUEUE_H_

@@ -30,8 +30,8 @@
 // Thread safety: Track(), Flush() and stats() may be called from any number
 // of threads at once. Nothing here throws into the caller.
 
-#ifndef ZENML_CORE_CLIENT_CLIENT_H_
-#define ZENML_CORE_CLIENT_CLIENT_H_
+#ifndef ZENML_CLIENT_CLIENT_H_
+#define ZENML_CLIENT_CLIENT_H_
 
 #include <atomic>
 #include <chrono>
@@ -48,7 +48,7 @@
 #include <vector>
 
 #include "core/catalogue.h"
-#include "core/client/opportunistic_upload.h"
+#include "client/opportunistic_upload.h"
 #include "core/clock.h"
 #include "core/consent.h"
 #include "core/context.h"
@@ -242,4 +242,4 @@ class Client {
 
 }  // namespace zenml::client
 
-#endif  // ZENML_CORE_CLIENT_CLIENT_H_
+#endif  // ZENML_CLIENT_CLIENT_H_
