@@ -1,6 +1,6 @@
 #include "spool/keys.h"
 
-#include <zlib.h>
+#include <libdeflate.h>
 
 namespace zenml::spool {
 
@@ -48,11 +48,12 @@ std::optional<uint64_t> DecodeSeqKey(std::string_view key,
 
 namespace {
 
+// CRC-32 (the gzip/zlib polynomial, values identical to zlib's crc32).
+// libdeflate's uses carry-less multiplication where the CPU has it: every
+// Peek checks every event, and zlib's table-driven crc32 was 39 % of the CPU
+// of a 1,000,000-event `zenml-spool-dump --json`.
 uint32_t Crc(std::string_view data) {
-  // zlib's crc32 takes a uInt length; messages are far below 4 GiB.
-  return static_cast<uint32_t>(
-      crc32(0L, reinterpret_cast<const Bytef*>(data.data()),
-            static_cast<uInt>(data.size())));
+  return libdeflate_crc32(0, data.data(), data.size());
 }
 
 }  // namespace
