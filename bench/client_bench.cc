@@ -586,6 +586,15 @@ void PrintRatios() {
         "longest Track->durable wait %.1f ms\n",
         kEventsPerWriter, m("eight/events_per_s"), m("eight/max_wait_ms"));
   }
+  // Every sample behind the medians above, for the spread across
+  // repetitions (scripts/bench.sh quotes median [min-max]).
+  std::printf("\nsamples: name median [min-max] (n)\n");
+  for (const auto& [name, v] : results) {
+    if (v.empty()) continue;
+    std::printf("  %s %.3f [%.3f-%.3f] (%zu)\n", name.c_str(), Median(v),
+                *std::min_element(v.begin(), v.end()),
+                *std::max_element(v.begin(), v.end()), v.size());
+  }
 }
 
 }  // namespace

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Every headline figure of docs/BENCHMARKS.md in one command, on a fresh
+# Debian 12 machine (as root, for apt-get): installs what is missing, builds
+# the `bench` preset (Release, benchmarks on) and runs each benchmark, printing
+# each figure as a ratio against its baseline measured in the same run, with
+# its median and range, and the load average before and after each section.
+#
+#   scripts/bench.sh            every section (~25 min on 2 cores)
+#   scripts/bench.sh quick      fewer repetitions, 100,000 instead of 1,000,000
+#                               events (~6 min): a smoke test, not for the docs
+#   scripts/bench.sh SECTION... only these: spool client upload dump python
+#
+# Databases go under $ZENML_BENCH_DIR (default /var/tmp), which must be on a
+# real disk: on tmpfs fsync is free and the ratios mean nothing. Traffic goes
+# to 127.0.0.1 only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+quick=0
+sections=()
+for a in "$@"; do
+  case "$a" in
+    quick) quick=1 ;;
+    spool | client | upload | dump | python) sections+=("$a") ;;
+    *)
+      echo "bench.sh: unknown argument '$a' (quick, spool, client, upload, dump, python)" >&2
+      exit 64
+      ;;
+  esac
+done
+[ ${#sections[@]} -gt 0 ] || sections=(spool client upload dump python)
+
+scripts/bootstrap.sh
+cmake --preset bench >/dev/null
+targets=(spool_bench client_bench upload_bench zenml_raw_scan zenml_oneshot_put
+  zenml-analytics zenml-upload zenml-spool-dump)
+cmake --build --preset bench --target "${targets[@]}" >/dev/null
+bin="$PWD/build/bench/bin"
+export ZENML_BENCH_DIR="${ZENML_BENCH_DIR:-/var/tmp}"
+
+if [ "$quick" = 1 ]; then reps=3 events=100000; else reps=7 events=1000000; fi
+
+load() { printf 'load average: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"; }
+section() {
+  printf '\n======== %s (%s, commit %s) ========\n' "$1" "$(date -u +%FT%TZ)" \
+    "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  load
+}
+
+for s in "${sections[@]}"; do
+  case "$s" in
+    spool)
+      section "spool: Append vs raw WriteBatch, one-shot vs raw open/put/close"
+      "$bin/spool_bench" --benchmark_filter=Paired --benchmark_repetitions="$reps" \
+        --benchmark_format=json \
+        2>/dev/null | python3 -c '
+import json, statistics, sys
+runs = [b for b in json.load(sys.stdin)["benchmarks"] if b.get("run_type") == "iteration"]
+def show(bench, counter, what, target):
+    v = [b[counter] for b in runs if b["run_name"].startswith(bench)]
+    print(f"{what}: median {statistics.median(v):.2f}x [{min(v):.2f}-{max(v):.2f}] over {len(v)} repetitions (target {target})")
+show("BM_PairedAppend64VsRawBatch64", "spool_vs_raw", "Append of 64 events, spool throughput / raw synced WriteBatch", ">= 0.9x")
+show("BM_PairedOneShot", "spool_over_raw", "one-shot Spool open+append+close / raw open+put(sync)+close", "<= 1.1x")
+show("BM_PairedOneShot", "no_reuse_over_reuse", "raw without reuse_logs / with it", "-")'
+      load
+      ;;
+    client)
+      section "client: Track() caller cost, durable throughput, one-shot CLI"
+      "$bin/client_bench" --benchmark_repetitions="$reps" \
+        --benchmark_filter='BM_Encode|BM_Track|Paired|OneShot' 2>/dev/null |
+        sed -n '/Client benchmark summary/,$p'
+      load
+      ;;
+    upload)
+      section "upload: zenml-upload drain vs the same requests with no spool"
+      sizes=(--events 100000)
+      [ "$quick" = 1 ] || sizes+=(--events 1000000)
+      "$bin/upload_bench" "${sizes[@]}" --repeat "$([ "$quick" = 1 ] && echo 2 || echo 3)" --fill-held
+      load
+      ;;
+    dump)
+      section "dump: zenml-spool-dump vs a raw LevelDB scan"
+      python3 bench/dump_bench.py "$bin" --events "$events" --pairs "$([ "$quick" = 1 ] && echo 3 || echo 5)"
+      load
+      ;;
+    python)
+      section "python: zenml_analytics.track() vs an empty C call and the CLI"
+      if [ -f bench/python_track_bench.py ] && compgen -G "build/bench/python/zenml_analytics/_native*.so" >/dev/null; then
+        /usr/bin/python3 bench/python_track_bench.py --build build/bench
+      else
+        echo "skipped: the Python package is not built in build/bench"
+      fi
+      load
+      ;;
+  esac
+done
