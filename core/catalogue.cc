@@ -10,8 +10,9 @@ struct Entry {
   std::string_view name;
 };
 
-// Spelled exactly as ZenML's zenml_analytics.py (shared/seeds/): note the
-// capital V in "Step Versions listed" and A in "Pipeline Artifacts fetched".
+// Spelled exactly as ZenML's zenml_analytics.py (ZenML's usage-analytics page):
+// note the capital V in "Step Versions listed" and A in "Pipeline Artifacts
+// fetched".
 constexpr std::array<Entry, 12> kCatalogue = {{
     {Event::kDatasourcesListed, "Datasources listed"},
     {Event::kDatasourceCreated, "Datasource created"},

@@ -1,6 +1,7 @@
 // The catalogue of ZenML's usage events, spelled exactly as ZenML's
-// zenml_analytics.py (the usage-analytics page in shared/seeds/). Callers may
-// also track custom names; the typed enum is for the known ones. Thread-safe.
+// zenml_analytics.py (ZenML's usage-analytics page; listed in docs/privacy.md).
+// Callers may also track custom names; the typed enum is for the known ones.
+// Thread-safe.
 
 #ifndef ZENML_CORE_CATALOGUE_H_
 #define ZENML_CORE_CATALOGUE_H_

@@ -10,7 +10,7 @@ namespace zenml::core {
 namespace {
 
 TEST(CatalogueTest, TheTwelveNamesAreSpelledExactlyAsTheSeed) {
-  // Copied from shared/seeds/000_7a463d9503dcf1e6.txt (zenml_analytics.py).
+  // Copied from ZenML's usage-analytics page (zenml_analytics.py).
   const std::vector<std::string> seed = {
       "Datasources listed",         "Datasource created", "Step created",
       "Step Versions listed",       "Step listed",        "Pipeline created",
