@@ -88,6 +88,8 @@ std::string_view UploadOutcomeName(UploadOutcome outcome) {
       return "config_error";
     case UploadOutcome::kDryRun:
       return "dry_run";
+    case UploadOutcome::kRejected:
+      return "rejected";
   }
   return "unknown";
 }
@@ -106,6 +108,8 @@ int ExitCodeFor(UploadOutcome outcome) {
       return core::kExitNoPerm;
     case UploadOutcome::kConfigError:
       return core::kExitConfig;
+    case UploadOutcome::kRejected:
+      return core::kExitUnavailable;
   }
   return core::kExitTempFail;
 }
@@ -179,6 +183,7 @@ class Uploader::RunState {
     while (!stopped) {
       ZENML_TRY_ASSIGN(std::optional<PreparedRequest> next, feed_->Next());
       if (!next) {
+        ZENML_TRY(DeadLetterRefused());  // the streak did not trip
         summary_.outcome =
             opts_.dry_run ? UploadOutcome::kDryRun : UploadOutcome::kSuccess;
         if (summary_.detail.empty()) summary_.detail = "the spool is drained";
@@ -309,6 +314,7 @@ class Uploader::RunState {
           // any wait and at the end of the run.
           summary_.sent += keys.size();
           feed_->Ack(std::move(keys));
+          ZENML_TRY(DeadLetterRefused());  // the server does accept some
           backoff_.Reset();
           Progress();
           return Step::kNext;
@@ -321,10 +327,20 @@ class Uploader::RunState {
           return Step::kNext;
         }
         case UploadAction::kDeadLetter:
-          ZENML_TRY(
-              u_.spool_.DeadLetter(chunk[begin]->key, d.http_status, d.reason));
-          ++dead_lettered_here_;
+          refused_.push_back({chunk[begin]->key, d.http_status, d.reason});
           Progress();
+          if (refused_.size() >= kBreakerRejections) {
+            summary_.outcome = UploadOutcome::kRejected;
+            summary_.detail =
+                "the server rejects every message (" +
+                std::to_string(refused_.size()) +
+                " refused alone in a row, none accepted; last " + d.reason +
+                "); stopped with every remaining event kept; check the "
+                "endpoint " +
+                opts_.endpoint + " and any proxy";
+            refused_.clear();  // kept in the spool, not dead-lettered
+            return Step::kStop;
+          }
           return Step::kNext;
         case UploadAction::kRetry: {
           Progress();
@@ -375,6 +391,18 @@ class Uploader::RunState {
     }
   }
 
+  // Moves the messages refused alone so far to the dead-letter area: the
+  // server accepted a later request, or the run drained the spool, so the
+  // refusals were about those messages, not a server refusing everything.
+  core::Status DeadLetterRefused() {
+    for (const Refused& r : refused_) {
+      ZENML_TRY(u_.spool_.DeadLetter(r.key, r.status, r.reason));
+      ++dead_lettered_here_;
+    }
+    refused_.clear();
+    return core::Status::OK();
+  }
+
   // Dead letters: the feed's (too large to send) and this thread's (refused
   // alone by the server).
   void CountDeadLetters() {
@@ -422,6 +450,14 @@ class Uploader::RunState {
   std::string authorization_;
   UploadSummary summary_;
   uint64_t dead_lettered_here_ = 0;
+  // Messages refused alone since the last accepted request (the breaker's
+  // streak), not yet dead-lettered.
+  struct Refused {
+    std::string key;
+    int status = 0;
+    std::string reason;
+  };
+  std::vector<Refused> refused_;
   bool held_ = false;
   std::optional<RequestFeed> feed_;
   PreparedRequest prepared_;     // the request being sent

@@ -20,7 +20,10 @@
 //                       the end of the run)
 //          kSplit       retry each half, in order
 //          kDeadLetter  a single message refused alone: DeadLetter it with the
-//                       status and the server's reason
+//                       status and the server's reason, once a later
+//                       request is accepted or the spool is drained; the
+//                       kBreakerRejections-th such refusal in a row stops
+//                       the run (kRejected) with the streak kept
 //          kRetry       wait the next Backoff delay and resend; if the delay
 //                       would pass the budget, stop at once (kRetryLater)
 //          kRateLimited wait Retry-After (<= 300 s) and resend if the budget
@@ -72,14 +75,25 @@ enum class UploadOutcome {
   kKeyRejected,    // 401/403: write key refused or source disabled
   kConfigError,    // 404, a redirect, TLS/CA or URL problem
   kDryRun,         // --dry-run: bodies printed, nothing changed
+  kRejected,       // the rejection breaker: the server refuses every message
 };
 // "success", "nothing_to_send", "opted_out", "retry", "rate_limited",
-// "key_rejected", "config_error", "dry_run": stored in UploadRecord::outcome.
+// "key_rejected", "config_error", "dry_run", "rejected": stored in
+// UploadRecord::outcome.
 std::string_view UploadOutcomeName(UploadOutcome outcome);
 // The tool's exit code (core/exit_code.h): 0 for success, nothing to send,
 // opted out and dry run; 75 for retry later and rate limited; 77 key
-// rejected; 78 config error.
+// rejected; 78 config error; 69 (EX_UNAVAILABLE) rejected.
 int ExitCodeFor(UploadOutcome outcome);
+
+// The rejection breaker: a run stops (kRejected) when this many messages in
+// a row were each refused on their own (a 4xx that splitting cannot cure)
+// with no request accepted in between. Such refusals are only dead-lettered
+// once the server has accepted a later request, or the run reached the end
+// of the spool without the breaker tripping; a tripped run dead-letters
+// none of its streak, so a server or proxy that refuses everything moves
+// nothing out of the spool.
+inline constexpr size_t kBreakerRejections = 3;
 
 struct UploadSummary {
   UploadOutcome outcome = UploadOutcome::kNothingToSend;

@@ -242,6 +242,22 @@ TEST_F(UploadE2eTest, PoisonMessageAloneIsDeadLetteredAllOthersDelivered) {
   CheckEveryRequest();
 }
 
+TEST_F(UploadE2eTest, ServerRejectingEverythingTripsTheBreakerExit69) {
+  Fill(300);
+  server_.SetDefault(ScriptedResponse::Status(400, "Bad Request"));
+  ProcessResult r = Upload({"--quiet"});
+  EXPECT_EQ(r.exit_code, 69) << r.err;
+  EXPECT_EQ(Pending(), 300u);
+  EXPECT_EQ(spool_.Stats()->dead_letters, 0u);
+  EXPECT_LE(server_.request_count(), 14u);
+  // One line, in spite of --quiet.
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("rejects every message"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("dead-lettered 0, remaining 300"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(spool_.Stats()->last_upload->outcome, "rejected");
+}
+
 TEST_F(UploadE2eTest, Http413SplitsUntilTheHalvesFit) {
   auto ids = Fill(400);
   server_.SetResponder(

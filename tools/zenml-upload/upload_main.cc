@@ -92,6 +92,7 @@ std::string SummaryLine(const uploader::UploadSummary& s) {
       break;
     case UploadOutcome::kKeyRejected:
     case UploadOutcome::kConfigError:
+    case UploadOutcome::kRejected:
       break;
   }
   if (!s.detail.empty()) line += " (" + s.detail + ")";
@@ -328,8 +329,11 @@ int RunUpload(const std::vector<std::string>& args, std::ostream& out,
                    "$XDG_CONFIG_HOME/zenml, ~/.config/zenml)");
     app.footer(
         "Exit status: 0 done (also nothing to send, opted out, another upload\n"
-        "running), 64 usage, 74 spool I/O error, 75 try later (network, 5xx,\n"
-        "429, time budget), 77 write key rejected, 78 configuration error.\n"
+        "running), 64 usage, 65 damaged bundle, 69 the server rejects every\n"
+        "message (rejection breaker; events kept), 70 internal error, 74 "
+        "spool\n"
+        "I/O error, 75 try later (network, 5xx, 429, time budget), 77 write\n"
+        "key rejected, 78 configuration error.\n"
         "See docs/zenml-upload.md.");
     if (auto exit_code = ParseCommandLine(app, args, kTool, out, err)) {
       return *exit_code;
