@@ -1,6 +1,7 @@
 #include "uploader/uploader.h"
 
 #include <algorithm>
+#include <cctype>
 #include <span>
 #include <utility>
 #include <vector>
@@ -65,6 +66,11 @@ std::string MaskKey(std::string_view key) {
 // resends at most about twice this many requests, with the same messageIds.
 constexpr size_t kRequestsPerPeek = 10;
 
+// "1 request", "2 requests".
+std::string Plural(uint64_t n, std::string_view noun) {
+  return std::to_string(n) + " " + std::string(noun) + (n == 1 ? "" : "s");
+}
+
 // What one attempt at a range of messages ended with.
 enum class Step { kNext, kStop };
 
@@ -118,6 +124,33 @@ std::string RedactWriteKey(std::string_view key) {
   std::string len = " (" + std::to_string(key.size()) + " chars)";
   if (key.size() <= 8) return "****" + len;
   return std::string(key.substr(0, 4)) + "…" + len;
+}
+
+core::Status CheckEndpoint(std::string_view url) {
+  auto lower = [](std::string_view s) {
+    std::string out(s);
+    for (char& c : out) c = static_cast<char>(std::tolower(c));
+    return out;
+  };
+  size_t scheme_end = url.find("://");
+  std::string scheme = scheme_end == std::string_view::npos
+                           ? std::string()
+                           : lower(url.substr(0, scheme_end));
+  if (scheme != "http" && scheme != "https") {
+    return core::Status::FailedPrecondition(
+        "the endpoint \"" + std::string(url) +
+        "\" is not an http:// or https:// URL");
+  }
+  std::string_view rest = url.substr(scheme_end + 3);
+  size_t host_end = rest.find_first_of("/?#");
+  std::string_view authority = rest.substr(0, host_end);
+  size_t at = authority.rfind('@');
+  if (at != std::string_view::npos) authority.remove_prefix(at + 1);
+  if (authority.empty() || authority.front() == ':') {
+    return core::Status::FailedPrecondition(
+        "the endpoint \"" + std::string(url) + "\" has no host name");
+  }
+  return core::Status::OK();
 }
 
 std::string BasicAuthorization(std::string_view write_key) {
@@ -186,7 +219,13 @@ class Uploader::RunState {
         ZENML_TRY(DeadLetterRefused());  // the streak did not trip
         summary_.outcome =
             opts_.dry_run ? UploadOutcome::kDryRun : UploadOutcome::kSuccess;
-        if (summary_.detail.empty()) summary_.detail = "the spool is drained";
+        if (summary_.detail.empty()) {
+          summary_.detail =
+              opts_.dry_run
+                  ? "dry run: " + Plural(summary_.requests, "request") +
+                        " printed; nothing sent, deleted or recorded"
+                  : "the spool is drained";
+        }
         break;
       }
       ZENML_TRY(SendPrepared(std::move(*next), stopped));
@@ -284,6 +323,7 @@ class Uploader::RunState {
       ZENML_TRY_ASSIGN(std::string body, AttemptBody(messages, whole));
       if (opts_.dry_run) {
         if (opts_.on_body) opts_.on_body(body);
+        ++summary_.requests;  // that would be made
         return Step::kNext;
       }
 

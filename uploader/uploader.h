@@ -98,7 +98,8 @@ inline constexpr size_t kBreakerRejections = 3;
 struct UploadSummary {
   UploadOutcome outcome = UploadOutcome::kNothingToSend;
   uint64_t sent = 0;           // events acknowledged by the server
-  uint64_t requests = 0;       // HTTP requests made (answered or not)
+  uint64_t requests = 0;       // HTTP requests made (answered or not); dry run:
+                               // the bodies printed
   uint64_t dead_lettered = 0;  // events moved to the dead-letter area
   uint64_t remaining = 0;      // events pending at the end
   uint64_t purged = 0;         // kOptedOut: events deleted unsent
@@ -148,6 +149,11 @@ std::string RedactWriteKey(std::string_view key);
 
 // "Basic " + base64(key + ":"): Segment's HTTP Basic auth (empty password).
 std::string BasicAuthorization(std::string_view write_key);
+
+// OK for an http:// or https:// URL with a host; FailedPrecondition (a
+// configuration error) otherwise: "notaurl" would reach libcurl as a host
+// name and fail as a network error, retried until the budget is spent.
+core::Status CheckEndpoint(std::string_view url);
 
 class Uploader {
  public:

@@ -323,6 +323,83 @@ TEST_F(UploadE2eTest, BudgetEndingMidBackoffExits75KeepingEverything) {
   EXPECT_EQ(spool_.Stats()->last_upload->outcome, "retry");
 }
 
+// --max-time holds within a second whatever the server does: answers
+// slower than the budget, 503 storms, 429 with a Retry-After of 1 s.
+TEST_F(UploadE2eTest, MaxTimeHoldsWithinASecondWhateverTheServerDoes) {
+  Fill(40);
+  struct Case {
+    const char* name;
+    ScriptedResponse answer;
+  };
+  ScriptedResponse slow = ScriptedResponse::Status(200);
+  slow.delay = milliseconds(4'000);
+  ScriptedResponse limited = ScriptedResponse::Status(429);
+  limited.headers = {{"Retry-After", "1"}};
+  ScriptedResponse slow_error = ScriptedResponse::Status(503);
+  slow_error.delay = milliseconds(1'300);
+  for (const Case& c : {Case{"slow", slow}, Case{"429", limited},
+                        Case{"slow 503", slow_error}}) {
+    server_.SetDefault(c.answer);
+    auto start = std::chrono::steady_clock::now();
+    ProcessResult r = Upload({"--max-time", "3"});
+    auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_EQ(r.exit_code, 75) << c.name << ": " << r.err;
+    EXPECT_LT(took, milliseconds(4'000)) << c.name;
+    EXPECT_EQ(Pending(), 40u) << c.name;
+  }
+}
+
+TEST_F(UploadE2eTest, RetryAfterZeroWaitsAtLeastOneSecond) {
+  Fill(10);
+  ScriptedResponse limited = ScriptedResponse::Status(429);
+  limited.headers = {{"Retry-After", "0"}};
+  server_.SetDefault(limited);
+  ProcessResult r = Upload({"--max-time", "3"});
+  EXPECT_EQ(r.exit_code, 75) << r.err;
+  // At 0 s, 3 s gave hundreds of requests; at least 1 s apart: 3.
+  EXPECT_LE(server_.request_count(), 3u);
+  EXPECT_EQ(Pending(), 10u);
+}
+
+TEST_F(UploadE2eTest, AnEndpointWithoutASchemeIsAConfigurationError) {
+  Fill(10);
+  for (const char* url : {"notaurl", "ftp://127.0.0.1/v1/batch", "http://"}) {
+    ProcessResult r = testing::Run({testing::BinPath("zenml-upload"),
+                                    "--write-key", kKey, "--endpoint", url},
+                                   Env());
+    EXPECT_EQ(r.exit_code, 78) << url << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_NE(r.err.find("endpoint"), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(Pending(), 10u);
+}
+
+TEST_F(UploadE2eTest, HttpsToAPlainHttpPortExits78AtOnce) {
+  Fill(10);
+  std::string url =
+      "https://127.0.0.1:" + std::to_string(server_.port()) + "/v1/batch";
+  auto start = std::chrono::steady_clock::now();
+  ProcessResult r =
+      testing::Run({testing::BinPath("zenml-upload"), "--write-key", kKey,
+                    "--endpoint", url, "--max-time", "20"},
+                   Env());
+  EXPECT_EQ(r.exit_code, 78) << r.err;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(10));
+  EXPECT_EQ(Pending(), 10u);
+  EXPECT_EQ(spool_.Stats()->last_upload->outcome, "config_error");
+}
+
+// A 1 MiB answer is read up to the cap and the rest ignored: the status
+// still counts.
+TEST_F(UploadE2eTest, AHugeAnswerBodyIsCappedAndItsStatusStillCounts) {
+  auto ids = Fill(10);
+  server_.Plan({ScriptedResponse::Status(200, std::string(8 << 20, 'x'))});
+  ProcessResult r = Upload();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Accepted(), ids);
+  EXPECT_EQ(Pending(), 0u);
+}
+
 TEST_F(UploadE2eTest, KilledAfterTheServerAcceptedResendsTheSameIdsNextRun) {
   auto ids = Fill(700);
   ScriptedResponse stall;
@@ -488,6 +565,9 @@ TEST_F(UploadE2eTest, DryRunPrintsBodiesAndChangesNothing) {
   for (char c : r.out) lines += c == '\n';
   EXPECT_EQ(lines, 2u);
   EXPECT_TRUE(r.out.starts_with("{\"batch\":[{\"type\":\"track\""));
+  EXPECT_EQ(r.err.find("drained"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("dry run: 2 requests printed"), std::string::npos)
+      << r.err;
 }
 
 TEST_F(UploadE2eTest, JsonSummaryOnStdoutAndQuietStderr) {

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <exception>
@@ -50,6 +51,10 @@ struct Flags {
   std::string config_dir;
   std::string to_file;    // --to-file BUNDLE (bundle_commands.h)
   std::string from_file;  // --from-file BUNDLE
+  // When the tool started: --max-time counts from here, so opening the
+  // spool and checking consent come out of the budget too.
+  std::chrono::steady_clock::time_point started =
+      std::chrono::steady_clock::now();
 };
 
 // Reports `status` once, as the one line the tool prints for a failure.
@@ -115,7 +120,10 @@ uploader::UploaderOptions SendOptions(const Flags& flags,
   options.user_agent =
       fmt::format("zenml-analytics/{}", core::LibraryVersion());
   options.gzip = !flags.no_gzip;
-  options.max_time = Seconds(flags.max_time);
+  auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - flags.started);
+  options.max_time =
+      std::max(Seconds(flags.max_time) - spent, std::chrono::milliseconds(1));
   options.request_timeout = Seconds(flags.request_timeout);
   return options;
 }
@@ -200,6 +208,9 @@ int Run(const Flags& flags, std::ostream& out, std::ostream& err,
     endpoint = env.Get("ZENML_ANALYTICS_ENDPOINT").value_or("");
   }
   if (endpoint.empty()) endpoint = uploader::kDefaultEndpoint;
+  if (core::Status s = uploader::CheckEndpoint(endpoint); !s.ok()) {
+    return Fail(err, s, core::kExitConfig);
+  }
 
   if (!flags.from_file.empty()) {
     // A bundle's events were recorded with consent where they were spooled;
