@@ -575,9 +575,63 @@ TEST_F(UploadE2eTest, JsonSummaryOnStdoutAndQuietStderr) {
   ProcessResult r = Upload({"--json", "--quiet"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err, "");
-  EXPECT_NE(r.out.find("\"outcome\":\"success\",\"sent\":5,\"requests\":1"),
-            std::string::npos)
+  EXPECT_TRUE(
+      r.out.starts_with("{\"schema\":1,\"tool\":\"zenml-upload\","
+                        "\"outcome\":\"success\",\"exit_code\":0,"
+                        "\"sent\":5,\"requests\":1,"))
       << r.out;
+}
+
+TEST_F(UploadE2eTest, QuietIsSilentOnTryLaterAndLoudOnWhatNeedsAnOperator) {
+  Fill(5);
+  server_.SetDefault(ScriptedResponse::Status(503));
+  ProcessResult later = Upload({"--quiet", "--max-time", "1"});
+  EXPECT_EQ(later.exit_code, 75);
+  EXPECT_EQ(later.err, "");
+  server_.SetDefault(ScriptedResponse::Status(401));
+  ProcessResult key = Upload({"--quiet"});
+  EXPECT_EQ(key.exit_code, 77);
+  EXPECT_EQ(std::count(key.err.begin(), key.err.end(), '\n'), 1) << key.err;
+  EXPECT_EQ(Pending(), 5u);
+}
+
+TEST_F(UploadE2eTest, NoWriteKeyAndNothingToSendExitsZeroSilently) {
+  ProcessResult r = testing::Run({testing::BinPath("zenml-upload"),
+                                  "--endpoint", server_.url(), "--quiet"},
+                                 Env());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+}
+
+TEST_F(UploadE2eTest, AMissingConfigDirIsAConfigurationError) {
+  ProcessResult r = Upload({"--config-dir", (dir_ / "no-such-dir").string()});
+  EXPECT_EQ(r.exit_code, 78) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("does not exist"), std::string::npos) << r.err;
+}
+
+TEST_F(UploadE2eTest, HelpListsEveryExitCodeOfTheManual) {
+  ProcessResult help =
+      testing::Run({testing::BinPath("zenml-upload"), "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  auto footer = help.out.find("Exit status:");
+  ASSERT_NE(footer, std::string::npos) << help.out;
+  for (const char* code : {" 0 ", " 64 ", " 65 ", " 69 ", " 70 ", " 74 ",
+                           " 75 ", " 77 ", " 78 "}) {
+    std::string text = help.out.substr(footer);
+    for (char& c : text) c = c == '\n' ? ' ' : c;
+    EXPECT_NE(text.find(code), std::string::npos) << code;
+  }
+}
+
+TEST_F(UploadE2eTest, OneBatchIsOneBatch) {
+  Fill(5);
+  ProcessResult r = testing::Run({testing::BinPath("zenml-upload"), "--to-file",
+                                  (dir_ / "one.bundle").string()},
+                                 Env());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("wrote 5 events in 1 batch to"), std::string::npos)
+      << r.err;
 }
 
 TEST_F(UploadE2eTest, MissingWriteKeyExits78WithOneLine) {
@@ -588,6 +642,11 @@ TEST_F(UploadE2eTest, MissingWriteKeyExits78WithOneLine) {
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   EXPECT_NE(r.err.find("write key"), std::string::npos);
   EXPECT_EQ(Pending(), 5u);
+  // Recorded, so `status` can say why nothing is uploaded.
+  auto last = spool_.Stats()->last_upload;
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(last->outcome, "config_error");
+  EXPECT_NE(last->detail.find("write key"), std::string::npos);
 }
 
 TEST_F(UploadE2eTest, WriteKeyAndEndpointComeFromTheEnvironment) {

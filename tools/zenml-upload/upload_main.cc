@@ -23,6 +23,7 @@
 #include "spool/spool.h"
 #include "tools/common/command_line.h"
 #include "tools/zenml-upload/bundle_commands.h"
+#include "tools/zenml-upload/report.h"
 #include "uploader/batch_builder.h"
 #include "uploader/curl_transport.h"
 #include "uploader/upload_lock.h"
@@ -57,53 +58,6 @@ struct Flags {
       std::chrono::steady_clock::now();
 };
 
-// Reports `status` once, as the one line the tool prints for a failure.
-int Fail(std::ostream& err, const core::Status& status, int code = -1) {
-  err << kTool << ": " << status.message() << "\n";
-  return code >= 0 ? code : core::ExitCodeFor(status);
-}
-
-std::string JsonSummary(const uploader::UploadSummary& s, int exit_code) {
-  std::string not_before =
-      s.not_before ? "\"" + core::FormatTimestamp(*s.not_before) + "\""
-                   : std::string("null");
-  return fmt::format(
-      "{{\"outcome\":\"{}\",\"sent\":{},\"requests\":{},\"dead_lettered\":{},"
-      "\"remaining\":{},\"purged\":{},\"last_http_status\":{},"
-      "\"not_before\":{},\"detail\":\"{}\",\"exit_code\":{}}}",
-      uploader::UploadOutcomeName(s.outcome), s.sent, s.requests,
-      s.dead_lettered, s.remaining, s.purged, s.last_http_status, not_before,
-      uploader::JsonEscape(s.detail), exit_code);
-}
-
-std::string SummaryLine(const uploader::UploadSummary& s) {
-  std::string line =
-      fmt::format("{}: sent {}, requests {}, dead-lettered {}, remaining {}",
-                  kTool, s.sent, s.requests, s.dead_lettered, s.remaining);
-  using uploader::UploadOutcome;
-  switch (s.outcome) {
-    case UploadOutcome::kSuccess:
-    case UploadOutcome::kNothingToSend:
-    case UploadOutcome::kDryRun:
-      break;
-    case UploadOutcome::kOptedOut:
-      line += fmt::format(", purged {}", s.purged);
-      break;
-    case UploadOutcome::kRateLimited:
-    case UploadOutcome::kRetryLater:
-      line += s.not_before
-                  ? ", next retry " + core::FormatTimestamp(*s.not_before)
-                  : std::string(", next retry: next run");
-      break;
-    case UploadOutcome::kKeyRejected:
-    case UploadOutcome::kConfigError:
-    case UploadOutcome::kRejected:
-      break;
-  }
-  if (!s.detail.empty()) line += " (" + s.detail + ")";
-  return line;
-}
-
 std::chrono::milliseconds Seconds(double s) {
   return std::chrono::milliseconds(
       static_cast<int64_t>(std::llround(s * 1000)));
@@ -128,19 +82,46 @@ uploader::UploaderOptions SendOptions(const Flags& flags,
   return options;
 }
 
-int Run(const Flags& flags, std::ostream& out, std::ostream& err,
-        const core::Environment& env, bool progress) {
-  if (flags.dry_run && (!flags.to_file.empty() || !flags.from_file.empty())) {
-    return UsageError(
-        kTool, "--dry-run does not combine with --to-file/--from-file", err);
+// The report of a run stopped before sending for a missing write key,
+// recorded in the spool (so `status` shows why nothing is uploaded).
+Report NoWriteKey(spool::Spool* spool) {
+  uploader::UploadSummary s;
+  s.outcome = uploader::UploadOutcome::kConfigError;
+  s.detail =
+      "no Segment write key: pass --write-key or set ZENML_SEGMENT_WRITE_KEY";
+  if (spool != nullptr) {
+    if (auto stats = spool->Stats(); stats.ok()) s.remaining = stats->count;
+    spool::UploadRecord r;
+    r.at = core::RealClock().Now();
+    r.outcome = std::string(uploader::UploadOutcomeName(s.outcome));
+    r.remaining = s.remaining;
+    r.detail = s.detail;
+    static_cast<void>(spool->RecordUpload(r));  // the exit code says it all
   }
-  // Where the spool is.
+  Report report = ReportOf(s);
+  report.line = s.detail;
+  return report;
+}
+
+Report Run(const Flags& flags, const core::Environment& env, bool progress,
+           std::ostream& out, std::ostream& err) {
+  // Where the spool is. A --config-dir that does not exist is a mistyped
+  // path, not an empty spool: running "successfully" would hide it.
   std::filesystem::path config_dir;
+  std::error_code ec;
   if (!flags.config_dir.empty()) {
     config_dir = flags.config_dir;
+    if (!std::filesystem::is_directory(config_dir, ec)) {
+      return ErrorReport(core::Status::FailedPrecondition(
+                             "the config dir " + config_dir.string() +
+                             " (--config-dir) does not exist"),
+                         core::kExitConfig, "config_error");
+    }
   } else {
     auto dir = core::ResolveConfigDir(env);
-    if (!dir.ok()) return Fail(err, dir.status(), core::kExitConfig);
+    if (!dir.ok()) {
+      return ErrorReport(dir.status(), core::kExitConfig, "config_error");
+    }
     config_dir = *dir;
   }
   std::filesystem::path analytics = core::AnalyticsDir(config_dir);
@@ -156,14 +137,14 @@ int Run(const Flags& flags, std::ostream& out, std::ostream& err,
   // Consent first: opted out means purge and leave, whatever else is set.
   // (--from-file sends a bundle, not this spool: it skips this step.)
   core::Consent consent = core::DecideConsent(config_dir, env);
-  std::error_code ec;
   bool have_spool = std::filesystem::exists(analytics, ec);
   if (!consent.allowed && flags.from_file.empty()) {
     uint64_t purged = 0;
     if (have_spool && !flags.dry_run) {
       spool::Spool spool(spool_options);
       auto n = spool.Purge();
-      if (!n.ok()) return Fail(err, n.status());
+      if (!n.ok())
+        return ErrorReport(n.status(), core::ExitCodeFor(n.status()));
       purged = *n;
     }
     uploader::UploadSummary s;
@@ -172,31 +153,23 @@ int Run(const Flags& flags, std::ostream& out, std::ostream& err,
     s.detail = "analytics are opted out by " +
                std::string(core::ConsentSourceName(consent.source)) +
                (flags.dry_run ? "; dry run: nothing purged" : "");
-    if (flags.json) out << JsonSummary(s, core::kExitOk) << "\n";
-    if (!flags.quiet) err << SummaryLine(s) << "\n";
-    return core::kExitOk;
+    return ReportOf(s);
   }
 
   // Air gap: the spool into a bundle, instead of the network.
   if (!flags.to_file.empty()) {
     if (!have_spool) {
-      err << kTool << ": no spool yet; nothing to write\n";
-      return core::kExitOk;
+      uploader::UploadSummary s;
+      s.detail = "no spool yet; nothing to write";
+      return ReportOf(s);
     }
-    return RunToFile(analytics, flags.to_file, flags.json, flags.quiet, out,
-                     err);
+    return RunToFile(analytics, flags.to_file);
   }
 
   // Configuration.
   std::string key = flags.write_key;
   if (key.empty()) key = env.Get("ZENML_SEGMENT_WRITE_KEY").value_or("");
   if (key.empty()) key = ZENML_SEGMENT_WRITE_KEY;
-  if (key.empty() && !flags.dry_run) {
-    err << kTool
-        << ": no Segment write key: pass --write-key or set "
-           "ZENML_SEGMENT_WRITE_KEY\n";
-    return core::kExitConfig;
-  }
   std::string endpoint = flags.endpoint;
   // An explicit --region beats the environment's endpoint.
   if (endpoint.empty() && flags.region == "eu") {
@@ -209,51 +182,69 @@ int Run(const Flags& flags, std::ostream& out, std::ostream& err,
   }
   if (endpoint.empty()) endpoint = uploader::kDefaultEndpoint;
   if (core::Status s = uploader::CheckEndpoint(endpoint); !s.ok()) {
-    return Fail(err, s, core::kExitConfig);
+    return ErrorReport(s, core::kExitConfig, "config_error");
   }
 
   if (!flags.from_file.empty()) {
+    if (key.empty()) return NoWriteKey(nullptr);
     // A bundle's events were recorded with consent where they were spooled;
     // this machine's own spool is not involved.
     uploader::UploaderOptions options = SendOptions(flags, endpoint, key);
-    return RunFromFile(flags.from_file, std::move(options), flags.cacert,
-                       flags.json, flags.quiet, out, err);
+    return RunFromFile(flags.from_file, std::move(options), flags.cacert);
   }
 
   if (!have_spool) {
     uploader::UploadSummary s;
     s.detail = "no spool yet";
-    if (flags.json) out << JsonSummary(s, core::kExitOk) << "\n";
-    if (!flags.quiet) err << SummaryLine(s) << "\n";
-    return core::kExitOk;
+    return ReportOf(s);
   }
 
   // One uploader at a time; the lock is held until we return.
   std::optional<uploader::UploadLock> lock;
   if (!flags.dry_run) {
     auto acquired = uploader::UploadLock::TryAcquire(analytics);
-    if (!acquired.ok()) return Fail(err, acquired.status());
+    if (!acquired.ok()) {
+      return ErrorReport(acquired.status(),
+                         core::ExitCodeFor(acquired.status()));
+    }
     if (!acquired->has_value()) {
-      if (flags.json) {
-        out << "{\"outcome\":\"busy\",\"detail\":\"another upload is "
-               "running\",\"exit_code\":0}\n";
-      }
-      if (!flags.quiet) {
-        err << kTool << ": another upload is running; nothing to do\n";
-      }
-      return core::kExitOk;
+      Report busy;
+      busy.outcome = "busy";
+      busy.summary.detail = "another upload is running; nothing to do";
+      busy.line = busy.summary.detail;
+      return busy;
     }
     lock = std::move(**acquired);
   }
 
   spool::Spool spool(spool_options);
+  if (key.empty() && !flags.dry_run) {
+    // Nothing waiting: nothing to configure yet, and nothing for cron to
+    // mail about.
+    auto stats = spool.Stats();
+    if (!stats.ok()) {
+      return ErrorReport(stats.status(), core::ExitCodeFor(stats.status()));
+    }
+    if (stats->count == 0 && stats->inbox_files == 0) {
+      uploader::UploadSummary s;
+      s.detail = "the spool is empty (no write key is set)";
+      return ReportOf(s);
+    }
+    return NoWriteKey(&spool);
+  }
+
   uploader::CurlTransport transport({.ca_file = flags.cacert});
   uploader::UploaderOptions options = SendOptions(flags, endpoint, key);
   // Asked before every request: re-read config.yaml only when it changed.
   core::ConsentWatcher consent_watcher(config_dir, env);
   options.consent = [&consent_watcher] { return consent_watcher.Allowed(); };
   options.dry_run = flags.dry_run;
-  options.on_body = [&out](std::string_view body) { out << body << "\n"; };
+  // With --json, stdout carries exactly one JSON object: the bodies go to
+  // stderr.
+  std::ostream& bodies = flags.json ? err : out;
+  options.on_body = [&bodies](std::string_view body) {
+    bodies << body << "\n";
+  };
 
   const core::Clock& clock = core::RealClock();
   core::MonoTime start = clock.Monotonic();
@@ -263,8 +254,8 @@ int Run(const Flags& flags, std::ostream& out, std::ostream& err,
       // Only a long run earns a progress line.
       if (clock.Monotonic() - start < std::chrono::seconds(2)) return;
       progress_shown = true;
-      err << fmt::format("\r{}: sent {} in {} requests...", kTool, s.sent,
-                         s.requests)
+      err << fmt::format("\r{}: sent {} in {} request{}...", kTool, s.sent,
+                         s.requests, s.requests == 1 ? "" : "s")
           << std::flush;
     };
   }
@@ -272,18 +263,18 @@ int Run(const Flags& flags, std::ostream& out, std::ostream& err,
   uploader::Uploader up(spool, transport, clock, options);
   auto result = up.Run();
   if (progress_shown) err << "\r\033[K";
-  if (!result.ok()) return Fail(err, result.status());
-  const uploader::UploadSummary& s = *result;
-  int code = uploader::ExitCodeFor(s.outcome);
-  if (flags.json) out << JsonSummary(s, code) << "\n";
-  if (!flags.quiet || code != core::kExitOk) err << SummaryLine(s) << "\n";
-  return code;
+  if (!result.ok()) {
+    return ErrorReport(result.status(), core::ExitCodeFor(result.status()));
+  }
+  return ReportOf(*result);
 }
 
 }  // namespace
 
 int RunUpload(const std::vector<std::string>& args, std::ostream& out,
               std::ostream& err, const core::Environment& env, bool progress) {
+  const bool json_wanted =
+      std::find(args.begin(), args.end(), "--json") != args.end();
   try {
     Flags flags;
     CLI::App app(
@@ -322,7 +313,8 @@ int RunUpload(const std::vector<std::string>& args, std::ostream& out,
     app.add_flag("--json", flags.json,
                  "Print a machine-readable summary on stdout");
     app.add_flag("--quiet,-q", flags.quiet,
-                 "Print nothing unless the run fails (for cron)");
+                 "Print nothing unless an operator must act: silent on exit "
+                 "0 and 75 (for cron)");
     app.add_flag("--dry-run", flags.dry_run,
                  "Print the request bodies that would be sent; send, delete "
                  "and record nothing");
@@ -341,18 +333,38 @@ int RunUpload(const std::vector<std::string>& args, std::ostream& out,
     app.footer(
         "Exit status: 0 done (also nothing to send, opted out, another upload\n"
         "running), 64 usage, 65 damaged bundle, 69 the server rejects every\n"
-        "message (rejection breaker; events kept), 70 internal error, 74 "
-        "spool\n"
-        "I/O error, 75 try later (network, 5xx, 429, time budget), 77 write\n"
-        "key rejected, 78 configuration error.\n"
+        "message (rejection breaker; events kept), 70 internal error,\n"
+        "74 spool I/O error, 75 try later (network, 5xx, 429, time budget),\n"
+        "77 write key rejected, 78 configuration error.\n"
         "See docs/zenml-upload.md.");
     if (auto exit_code = ParseCommandLine(app, args, kTool, out, err)) {
+      if (*exit_code != core::kExitOk && json_wanted) {
+        // The usage error is on stderr already; the JSON says only that.
+        out << ReportJson(ErrorReport(core::Status::InvalidArgument(
+                                          "bad command line (see stderr)"),
+                                      *exit_code, "usage_error"))
+            << "\n";
+      }
       return *exit_code;
     }
-    return Run(flags, out, err, env, progress);
+    if (flags.dry_run && (!flags.to_file.empty() || !flags.from_file.empty())) {
+      constexpr char kWhy[] =
+          "--dry-run does not combine with --to-file/--from-file";
+      int code = UsageError(kTool, kWhy, err);
+      if (flags.json) {
+        out << ReportJson(ErrorReport(core::Status::InvalidArgument(kWhy), code,
+                                      "usage_error"))
+            << "\n";
+      }
+      return code;
+    }
+    return Emit(Run(flags, env, progress, out, err), flags.json, flags.quiet,
+                out, err);
   } catch (const std::exception& e) {
-    err << kTool << ": internal error: " << e.what() << "\n";
-    return core::kExitSoftware;
+    Report internal = ErrorReport(
+        core::Status::Internal(std::string("internal error: ") + e.what()),
+        core::kExitSoftware);
+    return Emit(internal, json_wanted, /*quiet=*/false, out, err);
   }
 }
 
