@@ -118,6 +118,11 @@ core::Status ErrorStatus(CURLcode rc, const char* detail,
   }
 }
 
+int Progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  const auto* abort = static_cast<const std::function<bool()>*>(user);
+  return (*abort)() ? 1 : 0;  // non-zero: CURLE_ABORTED_BY_CALLBACK
+}
+
 long Millis(std::chrono::milliseconds d) {
   return d.count() <= 0 ? 1L : static_cast<long>(d.count());
 }
@@ -193,6 +198,11 @@ core::Result<HttpResponse> CurlTransport::Post(const HttpRequest& request) {
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &WriteHeader);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &response);
+  if (options_.abort) {
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, &Progress);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &options_.abort);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+  }
 
   CURLcode rc = curl_easy_perform(h);
   long status = 0;

@@ -33,6 +33,7 @@
 #define ZENML_UPLOADER_CURL_TRANSPORT_H_
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 
@@ -48,6 +49,11 @@ struct CurlTransportOptions {
   // PEM file of CA certificates to trust instead of the system's (--cacert).
   // Empty: the system bundle.
   std::filesystem::path ca_file;
+  // Polled by libcurl's progress callback while a request is in flight
+  // (connect included, several times a second); true aborts it at once
+  // (Unavailable, "aborted"). The tool's graceful stop. Must be cheap and
+  // thread-safe. Empty: never.
+  std::function<bool()> abort;
 };
 
 class CurlTransport final : public Transport {

@@ -96,6 +96,8 @@ std::string_view UploadOutcomeName(UploadOutcome outcome) {
       return "dry_run";
     case UploadOutcome::kRejected:
       return "rejected";
+    case UploadOutcome::kInterrupted:
+      return "interrupted";
   }
   return "unknown";
 }
@@ -109,6 +111,7 @@ int ExitCodeFor(UploadOutcome outcome) {
       return core::kExitOk;
     case UploadOutcome::kRetryLater:
     case UploadOutcome::kRateLimited:
+    case UploadOutcome::kInterrupted:
       return core::kExitTempFail;
     case UploadOutcome::kKeyRejected:
       return core::kExitNoPerm;
@@ -196,7 +199,10 @@ class Uploader::RunState {
                             core::FormatTimestamp(stats.not_before.value());
           return Finish(true);
         }
-        u_.clock_.SleepFor(wait);
+        if (!Wait(std::chrono::ceil<milliseconds>(wait))) {
+          Interrupted();
+          return Finish(true);
+        }
       }
     }
 
@@ -214,6 +220,10 @@ class Uploader::RunState {
 
     bool stopped = false;
     while (!stopped) {
+      if (StopRequested()) {
+        Interrupted();
+        break;
+      }
       ZENML_TRY_ASSIGN(std::optional<PreparedRequest> next, feed_->Next());
       if (!next) {
         ZENML_TRY(DeadLetterRefused());  // the streak did not trip
@@ -240,6 +250,30 @@ class Uploader::RunState {
   }
 
   bool Consents() const { return !opts_.consent || opts_.consent(); }
+
+  bool StopRequested() const {
+    return opts_.stop_requested && opts_.stop_requested();
+  }
+
+  Step Interrupted() {
+    summary_.outcome = UploadOutcome::kInterrupted;
+    summary_.detail =
+        "stopped by a signal; what the server accepted is deleted, the rest "
+        "kept for the next run";
+    return Step::kStop;
+  }
+
+  // Sleeps `d`, looking at stop_requested every kStopPoll; false if it
+  // asked to stop.
+  bool Wait(milliseconds d) {
+    while (d.count() > 0) {
+      if (StopRequested()) return false;
+      milliseconds step = std::min(d, kStopPoll);
+      u_.clock_.SleepFor(step);
+      d -= step;
+    }
+    return !StopRequested();
+  }
 
   void HoldSpool() {
     if (!held_ && !opts_.dry_run) held_ = u_.spool_.Hold().ok();
@@ -300,6 +334,7 @@ class Uploader::RunState {
     const bool whole = begin == 0 && end == chunk.size();
 
     for (;;) {
+      if (StopRequested()) return Interrupted();
       if (!Consents()) {
         if (opts_.dry_run) {
           summary_.outcome = UploadOutcome::kOptedOut;
@@ -393,7 +428,7 @@ class Uploader::RunState {
             return Step::kStop;
           }
           ZENML_TRY(feed_->FlushAcks());  // keep no delivered event waiting
-          u_.clock_.SleepFor(delay);
+          if (!Wait(delay)) return Interrupted();
           continue;
         }
         case UploadAction::kRateLimited: {
@@ -410,7 +445,7 @@ class Uploader::RunState {
             return Step::kStop;
           }
           ZENML_TRY(feed_->FlushAcks());
-          u_.clock_.SleepFor(wait);
+          if (!Wait(wait)) return Interrupted();
           continue;
         }
         case UploadAction::kConfigError:

@@ -76,14 +76,15 @@ enum class UploadOutcome {
   kConfigError,    // 404, a redirect, TLS/CA or URL problem
   kDryRun,         // --dry-run: bodies printed, nothing changed
   kRejected,       // the rejection breaker: the server refuses every message
+  kInterrupted,    // stop_requested (SIGTERM, SIGINT, SIGHUP): acks applied
 };
 // "success", "nothing_to_send", "opted_out", "retry", "rate_limited",
-// "key_rejected", "config_error", "dry_run", "rejected": stored in
-// UploadRecord::outcome.
+// "key_rejected", "config_error", "dry_run", "rejected", "interrupted":
+// stored in UploadRecord::outcome.
 std::string_view UploadOutcomeName(UploadOutcome outcome);
 // The tool's exit code (core/exit_code.h): 0 for success, nothing to send,
 // opted out and dry run; 75 for retry later and rate limited; 77 key
-// rejected; 78 config error; 69 (EX_UNAVAILABLE) rejected.
+// rejected; 78 config error; 69 (EX_UNAVAILABLE) rejected; 75 interrupted.
 int ExitCodeFor(UploadOutcome outcome);
 
 // The rejection breaker: a run stops (kRejected) when this many messages in
@@ -133,6 +134,13 @@ struct UploaderOptions {
   // Re-checked before every request; false means the user opted out.
   // Empty: always consents.
   std::function<bool()> consent;
+  // Polled before every request and at least every kStopPoll during a wait;
+  // true stops the run (kInterrupted): what the server accepted is deleted,
+  // the run recorded, everything else kept. Must be cheap and thread-safe
+  // (the tool reads an atomic its signal handler sets). The transport should
+  // abort a request in flight on the same condition (CurlTransportOptions).
+  // Empty: never.
+  std::function<bool()> stop_requested;
   // Dry run: each body that would be sent goes to on_body (uncompressed,
   // with all but the first four characters of the writeKey masked as '*');
   // nothing is posted, acknowledged, dead-lettered, purged or recorded.
@@ -154,6 +162,10 @@ std::string BasicAuthorization(std::string_view write_key);
 // configuration error) otherwise: "notaurl" would reach libcurl as a host
 // name and fail as a network error, retried until the budget is spent.
 core::Status CheckEndpoint(std::string_view url);
+
+// How often a wait (backoff, Retry-After, a stored not-before time) looks
+// at stop_requested.
+inline constexpr std::chrono::milliseconds kStopPoll{100};
 
 class Uploader {
  public:

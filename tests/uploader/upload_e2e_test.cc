@@ -427,6 +427,53 @@ TEST_F(UploadE2eTest, KilledAfterTheServerAcceptedResendsTheSameIdsNextRun) {
   EXPECT_EQ(Pending(), 0u);
 }
 
+TEST_F(UploadE2eTest, SigtermMidDrainExitsPromptlyKeepingWhatWasAccepted) {
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
+    Fill(1500, "s" + std::to_string(sig) + "-");
+    SegmentTestServer server;  // a stall released is released for good
+    ScriptedResponse stall;
+    stall.stall = true;
+    // Two requests accepted, the third never answered.
+    server.Plan(
+        {ScriptedResponse::Status(200), ScriptedResponse::Status(200), stall});
+    testing::Child uploader(
+        {testing::BinPath("zenml-upload"), "--write-key", kKey, "--endpoint",
+         server.url(), "--max-time", "60"},
+        Env());
+    ASSERT_TRUE(server.WaitForRequests(3, seconds(30)));
+    std::this_thread::sleep_for(milliseconds(100));  // in curl's poll()
+    auto start = std::chrono::steady_clock::now();
+    uploader.Kill(sig);
+    ProcessResult r = uploader.Wait(seconds(10));
+    auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_EQ(r.exit_code, 75) << sig << ": " << r.signal;
+    EXPECT_LT(took, milliseconds(1'000)) << sig;
+    EXPECT_EQ(Pending(), 500u) << sig;  // the two accepted are deleted
+    auto last = spool_.Stats()->last_upload;
+    ASSERT_TRUE(last.has_value());
+    EXPECT_EQ(last->outcome, "interrupted");
+    EXPECT_EQ(last->sent, 1000u);
+    server.Release();
+    // Send the rest, so the next signal's round starts from an empty spool.
+    ProcessResult rest = Upload();
+    EXPECT_EQ(rest.exit_code, 0) << rest.err;
+    EXPECT_EQ(Pending(), 0u);
+  }
+}
+
+TEST_F(UploadE2eTest, SigtermDuringABackoffWaitExitsPromptly) {
+  Fill(10);
+  server_.SetDefault(ScriptedResponse::Status(503));
+  testing::Child uploader(Argv({"--max-time", "60"}), Env());
+  ASSERT_TRUE(server_.WaitForRequests(3, seconds(30)));  // waiting 2 s now
+  auto start = std::chrono::steady_clock::now();
+  uploader.Kill(SIGTERM);
+  ProcessResult r = uploader.Wait(seconds(10));
+  EXPECT_EQ(r.exit_code, 75);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(1'000));
+  EXPECT_EQ(Pending(), 10u);
+}
+
 TEST_F(UploadE2eTest, SecondUploaderExitsZeroAtOnceAndSpoolStaysWritable) {
   auto ids = Fill(600);
   // Stall the second request: the first uploader has then already acked

@@ -449,6 +449,41 @@ TEST_F(UploaderTest, RefusedMessagesAreKeptWhenTheRunStopsBeforeAnAcceptance) {
   EXPECT_EQ(Pending(), 4u);
 }
 
+TEST_F(UploaderTest, AStopRequestEndsTheRunDeletingWhatWasAccepted) {
+  Fill(0, 1500);
+  bool stop = false;
+  transport_.on_post = [&](const Seen&) { stop = true; };
+  UploaderOptions o = Opts();
+  o.stop_requested = [&] { return stop; };
+  UploadSummary s = RunOnce(o);
+  EXPECT_EQ(s.outcome, UploadOutcome::kInterrupted);
+  EXPECT_EQ(ExitCodeFor(s.outcome), 75);
+  EXPECT_EQ(s.requests, 1u);
+  EXPECT_EQ(s.sent, 500u);
+  EXPECT_EQ(Pending(), 1000u);  // the accepted request's events are deleted
+  auto stats = spool_.Stats();
+  ASSERT_TRUE(stats->last_upload.has_value());
+  EXPECT_EQ(stats->last_upload->outcome, "interrupted");
+  EXPECT_EQ(stats->last_upload->sent, 500u);
+}
+
+TEST_F(UploaderTest, AStopRequestEndsABackoffWaitAtOnce) {
+  Fill(0, 10);
+  bool stop = false;
+  transport_.responder = [&](const Seen&) {
+    stop = true;
+    return FakeTransport::Status(503);
+  };
+  UploaderOptions o = Opts();
+  o.stop_requested = [&] { return stop; };
+  auto before = clock_.Monotonic();
+  UploadSummary s = RunOnce(o);
+  EXPECT_EQ(s.outcome, UploadOutcome::kInterrupted);
+  EXPECT_EQ(s.requests, 1u);
+  EXPECT_LT(clock_.Monotonic() - before, milliseconds(200));
+  EXPECT_EQ(Pending(), 10u);
+}
+
 TEST_F(UploaderTest, Http413SplitsTheRequestInHalvesUntilAccepted) {
   Fill(0, 64);
   // A collector with a small body limit: 413 for more than 16 messages.

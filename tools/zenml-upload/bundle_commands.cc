@@ -76,7 +76,8 @@ Report RunToFile(const std::filesystem::path& analytics_dir,
 Report RunFromFile(const std::filesystem::path& bundle,
                    uploader::UploaderOptions options,
                    const std::string& cacert) {
-  uploader::CurlTransport transport({.ca_file = cacert});
+  uploader::CurlTransport transport(
+      {.ca_file = cacert, .abort = options.stop_requested});
   auto result = uploader::SendBundle(bundle, transport, core::RealClock(),
                                      std::move(options));
   if (!result.ok()) {

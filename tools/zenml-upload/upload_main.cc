@@ -1,10 +1,13 @@
 #include "tools/zenml-upload/upload_main.h"
 
 #include <fmt/format.h>
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <exception>
@@ -37,6 +40,40 @@ namespace zenml::tools {
 namespace {
 
 constexpr char kTool[] = "zenml-upload";
+
+// Graceful stop: set by the SIGTERM/SIGINT/SIGHUP handler UploadMain
+// installs, read by the uploader before every request and during waits and
+// by libcurl's progress callback during a request.
+std::atomic<bool> g_stop{false};
+static_assert(std::atomic<bool>::is_always_lock_free);
+pthread_t g_main_thread;
+
+bool StopRequested() { return g_stop.load(std::memory_order_relaxed); }
+
+extern "C" void OnStopSignal(int sig) {
+  if (g_stop.exchange(true)) {
+    // A second signal: the operator insists. Die of it at once.
+    ::signal(sig, SIG_DFL);
+    ::raise(sig);
+    return;
+  }
+  // The kernel may have picked any thread (LevelDB's, the request feed's):
+  // pass the signal on to the main thread, so a poll() it is blocked in
+  // returns now rather than at libcurl's next timeout.
+  if (!pthread_equal(pthread_self(), g_main_thread)) {
+    g_stop.store(false);
+    ::pthread_kill(g_main_thread, sig);
+  }
+}
+
+void InstallStopSignals() {
+  g_main_thread = pthread_self();
+  struct sigaction sa {};
+  sa.sa_handler = &OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: interrupt the main thread's poll()
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) ::sigaction(sig, &sa, nullptr);
+}
 
 struct Flags {
   std::string write_key;
@@ -79,6 +116,7 @@ uploader::UploaderOptions SendOptions(const Flags& flags,
   options.max_time =
       std::max(Seconds(flags.max_time) - spent, std::chrono::milliseconds(1));
   options.request_timeout = Seconds(flags.request_timeout);
+  options.stop_requested = &StopRequested;
   return options;
 }
 
@@ -233,7 +271,8 @@ Report Run(const Flags& flags, const core::Environment& env, bool progress,
     return NoWriteKey(&spool);
   }
 
-  uploader::CurlTransport transport({.ca_file = flags.cacert});
+  uploader::CurlTransport transport(
+      {.ca_file = flags.cacert, .abort = &StopRequested});
   uploader::UploaderOptions options = SendOptions(flags, endpoint, key);
   // Asked before every request: re-read config.yaml only when it changed.
   core::ConsentWatcher consent_watcher(config_dir, env);
@@ -369,6 +408,7 @@ int RunUpload(const std::vector<std::string>& args, std::ostream& out,
 }
 
 int UploadMain(int argc, char** argv) {
+  InstallStopSignals();
   std::vector<std::string> args(argv + 1, argv + argc);
   return RunUpload(args, std::cout, std::cerr, core::ProcessEnvironment(),
                    ::isatty(2) == 1);
