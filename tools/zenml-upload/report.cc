@@ -11,8 +11,13 @@ namespace {
 
 constexpr char kTool[] = "zenml-upload";
 
+// Built with +=, not `"\"" + ...`: GCC 12 at -O3 misreports that operator+
+// form (-Wrestrict), which breaks a Release -Werror build.
 std::string Quoted(std::string_view s) {
-  return "\"" + uploader::JsonEscape(s) + "\"";
+  std::string out = "\"";
+  out += uploader::JsonEscape(s);
+  out += '"';
+  return out;
 }
 
 std::string SummaryLine(const uploader::UploadSummary& s) {
