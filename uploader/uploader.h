@@ -32,8 +32,9 @@
 //   3. Store the run's UploadRecord in the spool (Spool::RecordUpload).
 // The spool is held only for the feed's short transactions, none of which
 // waits for a request, so trackers are never held up by a slow server. A
-// crash loses at most the queued Acks (about twenty requests' worth): those
-// events are resent next run. Messages are sent byte for byte as spooled,
+// crash loses at most the queued Acks (about a request's worth; up to a
+// second's worth while LevelDB compacts level 0) and the request in flight:
+// those events are resent next run. Messages are sent byte for byte as spooled,
 // so a resend after a crash carries the same messageIds and Segment
 // deduplicates it. Events appended during the run get higher keys and are
 // only ever deleted after they were themselves sent.

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <map>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -472,6 +473,42 @@ TEST_F(UploadE2eTest, SigtermDuringABackoffWaitExitsPromptly) {
   EXPECT_EQ(r.exit_code, 75);
   EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(1'000));
   EXPECT_EQ(Pending(), 10u);
+}
+
+// Acks reach the spool about every request: an uploader killed again and
+// again still makes progress, and each kill costs at most about two
+// requests' worth of duplicate deliveries (the request in flight and the one
+// whose ack was being applied). A smaller version of 50 SIGKILLs during a
+// 60,000-event drain.
+TEST_F(UploadE2eTest, RepeatedSigkillsDuringADrainStillMakeProgress) {
+  constexpr int kEvents = 20'000;
+  constexpr int kKills = 12;
+  auto ids = Fill(kEvents);
+  ScriptedResponse slow = ScriptedResponse::Status(200);
+  slow.delay = milliseconds(15);  // a drain of about a second
+  server_.SetDefault(slow);
+  server_.SetKeepBodies(false);
+  std::mt19937 random(12);
+  int kills = 0;
+  for (int i = 0; i < kKills && Pending() > 0; ++i) {
+    size_t before = server_.request_count();
+    testing::Child uploader(Argv({"--max-time", "60"}), Env());
+    // Killed at a random point after it started sending.
+    if (!server_.WaitForRequests(before + 1, seconds(30))) break;
+    std::this_thread::sleep_for(milliseconds(random() % 150));
+    uploader.Kill(SIGKILL);
+    uploader.Wait();
+    ++kills;
+  }
+  EXPECT_LT(Pending(), static_cast<uint64_t>(kEvents) - 1000u * kills / 2)
+      << "the kills made little progress";
+  ProcessResult r = Upload({"--max-time", "60"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Pending(), 0u);
+  EXPECT_EQ(Accepted(), ids);  // every event delivered
+  size_t duplicates = server_.accepted_ids().size() - ids.size();
+  EXPECT_LE(duplicates, 2u * kMaxBatchMessages * kills)
+      << duplicates << " duplicates in " << kills << " kills";
 }
 
 TEST_F(UploadE2eTest, SecondUploaderExitsZeroAtOnceAndSpoolStaysWritable) {
