@@ -744,6 +744,64 @@ TEST_F(UploadE2eTest, WriteKeyAndEndpointComeFromTheEnvironment) {
   CheckEveryRequest();
 }
 
+// The key out of argv: <config dir>/analytics/upload.yaml and
+// --write-key-file, both refused unless private.
+TEST_F(UploadE2eTest, WriteKeyAndEndpointComeFromAPrivateUploadYaml) {
+  auto ids = Fill(5);
+  std::filesystem::path yaml = dir_ / "analytics" / "upload.yaml";
+  testing::WriteFile(yaml, std::string("write_key: ") + kKey + "\nendpoint: " +
+                               server_.url() + "\nmax_time: 30\n");
+  std::filesystem::permissions(yaml, std::filesystem::perms::owner_read |
+                                         std::filesystem::perms::owner_write);
+  ProcessResult r = testing::Run({testing::BinPath("zenml-upload")}, Env());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Accepted(), ids);
+  CheckEveryRequest();  // the key of the file, in the header and the body
+
+  Fill(5, "n");
+  std::filesystem::permissions(yaml, std::filesystem::perms::group_read,
+                               std::filesystem::perm_options::add);
+  ProcessResult open = testing::Run({testing::BinPath("zenml-upload")}, Env());
+  EXPECT_EQ(open.exit_code, 78) << open.err;
+  EXPECT_EQ(std::count(open.err.begin(), open.err.end(), '\n'), 1) << open.err;
+  EXPECT_NE(open.err.find("chmod 600"), std::string::npos) << open.err;
+  EXPECT_EQ(open.err.find(kKey), std::string::npos) << open.err;
+  EXPECT_EQ(Pending(), 5u);
+
+  testing::WriteFile(yaml, "write_kee: typo\n");
+  std::filesystem::permissions(yaml, std::filesystem::perms::owner_read |
+                                         std::filesystem::perms::owner_write);
+  ProcessResult typo = testing::Run({testing::BinPath("zenml-upload")}, Env());
+  EXPECT_EQ(typo.exit_code, 78) << typo.err;
+  EXPECT_NE(typo.err.find("unknown key 'write_kee'"), std::string::npos)
+      << typo.err;
+}
+
+TEST_F(UploadE2eTest, WriteKeyFileMustBePrivate) {
+  auto ids = Fill(5);
+  std::filesystem::path key_file = dir_ / "segment.key";
+  testing::WriteFile(key_file, std::string(kKey) + "\n");
+  std::filesystem::permissions(key_file, std::filesystem::perms::owner_read);
+  ProcessResult r =
+      testing::Run({testing::BinPath("zenml-upload"), "--write-key-file",
+                    key_file.string(), "--endpoint", server_.url()},
+                   Env());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Accepted(), ids);
+  CheckEveryRequest();
+
+  Fill(5, "n");
+  std::filesystem::permissions(key_file, std::filesystem::perms::others_read,
+                               std::filesystem::perm_options::add);
+  ProcessResult open =
+      testing::Run({testing::BinPath("zenml-upload"), "--write-key-file",
+                    key_file.string(), "--endpoint", server_.url()},
+                   Env());
+  EXPECT_EQ(open.exit_code, 78) << open.err;
+  EXPECT_NE(open.err.find("refused"), std::string::npos) << open.err;
+  EXPECT_EQ(Pending(), 5u);
+}
+
 TEST_F(UploadE2eTest, BadUsageExits64WithAHint) {
   ProcessResult r = Upload({"--max-time", "-3"});
   EXPECT_EQ(r.exit_code, 64);

@@ -27,6 +27,7 @@
 #include "tools/common/command_line.h"
 #include "tools/zenml-upload/bundle_commands.h"
 #include "tools/zenml-upload/report.h"
+#include "tools/zenml-upload/upload_config.h"
 #include "uploader/batch_builder.h"
 #include "uploader/curl_transport.h"
 #include "uploader/upload_lock.h"
@@ -77,6 +78,8 @@ void InstallStopSignals() {
 
 struct Flags {
   std::string write_key;
+  std::string write_key_file;
+  bool max_time_given = false;  // --max-time on the command line
   std::string endpoint;
   std::string region;
   double max_time = 60;
@@ -204,9 +207,34 @@ Report Run(const Flags& flags, const core::Environment& env, bool progress,
     return RunToFile(analytics, flags.to_file);
   }
 
-  // Configuration.
+  // Configuration: the command line, then the environment, then
+  // upload.yaml, then what was built in.
+  auto file_config = LoadUploadConfig(UploadConfigPath(config_dir));
+  if (!file_config.ok()) {
+    return ErrorReport(
+        file_config.status(),
+        file_config.status().code() == core::Status::Code::kFailedPrecondition
+            ? core::kExitConfig
+            : core::ExitCodeFor(file_config.status()),
+        "config_error");
+  }
+  Flags effective = flags;  // with upload.yaml's values filled in
+  if (!flags.max_time_given && file_config->max_time) {
+    effective.max_time = *file_config->max_time;
+  }
+  if (effective.cacert.empty() && file_config->ca_file) {
+    effective.cacert = *file_config->ca_file;
+  }
   std::string key = flags.write_key;
+  if (key.empty() && !flags.write_key_file.empty()) {
+    auto from_file = ReadWriteKeyFile(flags.write_key_file);
+    if (!from_file.ok()) {
+      return ErrorReport(from_file.status(), core::kExitConfig, "config_error");
+    }
+    key = *from_file;
+  }
   if (key.empty()) key = env.Get("ZENML_SEGMENT_WRITE_KEY").value_or("");
+  if (key.empty() && file_config->write_key) key = *file_config->write_key;
   if (key.empty()) key = ZENML_SEGMENT_WRITE_KEY;
   std::string endpoint = flags.endpoint;
   // An explicit --region beats the environment's endpoint.
@@ -218,6 +246,9 @@ Report Run(const Flags& flags, const core::Environment& env, bool progress,
   if (endpoint.empty()) {
     endpoint = env.Get("ZENML_ANALYTICS_ENDPOINT").value_or("");
   }
+  if (endpoint.empty() && file_config->endpoint) {
+    endpoint = *file_config->endpoint;
+  }
   if (endpoint.empty()) endpoint = uploader::kDefaultEndpoint;
   if (core::Status s = uploader::CheckEndpoint(endpoint); !s.ok()) {
     return ErrorReport(s, core::kExitConfig, "config_error");
@@ -227,8 +258,8 @@ Report Run(const Flags& flags, const core::Environment& env, bool progress,
     if (key.empty()) return NoWriteKey(nullptr);
     // A bundle's events were recorded with consent where they were spooled;
     // this machine's own spool is not involved.
-    uploader::UploaderOptions options = SendOptions(flags, endpoint, key);
-    return RunFromFile(flags.from_file, std::move(options), flags.cacert);
+    uploader::UploaderOptions options = SendOptions(effective, endpoint, key);
+    return RunFromFile(flags.from_file, std::move(options), effective.cacert);
   }
 
   if (!have_spool) {
@@ -272,8 +303,8 @@ Report Run(const Flags& flags, const core::Environment& env, bool progress,
   }
 
   uploader::CurlTransport transport(
-      {.ca_file = flags.cacert, .abort = &StopRequested});
-  uploader::UploaderOptions options = SendOptions(flags, endpoint, key);
+      {.ca_file = effective.cacert, .abort = &StopRequested});
+  uploader::UploaderOptions options = SendOptions(effective, endpoint, key);
   // Asked before every request: re-read config.yaml only when it changed.
   core::ConsentWatcher consent_watcher(config_dir, env);
   options.consent = [&consent_watcher] { return consent_watcher.Allowed(); };
@@ -326,9 +357,16 @@ int RunUpload(const std::vector<std::string>& args, std::ostream& out,
         fmt::format("{} {} ({})", kTool, core::LibraryVersion(),
                     uploader::CurlTransport::Version()),
         "Print the version and exit");
-    app.add_option("--write-key", flags.write_key,
-                   "Segment write key (default: $ZENML_SEGMENT_WRITE_KEY, "
-                   "then the built-in key)");
+    auto* write_key = app.add_option(
+        "--write-key", flags.write_key,
+        "Segment write key (default: $ZENML_SEGMENT_WRITE_KEY, then "
+        "write_key in <config dir>/analytics/upload.yaml, then the built-in "
+        "key). Visible to every local user in ps: prefer --write-key-file or "
+        "upload.yaml");
+    app.add_option("--write-key-file", flags.write_key_file,
+                   "Read the write key from the first line of FILE (mode "
+                   "0600 or 0400; refused if group or others may read it)")
+        ->excludes(write_key);
     auto* endpoint = app.add_option(
         "--endpoint", flags.endpoint,
         "Batch endpoint URL (default: $ZENML_ANALYTICS_ENDPOINT, then "
@@ -338,9 +376,11 @@ int RunUpload(const std::vector<std::string>& args, std::ostream& out,
                    "(https://events.eu1.segmentapis.com/v1/batch)")
         ->check(CLI::IsMember({"us", "eu"}))
         ->excludes(endpoint);
-    app.add_option("--max-time", flags.max_time,
-                   "Time budget of the whole run, in seconds (default 60)")
-        ->check(CLI::PositiveNumber);
+    auto* max_time =
+        app.add_option("--max-time", flags.max_time,
+                       "Time budget of the whole run, in seconds (default: "
+                       "max_time in upload.yaml, then 60)")
+            ->check(CLI::PositiveNumber);
     app.add_option("--request-timeout", flags.request_timeout,
                    "Timeout of one request, in seconds (default 30)")
         ->check(CLI::PositiveNumber);
@@ -386,6 +426,7 @@ int RunUpload(const std::vector<std::string>& args, std::ostream& out,
       }
       return *exit_code;
     }
+    flags.max_time_given = max_time->count() > 0;
     if (flags.dry_run && (!flags.to_file.empty() || !flags.from_file.empty())) {
       constexpr char kWhy[] =
           "--dry-run does not combine with --to-file/--from-file";
