@@ -23,10 +23,30 @@ struct SlistDeleter {
 using EasyHandle = std::unique_ptr<CURL, EasyDeleter>;
 using Slist = std::unique_ptr<curl_slist, SlistDeleter>;
 
+// Where the answer's body goes: kept up to kMaxResponseBodyBytes; past that
+// the transfer is aborted (the status and headers already arrived), so a
+// huge or endless body costs neither memory nor the rest of the budget.
+struct BodySink {
+  std::string* body;
+  bool truncated = false;
+};
+
 size_t WriteBody(char* data, size_t size, size_t n, void* user) {
-  static_cast<std::string*>(user)->append(data, size * n);
-  return size * n;
+  auto* sink = static_cast<BodySink*>(user);
+  size_t bytes = size * n;
+  size_t room = kMaxResponseBodyBytes - sink->body->size();
+  if (bytes > room) {
+    sink->body->append(data, room);
+    sink->truncated = true;
+    return 0;  // CURLE_WRITE_ERROR: stop reading
+  }
+  sink->body->append(data, bytes);
+  return bytes;
 }
+
+// Headers kept per answer, at most (bytes of names and values); the rest are
+// ignored. libcurl bounds each header line, not their number.
+constexpr size_t kMaxResponseHeaderBytes = 64 * 1024;
 
 size_t WriteHeader(char* data, size_t size, size_t n, void* user) {
   auto* response = static_cast<HttpResponse*>(user);
@@ -39,6 +59,9 @@ size_t WriteHeader(char* data, size_t size, size_t n, void* user) {
   }
   auto colon = line.find(':');
   if (colon == std::string_view::npos) return size * n;
+  size_t kept = 0;
+  for (const auto& [k, v] : response->headers) kept += k.size() + v.size();
+  if (kept + line.size() > kMaxResponseHeaderBytes) return size * n;
   std::string_view name = line.substr(0, colon);
   std::string_view value = line.substr(colon + 1);
   while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
@@ -79,10 +102,25 @@ core::Status ErrorStatus(CURLcode rc, const char* detail,
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_ISSUER_ERROR:
     case CURLE_SSL_CRL_BADFILE:
+    // The TLS handshake failed: https:// to a plain-HTTP port ("wrong
+    // version number"), no common protocol or cipher, a client certificate
+    // problem. Retrying cannot cure the setup.
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_CIPHER:
+    case CURLE_USE_SSL_FAILED:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
       return core::Status::FailedPrecondition(std::move(msg));
     default:
       return core::Status::Unavailable(std::move(msg));
   }
+}
+
+int Progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  const auto* abort = static_cast<const std::function<bool()>*>(user);
+  return (*abort)() ? 1 : 0;  // non-zero: CURLE_ABORTED_BY_CALLBACK
 }
 
 long Millis(std::chrono::milliseconds d) {
@@ -156,12 +194,23 @@ core::Result<HttpResponse> CurlTransport::Post(const HttpRequest& request) {
     curl_easy_setopt(h, CURLOPT_CAINFO, options_.ca_file.c_str());
   }
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &WriteBody);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &response.body);
+  BodySink sink{&response.body};
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &WriteHeader);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &response);
+  if (options_.abort) {
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, &Progress);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &options_.abort);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+  }
 
   CURLcode rc = curl_easy_perform(h);
   long status = 0;
+  if (rc == CURLE_WRITE_ERROR && sink.truncated) {
+    // Aborted on purpose past the body cap: the answer itself arrived.
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    if (status != 0) rc = CURLE_OK;
+  }
   if (rc == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
   // The handle outlives this call: forget the pointers into it (error
   // buffer, headers, body, response) before they dangle.

@@ -15,6 +15,10 @@
 //     proxies mishandle it); no redirects followed (a 3xx is an answer);
 //   - connect and total timeouts from the HttpRequest, no signals (safe in
 //     threads);
+//   - the answer's body kept up to kMaxResponseBodyBytes: past it the
+//     transfer is aborted and the answer returned with the body cut there
+//     (a 1 GiB or endless body neither grows memory nor runs to the
+//     timeout); headers kept up to 64 KiB;
 //   - TLS peer and host verification always on; `ca_file` replaces the
 //     system CA bundle for a private CA;
 //   - proxies as libcurl's defaults give them: http_proxy, https_proxy,
@@ -29,6 +33,7 @@
 #define ZENML_UPLOADER_CURL_TRANSPORT_H_
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 
@@ -36,10 +41,19 @@
 
 namespace zenml::uploader {
 
+// Bytes of an answer's body kept (Segment's answers are a few dozen bytes;
+// the body is only ever shown, cut to one line, as a reason).
+inline constexpr size_t kMaxResponseBodyBytes = 64 * 1024;
+
 struct CurlTransportOptions {
   // PEM file of CA certificates to trust instead of the system's (--cacert).
   // Empty: the system bundle.
   std::filesystem::path ca_file;
+  // Polled by libcurl's progress callback while a request is in flight
+  // (connect included, several times a second); true aborts it at once
+  // (Unavailable, "aborted"). The tool's graceful stop. Must be cheap and
+  // thread-safe. Empty: never.
+  std::function<bool()> abort;
 };
 
 class CurlTransport final : public Transport {
@@ -50,7 +64,8 @@ class CurlTransport final : public Transport {
   CurlTransport& operator=(const CurlTransport&) = delete;
 
   // See Transport::Post. Maps libcurl errors: timeouts → DeadlineExceeded;
-  // bad or unsupported URL, unreadable CA file, certificate problems →
+  // bad or unsupported URL, unreadable CA file, certificate problems, a
+  // failed TLS handshake (https:// to a plain-HTTP port) →
   // FailedPrecondition; everything else (refused, reset, DNS, send/receive
   // failures) → Unavailable.
   core::Result<HttpResponse> Post(const HttpRequest& request) override;

@@ -46,15 +46,21 @@ core::Result<std::optional<PreparedRequest>> RequestFeed::Next() {
 }
 
 void RequestFeed::Ack(std::vector<std::string> keys) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (acks_.empty()) {
-    acks_ = std::move(keys);
-  } else {
-    acks_.insert(acks_.end(), std::make_move_iterator(keys.begin()),
-                 std::make_move_iterator(keys.end()));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (acks_.empty()) {
+      acks_ = std::move(keys);
+      acks_since_ = std::chrono::steady_clock::now();
+    } else {
+      acks_.insert(acks_.end(), std::make_move_iterator(keys.begin()),
+                   std::make_move_iterator(keys.end()));
+    }
   }
-  // No wake-up: the Acks ride with the next transaction the feed needs
-  // anyway (or with FlushAcks/Stop), so a drain costs one open per Peek.
+  // Applied by the feed thread now (while this thread posts the next
+  // request), not with the next Peek ten requests later: a process killed
+  // again and again must still make progress, and a kill should resend no
+  // more than about two requests.
+  work_cv_.notify_one();
 }
 
 core::Status RequestFeed::FlushAcks() {
@@ -90,8 +96,18 @@ void RequestFeed::Loop() {
       return !stopping_ && !exhausted_ && error_.ok() &&
              ready_.size() < options_.max_ready;
     };
+    // Acks are due at once, except while the feed holds the spool for a
+    // level-0 compaction (see below): then after kMaxAckDelay, or once
+    // kMaxDeferredAcks keys are waiting.
+    auto acks_due = [&] {
+      if (acks_.empty()) return false;
+      if (!held_) return true;
+      return acks_.size() >= kMaxDeferredAcks ||
+             std::chrono::steady_clock::now() - acks_since_ >= kMaxAckDelay;
+    };
     auto has_work = [&] {
-      return stopping_ || flush_wanted_ > flushed_ || wants_read();
+      return stopping_ || flush_wanted_ > flushed_ || wants_read() ||
+             acks_due();
     };
     if (held_) {
       // Holding only for LevelDB's level-0 compaction: look again soon.
@@ -109,8 +125,8 @@ void RequestFeed::Loop() {
     // transactions), a write that finds the memtable full waits until the
     // compaction is done: Acks wait instead (up to kMaxDeferredAcks), so
     // reading and sending go on meanwhile.
-    const bool defer_acks = held_ && !stopping_ && flush_wanted_ <= flushed_ &&
-                            acks_.size() < kMaxDeferredAcks;
+    const bool defer_acks =
+        !stopping_ && flush_wanted_ <= flushed_ && !acks_due();
     if (!read && (acks_.empty() || defer_acks)) {
       flushed_ = flush_wanted_;
       done_cv_.notify_all();

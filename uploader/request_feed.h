@@ -21,15 +21,17 @@
 // (Spool::CompactingLevel0), the feed keeps the database open until that is
 // done (at most kMaxCompactionHold), since closing would throw the work away
 // and the next open would start it over. It goes on reading meanwhile, and
-// keeps the Acks back (up to kMaxDeferredAcks), since a write may have to
-// wait for the compaction. A foreground compaction, which a Peek without
-// Hold does, keeps writers out just as long.
+// keeps the Acks back (up to a second, kMaxAckDelay, or kMaxDeferredAcks
+// keys), since a write may have to wait for the compaction. A foreground
+// compaction, which a Peek without Hold does, keeps writers out just as
+// long.
 //
-// Acks reach the spool with the feed's next transaction, or at once with
-// FlushAcks() (before any wait) and Stop() (at the end of a run). A crash
-// loses only the queued Acks (about twenty requests' worth; up to
-// kMaxDeferredAcks during a level-0 compaction), and those events are resent
-// with the same messageIds, which Segment deduplicates.
+// Acks wake the feed: it applies them in a transaction of their own (with a
+// Peek if one is due anyway) while the caller posts the next request, and
+// at once with FlushAcks() (before any wait) and Stop() (at the end of a
+// run). A crash loses only the queued Acks (about a request's worth; up to
+// a second's worth, kMaxAckDelay, during a level-0 compaction), and those
+// events are resent with the same messageIds, which Segment deduplicates.
 //
 // A prepared request's body is built and stamped with `sentAt` when prepared;
 // the caller rebuilds it if it waited longer than kMaxPreparedAge, so the
@@ -138,8 +140,10 @@ class RequestFeed {
   static constexpr std::chrono::milliseconds kHoldPoll{10};
   static constexpr std::chrono::seconds kMaxCompactionHold{10};
   // Acks kept back while LevelDB compacts level 0, at most (then they go,
-  // and wait for the compaction): 200 requests' worth, a few MB of keys.
+  // and wait for the compaction): a second, or 200 requests' worth (a few
+  // MB of keys).
   static constexpr size_t kMaxDeferredAcks = 100'000;
+  static constexpr std::chrono::seconds kMaxAckDelay{1};
 
   spool::Spool& spool_;
   const core::Clock& clock_;
@@ -151,11 +155,12 @@ class RequestFeed {
   std::condition_variable done_cv_;  // consumers wait on it
   std::deque<PreparedRequest> ready_;
   std::vector<std::string> acks_;  // queued, not yet in a transaction
-  uint64_t flush_wanted_ = 0;      // FlushAcks() requests so far
-  uint64_t flushed_ = 0;           // of which done (all acks before them)
-  bool exhausted_ = false;         // the last Peek found nothing more
-  bool confirming_ = false;        // Next() wants a Peek started after it
-  bool confirmed_empty_ = false;   // and that Peek found nothing: the end
+  std::chrono::steady_clock::time_point acks_since_;  // oldest queued
+  uint64_t flush_wanted_ = 0;     // FlushAcks() requests so far
+  uint64_t flushed_ = 0;          // of which done (all acks before them)
+  bool exhausted_ = false;        // the last Peek found nothing more
+  bool confirming_ = false;       // Next() wants a Peek started after it
+  bool confirmed_empty_ = false;  // and that Peek found nothing: the end
   bool stopping_ = false;
   core::Status error_;
   std::string after_key_;  // feed thread only: the last key read

@@ -2,6 +2,7 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cstring>
@@ -134,7 +135,8 @@ ResponseDecision DecideResponse(const core::Result<HttpResponse>& answer,
     d.action = UploadAction::kRateLimited;
     if (auto h = r.Header("Retry-After")) {
       if (auto w = ParseRetryAfter(*h, now)) {
-        d.wait = *w < kMaxRetryAfter ? *w : kMaxRetryAfter;
+        d.wait = std::clamp(*w, std::chrono::seconds(kMinRetryAfter),
+                            std::chrono::seconds(kMaxRetryAfter));
       }
     }
   } else if (r.status == 401 || r.status == 403) {

@@ -47,12 +47,15 @@ enum class UploadAction {
 std::string_view UploadActionName(UploadAction action);  // "success", ...
 
 inline constexpr std::chrono::seconds kMaxRetryAfter{300};
+// The shortest Retry-After honoured: "0" (or a date in the past) would turn
+// a 429 into a tight loop of requests against a server asking for less.
+inline constexpr std::chrono::seconds kMinRetryAfter{1};
 
 struct ResponseDecision {
   UploadAction action = UploadAction::kRetry;
-  // kRateLimited: how long to wait, from Retry-After, capped at
-  // kMaxRetryAfter; nullopt when the server sent no usable Retry-After (the
-  // caller then waits its backoff delay).
+  // kRateLimited: how long to wait, from Retry-After, held within
+  // [kMinRetryAfter, kMaxRetryAfter]; nullopt when the server sent no usable
+  // Retry-After (the caller then waits its backoff delay).
   std::optional<std::chrono::seconds> wait;
   // kConfigError: true when the write key was refused (401/403, exit 77),
   // false for a wrong endpoint or TLS setup (exit 78).

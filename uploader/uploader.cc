@@ -1,6 +1,7 @@
 #include "uploader/uploader.h"
 
 #include <algorithm>
+#include <cctype>
 #include <span>
 #include <utility>
 #include <vector>
@@ -65,6 +66,11 @@ std::string MaskKey(std::string_view key) {
 // resends at most about twice this many requests, with the same messageIds.
 constexpr size_t kRequestsPerPeek = 10;
 
+// "1 request", "2 requests".
+std::string Plural(uint64_t n, std::string_view noun) {
+  return std::to_string(n) + " " + std::string(noun) + (n == 1 ? "" : "s");
+}
+
 // What one attempt at a range of messages ended with.
 enum class Step { kNext, kStop };
 
@@ -88,6 +94,10 @@ std::string_view UploadOutcomeName(UploadOutcome outcome) {
       return "config_error";
     case UploadOutcome::kDryRun:
       return "dry_run";
+    case UploadOutcome::kRejected:
+      return "rejected";
+    case UploadOutcome::kInterrupted:
+      return "interrupted";
   }
   return "unknown";
 }
@@ -101,11 +111,14 @@ int ExitCodeFor(UploadOutcome outcome) {
       return core::kExitOk;
     case UploadOutcome::kRetryLater:
     case UploadOutcome::kRateLimited:
+    case UploadOutcome::kInterrupted:
       return core::kExitTempFail;
     case UploadOutcome::kKeyRejected:
       return core::kExitNoPerm;
     case UploadOutcome::kConfigError:
       return core::kExitConfig;
+    case UploadOutcome::kRejected:
+      return core::kExitUnavailable;
   }
   return core::kExitTempFail;
 }
@@ -114,6 +127,33 @@ std::string RedactWriteKey(std::string_view key) {
   std::string len = " (" + std::to_string(key.size()) + " chars)";
   if (key.size() <= 8) return "****" + len;
   return std::string(key.substr(0, 4)) + "…" + len;
+}
+
+core::Status CheckEndpoint(std::string_view url) {
+  auto lower = [](std::string_view s) {
+    std::string out(s);
+    for (char& c : out) c = static_cast<char>(std::tolower(c));
+    return out;
+  };
+  size_t scheme_end = url.find("://");
+  std::string scheme = scheme_end == std::string_view::npos
+                           ? std::string()
+                           : lower(url.substr(0, scheme_end));
+  if (scheme != "http" && scheme != "https") {
+    return core::Status::FailedPrecondition(
+        "the endpoint \"" + std::string(url) +
+        "\" is not an http:// or https:// URL");
+  }
+  std::string_view rest = url.substr(scheme_end + 3);
+  size_t host_end = rest.find_first_of("/?#");
+  std::string_view authority = rest.substr(0, host_end);
+  size_t at = authority.rfind('@');
+  if (at != std::string_view::npos) authority.remove_prefix(at + 1);
+  if (authority.empty() || authority.front() == ':') {
+    return core::Status::FailedPrecondition(
+        "the endpoint \"" + std::string(url) + "\" has no host name");
+  }
+  return core::Status::OK();
 }
 
 std::string BasicAuthorization(std::string_view write_key) {
@@ -159,7 +199,10 @@ class Uploader::RunState {
                             core::FormatTimestamp(stats.not_before.value());
           return Finish(true);
         }
-        u_.clock_.SleepFor(wait);
+        if (!Wait(std::chrono::ceil<milliseconds>(wait))) {
+          Interrupted();
+          return Finish(true);
+        }
       }
     }
 
@@ -177,11 +220,22 @@ class Uploader::RunState {
 
     bool stopped = false;
     while (!stopped) {
+      if (StopRequested()) {
+        Interrupted();
+        break;
+      }
       ZENML_TRY_ASSIGN(std::optional<PreparedRequest> next, feed_->Next());
       if (!next) {
+        ZENML_TRY(DeadLetterRefused());  // the streak did not trip
         summary_.outcome =
             opts_.dry_run ? UploadOutcome::kDryRun : UploadOutcome::kSuccess;
-        if (summary_.detail.empty()) summary_.detail = "the spool is drained";
+        if (summary_.detail.empty()) {
+          summary_.detail =
+              opts_.dry_run
+                  ? "dry run: " + Plural(summary_.requests, "request") +
+                        " printed; nothing sent, deleted or recorded"
+                  : "the spool is drained";
+        }
         break;
       }
       ZENML_TRY(SendPrepared(std::move(*next), stopped));
@@ -196,6 +250,30 @@ class Uploader::RunState {
   }
 
   bool Consents() const { return !opts_.consent || opts_.consent(); }
+
+  bool StopRequested() const {
+    return opts_.stop_requested && opts_.stop_requested();
+  }
+
+  Step Interrupted() {
+    summary_.outcome = UploadOutcome::kInterrupted;
+    summary_.detail =
+        "stopped by a signal; what the server accepted is deleted, the rest "
+        "kept for the next run";
+    return Step::kStop;
+  }
+
+  // Sleeps `d`, looking at stop_requested every kStopPoll; false if it
+  // asked to stop.
+  bool Wait(milliseconds d) {
+    while (d.count() > 0) {
+      if (StopRequested()) return false;
+      milliseconds step = std::min(d, kStopPoll);
+      u_.clock_.SleepFor(step);
+      d -= step;
+    }
+    return !StopRequested();
+  }
 
   void HoldSpool() {
     if (!held_ && !opts_.dry_run) held_ = u_.spool_.Hold().ok();
@@ -256,6 +334,7 @@ class Uploader::RunState {
     const bool whole = begin == 0 && end == chunk.size();
 
     for (;;) {
+      if (StopRequested()) return Interrupted();
       if (!Consents()) {
         if (opts_.dry_run) {
           summary_.outcome = UploadOutcome::kOptedOut;
@@ -279,6 +358,7 @@ class Uploader::RunState {
       ZENML_TRY_ASSIGN(std::string body, AttemptBody(messages, whole));
       if (opts_.dry_run) {
         if (opts_.on_body) opts_.on_body(body);
+        ++summary_.requests;  // that would be made
         return Step::kNext;
       }
 
@@ -309,6 +389,7 @@ class Uploader::RunState {
           // any wait and at the end of the run.
           summary_.sent += keys.size();
           feed_->Ack(std::move(keys));
+          ZENML_TRY(DeadLetterRefused());  // the server does accept some
           backoff_.Reset();
           Progress();
           return Step::kNext;
@@ -321,10 +402,20 @@ class Uploader::RunState {
           return Step::kNext;
         }
         case UploadAction::kDeadLetter:
-          ZENML_TRY(
-              u_.spool_.DeadLetter(chunk[begin]->key, d.http_status, d.reason));
-          ++dead_lettered_here_;
+          refused_.push_back({chunk[begin]->key, d.http_status, d.reason});
           Progress();
+          if (refused_.size() >= kBreakerRejections) {
+            summary_.outcome = UploadOutcome::kRejected;
+            summary_.detail =
+                "the server rejects every message (" +
+                std::to_string(refused_.size()) +
+                " refused alone in a row, none accepted; last " + d.reason +
+                "); stopped with every remaining event kept; check the "
+                "endpoint " +
+                opts_.endpoint + " and any proxy";
+            refused_.clear();  // kept in the spool, not dead-lettered
+            return Step::kStop;
+          }
           return Step::kNext;
         case UploadAction::kRetry: {
           Progress();
@@ -337,7 +428,7 @@ class Uploader::RunState {
             return Step::kStop;
           }
           ZENML_TRY(feed_->FlushAcks());  // keep no delivered event waiting
-          u_.clock_.SleepFor(delay);
+          if (!Wait(delay)) return Interrupted();
           continue;
         }
         case UploadAction::kRateLimited: {
@@ -354,7 +445,7 @@ class Uploader::RunState {
             return Step::kStop;
           }
           ZENML_TRY(feed_->FlushAcks());
-          u_.clock_.SleepFor(wait);
+          if (!Wait(wait)) return Interrupted();
           continue;
         }
         case UploadAction::kConfigError:
@@ -373,6 +464,18 @@ class Uploader::RunState {
           return Step::kStop;
       }
     }
+  }
+
+  // Moves the messages refused alone so far to the dead-letter area: the
+  // server accepted a later request, or the run drained the spool, so the
+  // refusals were about those messages, not a server refusing everything.
+  core::Status DeadLetterRefused() {
+    for (const Refused& r : refused_) {
+      ZENML_TRY(u_.spool_.DeadLetter(r.key, r.status, r.reason));
+      ++dead_lettered_here_;
+    }
+    refused_.clear();
+    return core::Status::OK();
   }
 
   // Dead letters: the feed's (too large to send) and this thread's (refused
@@ -422,6 +525,14 @@ class Uploader::RunState {
   std::string authorization_;
   UploadSummary summary_;
   uint64_t dead_lettered_here_ = 0;
+  // Messages refused alone since the last accepted request (the breaker's
+  // streak), not yet dead-lettered.
+  struct Refused {
+    std::string key;
+    int status = 0;
+    std::string reason;
+  };
+  std::vector<Refused> refused_;
   bool held_ = false;
   std::optional<RequestFeed> feed_;
   PreparedRequest prepared_;     // the request being sent

@@ -20,7 +20,10 @@
 //                       the end of the run)
 //          kSplit       retry each half, in order
 //          kDeadLetter  a single message refused alone: DeadLetter it with the
-//                       status and the server's reason
+//                       status and the server's reason, once a later
+//                       request is accepted or the spool is drained; the
+//                       kBreakerRejections-th such refusal in a row stops
+//                       the run (kRejected) with the streak kept
 //          kRetry       wait the next Backoff delay and resend; if the delay
 //                       would pass the budget, stop at once (kRetryLater)
 //          kRateLimited wait Retry-After (<= 300 s) and resend if the budget
@@ -29,8 +32,9 @@
 //   3. Store the run's UploadRecord in the spool (Spool::RecordUpload).
 // The spool is held only for the feed's short transactions, none of which
 // waits for a request, so trackers are never held up by a slow server. A
-// crash loses at most the queued Acks (about twenty requests' worth): those
-// events are resent next run. Messages are sent byte for byte as spooled,
+// crash loses at most the queued Acks (about a request's worth; up to a
+// second's worth while LevelDB compacts level 0) and the request in flight:
+// those events are resent next run. Messages are sent byte for byte as spooled,
 // so a resend after a crash carries the same messageIds and Segment
 // deduplicates it. Events appended during the run get higher keys and are
 // only ever deleted after they were themselves sent.
@@ -72,19 +76,32 @@ enum class UploadOutcome {
   kKeyRejected,    // 401/403: write key refused or source disabled
   kConfigError,    // 404, a redirect, TLS/CA or URL problem
   kDryRun,         // --dry-run: bodies printed, nothing changed
+  kRejected,       // the rejection breaker: the server refuses every message
+  kInterrupted,    // stop_requested (SIGTERM, SIGINT, SIGHUP): acks applied
 };
 // "success", "nothing_to_send", "opted_out", "retry", "rate_limited",
-// "key_rejected", "config_error", "dry_run": stored in UploadRecord::outcome.
+// "key_rejected", "config_error", "dry_run", "rejected", "interrupted":
+// stored in UploadRecord::outcome.
 std::string_view UploadOutcomeName(UploadOutcome outcome);
 // The tool's exit code (core/exit_code.h): 0 for success, nothing to send,
 // opted out and dry run; 75 for retry later and rate limited; 77 key
-// rejected; 78 config error.
+// rejected; 78 config error; 69 (EX_UNAVAILABLE) rejected; 75 interrupted.
 int ExitCodeFor(UploadOutcome outcome);
+
+// The rejection breaker: a run stops (kRejected) when this many messages in
+// a row were each refused on their own (a 4xx that splitting cannot cure)
+// with no request accepted in between. Such refusals are only dead-lettered
+// once the server has accepted a later request, or the run reached the end
+// of the spool without the breaker tripping; a tripped run dead-letters
+// none of its streak, so a server or proxy that refuses everything moves
+// nothing out of the spool.
+inline constexpr size_t kBreakerRejections = 3;
 
 struct UploadSummary {
   UploadOutcome outcome = UploadOutcome::kNothingToSend;
   uint64_t sent = 0;           // events acknowledged by the server
-  uint64_t requests = 0;       // HTTP requests made (answered or not)
+  uint64_t requests = 0;       // HTTP requests made (answered or not); dry run:
+                               // the bodies printed
   uint64_t dead_lettered = 0;  // events moved to the dead-letter area
   uint64_t remaining = 0;      // events pending at the end
   uint64_t purged = 0;         // kOptedOut: events deleted unsent
@@ -118,6 +135,13 @@ struct UploaderOptions {
   // Re-checked before every request; false means the user opted out.
   // Empty: always consents.
   std::function<bool()> consent;
+  // Polled before every request and at least every kStopPoll during a wait;
+  // true stops the run (kInterrupted): what the server accepted is deleted,
+  // the run recorded, everything else kept. Must be cheap and thread-safe
+  // (the tool reads an atomic its signal handler sets). The transport should
+  // abort a request in flight on the same condition (CurlTransportOptions).
+  // Empty: never.
+  std::function<bool()> stop_requested;
   // Dry run: each body that would be sent goes to on_body (uncompressed,
   // with all but the first four characters of the writeKey masked as '*');
   // nothing is posted, acknowledged, dead-lettered, purged or recorded.
@@ -134,6 +158,15 @@ std::string RedactWriteKey(std::string_view key);
 
 // "Basic " + base64(key + ":"): Segment's HTTP Basic auth (empty password).
 std::string BasicAuthorization(std::string_view write_key);
+
+// OK for an http:// or https:// URL with a host; FailedPrecondition (a
+// configuration error) otherwise: "notaurl" would reach libcurl as a host
+// name and fail as a network error, retried until the budget is spent.
+core::Status CheckEndpoint(std::string_view url);
+
+// How often a wait (backoff, Retry-After, a stored not-before time) looks
+// at stop_requested.
+inline constexpr std::chrono::milliseconds kStopPoll{100};
 
 class Uploader {
  public:

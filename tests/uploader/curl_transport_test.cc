@@ -1,8 +1,14 @@
 #include "uploader/curl_transport.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <string>
+#include <thread>
 
 #include "tests/testing/segment_test_server.h"
 #include "tests/testing/temp_dir.h"
@@ -171,6 +177,94 @@ TEST(CurlTransportTest, UnreadableCaFileIsAConfigurationError) {
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(got.status().code(), core::Status::Code::kFailedPrecondition)
       << got.status().ToString();
+}
+
+TEST(CurlTransportTest, HttpsToAPlainHttpPortIsAConfigurationError) {
+  SegmentTestServer server;
+  CurlTransport transport;
+  HttpRequest r = Request(server, "{}");
+  r.url = "https://127.0.0.1:" + std::to_string(server.port()) + "/v1/batch";
+  auto got = transport.Post(r);
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().code(), core::Status::Code::kFailedPrecondition)
+      << got.status().ToString();
+}
+
+TEST(CurlTransportTest, AHugeBodyIsCutAtTheCapAndTheAnswerStillCounts) {
+  SegmentTestServer server;
+  server.Plan({ScriptedResponse::Status(400, std::string(8 << 20, 'x'))});
+  CurlTransport transport;
+  auto got = transport.Post(Request(server, "{}"));
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->status, 400);
+  EXPECT_EQ(got->body.size(), kMaxResponseBodyBytes);
+  // The connection was given up; the next request connects again.
+  auto next = transport.Post(Request(server, "{}"));
+  ASSERT_TRUE(next.ok()) << next.status().ToString();
+  EXPECT_EQ(next->status, 200);
+}
+
+// A server that answers 200 with a chunked body that never ends.
+class EndlessBodyServer {
+ public:
+  EndlessBodyServer() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
+        ::listen(fd_, 1) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      return;
+    }
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] {
+      int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0) return;
+      char buf[4096];
+      static_cast<void>(::recv(c, buf, sizeof(buf), 0));
+      std::string head =
+          "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+          "Transfer-Encoding: chunked\r\n\r\n";
+      std::string chunk = "1000\r\n" + std::string(0x1000, 'z') + "\r\n";
+      bool ok = ::send(c, head.data(), head.size(), MSG_NOSIGNAL) > 0;
+      while (ok && !stop_) {
+        ok = ::send(c, chunk.data(), chunk.size(), MSG_NOSIGNAL) > 0;
+        if (ok) sent_ += chunk.size();
+      }
+      ::close(c);
+    });
+  }
+  ~EndlessBodyServer() {
+    stop_ = true;
+    ::shutdown(fd_, SHUT_RDWR);
+    if (thread_.joinable()) thread_.join();
+    ::close(fd_);
+  }
+  int port() const { return port_; }
+  size_t sent() const { return sent_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<size_t> sent_{0};
+};
+
+TEST(CurlTransportTest, AnEndlessBodyIsCutAtTheCapWithoutWaitingForTheTimeout) {
+  EndlessBodyServer server;
+  ASSERT_NE(server.port(), 0);
+  CurlTransport transport;
+  HttpRequest r;
+  r.url = "http://127.0.0.1:" + std::to_string(server.port()) + "/v1/batch";
+  r.body = "{}";
+  r.timeout = milliseconds(30'000);
+  auto got = transport.Post(r);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->status, 200);
+  EXPECT_EQ(got->body.size(), kMaxResponseBodyBytes);
 }
 
 TEST(CurlTransportTest, ErrorsNameTheHostButNeverCredentialsOrPath) {

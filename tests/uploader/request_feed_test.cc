@@ -173,6 +173,25 @@ TEST_F(RequestFeedTest, AcksAreDeletedByFlushAcksAndByStop) {
   EXPECT_FALSE(after->has_value());
 }
 
+TEST_F(RequestFeedTest, AnAckIsAppliedAtOnceNotWithTheNextPeek) {
+  Fill(0, 1500);
+  RequestFeedOptions o = FeedOptions();
+  o.requests_per_peek = 10;  // everything read ahead: no Peek is due
+  o.max_ready = 10;
+  RequestFeed feed(spool_, clock_, o);
+  auto first = feed.Next();
+  ASSERT_TRUE(first.ok() && first->has_value());
+  feed.Ack(KeysOf(**first));
+  // Neither FlushAcks nor Stop: the feed applies it on its own, promptly
+  // (a process killed now must not resend this request).
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (Pending() != 1000u && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(Pending(), 1000u);
+  ASSERT_TRUE(feed.Stop().ok());
+}
+
 TEST_F(RequestFeedTest, TooLargeMessagesAreDeadLetteredAndNeverHandedOut) {
   Fill(0, 2);
   Fill(2, 1, 33'000);

@@ -103,6 +103,16 @@ TEST(ResponsePolicyTest, RetryAfterIsHonouredAndCappedAt300Seconds) {
             std::nullopt);
 }
 
+TEST(ResponsePolicyTest, RetryAfterIsAtLeastOneSecond) {
+  EXPECT_EQ(DecideResponse(Answer(429, "", "0"), 3, kNow).wait, seconds(1));
+  EXPECT_EQ(
+      DecideResponse(Answer(429, "", "Wed, 31 Dec 2025 00:00:00 GMT"), 3, kNow)
+          .wait,
+      seconds(1));
+  EXPECT_EQ(DecideResponse(Answer(429, "", "1"), 3, kNow).wait, seconds(1));
+  EXPECT_EQ(DecideResponse(Answer(429, "", "2"), 3, kNow).wait, seconds(2));
+}
+
 TEST(ResponsePolicyTest, RetryAfterAcceptsSecondsAndHttpDates) {
   EXPECT_EQ(ParseRetryAfter(" 120 ", kNow), seconds(120));
   EXPECT_EQ(ParseRetryAfter("0", kNow), seconds(0));

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <map>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -242,6 +243,22 @@ TEST_F(UploadE2eTest, PoisonMessageAloneIsDeadLetteredAllOthersDelivered) {
   CheckEveryRequest();
 }
 
+TEST_F(UploadE2eTest, ServerRejectingEverythingTripsTheBreakerExit69) {
+  Fill(300);
+  server_.SetDefault(ScriptedResponse::Status(400, "Bad Request"));
+  ProcessResult r = Upload({"--quiet"});
+  EXPECT_EQ(r.exit_code, 69) << r.err;
+  EXPECT_EQ(Pending(), 300u);
+  EXPECT_EQ(spool_.Stats()->dead_letters, 0u);
+  EXPECT_LE(server_.request_count(), 14u);
+  // One line, in spite of --quiet.
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("rejects every message"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("dead-lettered 0, remaining 300"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(spool_.Stats()->last_upload->outcome, "rejected");
+}
+
 TEST_F(UploadE2eTest, Http413SplitsUntilTheHalvesFit) {
   auto ids = Fill(400);
   server_.SetResponder(
@@ -307,6 +324,83 @@ TEST_F(UploadE2eTest, BudgetEndingMidBackoffExits75KeepingEverything) {
   EXPECT_EQ(spool_.Stats()->last_upload->outcome, "retry");
 }
 
+// --max-time holds within a second whatever the server does: answers
+// slower than the budget, 503 storms, 429 with a Retry-After of 1 s.
+TEST_F(UploadE2eTest, MaxTimeHoldsWithinASecondWhateverTheServerDoes) {
+  Fill(40);
+  struct Case {
+    const char* name;
+    ScriptedResponse answer;
+  };
+  ScriptedResponse slow = ScriptedResponse::Status(200);
+  slow.delay = milliseconds(4'000);
+  ScriptedResponse limited = ScriptedResponse::Status(429);
+  limited.headers = {{"Retry-After", "1"}};
+  ScriptedResponse slow_error = ScriptedResponse::Status(503);
+  slow_error.delay = milliseconds(1'300);
+  for (const Case& c : {Case{"slow", slow}, Case{"429", limited},
+                        Case{"slow 503", slow_error}}) {
+    server_.SetDefault(c.answer);
+    auto start = std::chrono::steady_clock::now();
+    ProcessResult r = Upload({"--max-time", "3"});
+    auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_EQ(r.exit_code, 75) << c.name << ": " << r.err;
+    EXPECT_LT(took, milliseconds(4'000)) << c.name;
+    EXPECT_EQ(Pending(), 40u) << c.name;
+  }
+}
+
+TEST_F(UploadE2eTest, RetryAfterZeroWaitsAtLeastOneSecond) {
+  Fill(10);
+  ScriptedResponse limited = ScriptedResponse::Status(429);
+  limited.headers = {{"Retry-After", "0"}};
+  server_.SetDefault(limited);
+  ProcessResult r = Upload({"--max-time", "3"});
+  EXPECT_EQ(r.exit_code, 75) << r.err;
+  // At 0 s, 3 s gave hundreds of requests; at least 1 s apart: 3.
+  EXPECT_LE(server_.request_count(), 3u);
+  EXPECT_EQ(Pending(), 10u);
+}
+
+TEST_F(UploadE2eTest, AnEndpointWithoutASchemeIsAConfigurationError) {
+  Fill(10);
+  for (const char* url : {"notaurl", "ftp://127.0.0.1/v1/batch", "http://"}) {
+    ProcessResult r = testing::Run({testing::BinPath("zenml-upload"),
+                                    "--write-key", kKey, "--endpoint", url},
+                                   Env());
+    EXPECT_EQ(r.exit_code, 78) << url << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_NE(r.err.find("endpoint"), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(Pending(), 10u);
+}
+
+TEST_F(UploadE2eTest, HttpsToAPlainHttpPortExits78AtOnce) {
+  Fill(10);
+  std::string url =
+      "https://127.0.0.1:" + std::to_string(server_.port()) + "/v1/batch";
+  auto start = std::chrono::steady_clock::now();
+  ProcessResult r =
+      testing::Run({testing::BinPath("zenml-upload"), "--write-key", kKey,
+                    "--endpoint", url, "--max-time", "20"},
+                   Env());
+  EXPECT_EQ(r.exit_code, 78) << r.err;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(10));
+  EXPECT_EQ(Pending(), 10u);
+  EXPECT_EQ(spool_.Stats()->last_upload->outcome, "config_error");
+}
+
+// A 1 MiB answer is read up to the cap and the rest ignored: the status
+// still counts.
+TEST_F(UploadE2eTest, AHugeAnswerBodyIsCappedAndItsStatusStillCounts) {
+  auto ids = Fill(10);
+  server_.Plan({ScriptedResponse::Status(200, std::string(8 << 20, 'x'))});
+  ProcessResult r = Upload();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Accepted(), ids);
+  EXPECT_EQ(Pending(), 0u);
+}
+
 TEST_F(UploadE2eTest, KilledAfterTheServerAcceptedResendsTheSameIdsNextRun) {
   auto ids = Fill(700);
   ScriptedResponse stall;
@@ -332,6 +426,89 @@ TEST_F(UploadE2eTest, KilledAfterTheServerAcceptedResendsTheSameIdsNextRun) {
   EXPECT_EQ(reqs[1].message_ids, first);  // same messageIds, resent
   EXPECT_EQ(Accepted(), ids);             // nothing lost
   EXPECT_EQ(Pending(), 0u);
+}
+
+TEST_F(UploadE2eTest, SigtermMidDrainExitsPromptlyKeepingWhatWasAccepted) {
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
+    Fill(1500, "s" + std::to_string(sig) + "-");
+    SegmentTestServer server;  // a stall released is released for good
+    ScriptedResponse stall;
+    stall.stall = true;
+    // Two requests accepted, the third never answered.
+    server.Plan(
+        {ScriptedResponse::Status(200), ScriptedResponse::Status(200), stall});
+    testing::Child uploader(
+        {testing::BinPath("zenml-upload"), "--write-key", kKey, "--endpoint",
+         server.url(), "--max-time", "60"},
+        Env());
+    ASSERT_TRUE(server.WaitForRequests(3, seconds(30)));
+    std::this_thread::sleep_for(milliseconds(100));  // in curl's poll()
+    auto start = std::chrono::steady_clock::now();
+    uploader.Kill(sig);
+    ProcessResult r = uploader.Wait(seconds(10));
+    auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_EQ(r.exit_code, 75) << sig << ": " << r.signal;
+    EXPECT_LT(took, milliseconds(1'000)) << sig;
+    EXPECT_EQ(Pending(), 500u) << sig;  // the two accepted are deleted
+    auto last = spool_.Stats()->last_upload;
+    ASSERT_TRUE(last.has_value());
+    EXPECT_EQ(last->outcome, "interrupted");
+    EXPECT_EQ(last->sent, 1000u);
+    server.Release();
+    // Send the rest, so the next signal's round starts from an empty spool.
+    ProcessResult rest = Upload();
+    EXPECT_EQ(rest.exit_code, 0) << rest.err;
+    EXPECT_EQ(Pending(), 0u);
+  }
+}
+
+TEST_F(UploadE2eTest, SigtermDuringABackoffWaitExitsPromptly) {
+  Fill(10);
+  server_.SetDefault(ScriptedResponse::Status(503));
+  testing::Child uploader(Argv({"--max-time", "60"}), Env());
+  ASSERT_TRUE(server_.WaitForRequests(3, seconds(30)));  // waiting 2 s now
+  auto start = std::chrono::steady_clock::now();
+  uploader.Kill(SIGTERM);
+  ProcessResult r = uploader.Wait(seconds(10));
+  EXPECT_EQ(r.exit_code, 75);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(1'000));
+  EXPECT_EQ(Pending(), 10u);
+}
+
+// Acks reach the spool about every request: an uploader killed again and
+// again still makes progress, and each kill costs at most about two
+// requests' worth of duplicate deliveries (the request in flight and the one
+// whose ack was being applied). A smaller version of 50 SIGKILLs during a
+// 60,000-event drain.
+TEST_F(UploadE2eTest, RepeatedSigkillsDuringADrainStillMakeProgress) {
+  constexpr int kEvents = 20'000;
+  constexpr int kKills = 12;
+  auto ids = Fill(kEvents);
+  ScriptedResponse slow = ScriptedResponse::Status(200);
+  slow.delay = milliseconds(15);  // a drain of about a second
+  server_.SetDefault(slow);
+  server_.SetKeepBodies(false);
+  std::mt19937 random(12);
+  int kills = 0;
+  for (int i = 0; i < kKills && Pending() > 0; ++i) {
+    size_t before = server_.request_count();
+    testing::Child uploader(Argv({"--max-time", "60"}), Env());
+    // Killed at a random point after it started sending.
+    if (!server_.WaitForRequests(before + 1, seconds(30))) break;
+    std::this_thread::sleep_for(milliseconds(random() % 150));
+    uploader.Kill(SIGKILL);
+    uploader.Wait();
+    ++kills;
+  }
+  EXPECT_LT(Pending(), static_cast<uint64_t>(kEvents) - 1000u * kills / 2)
+      << "the kills made little progress";
+  ProcessResult r = Upload({"--max-time", "60"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Pending(), 0u);
+  EXPECT_EQ(Accepted(), ids);  // every event delivered
+  size_t duplicates = server_.accepted_ids().size() - ids.size();
+  EXPECT_LE(duplicates, 2u * kMaxBatchMessages * kills)
+      << duplicates << " duplicates in " << kills << " kills";
 }
 
 TEST_F(UploadE2eTest, SecondUploaderExitsZeroAtOnceAndSpoolStaysWritable) {
@@ -472,6 +649,9 @@ TEST_F(UploadE2eTest, DryRunPrintsBodiesAndChangesNothing) {
   for (char c : r.out) lines += c == '\n';
   EXPECT_EQ(lines, 2u);
   EXPECT_TRUE(r.out.starts_with("{\"batch\":[{\"type\":\"track\""));
+  EXPECT_EQ(r.err.find("drained"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("dry run: 2 requests printed"), std::string::npos)
+      << r.err;
 }
 
 TEST_F(UploadE2eTest, JsonSummaryOnStdoutAndQuietStderr) {
@@ -479,9 +659,63 @@ TEST_F(UploadE2eTest, JsonSummaryOnStdoutAndQuietStderr) {
   ProcessResult r = Upload({"--json", "--quiet"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err, "");
-  EXPECT_NE(r.out.find("\"outcome\":\"success\",\"sent\":5,\"requests\":1"),
-            std::string::npos)
+  EXPECT_TRUE(
+      r.out.starts_with("{\"schema\":1,\"tool\":\"zenml-upload\","
+                        "\"outcome\":\"success\",\"exit_code\":0,"
+                        "\"sent\":5,\"requests\":1,"))
       << r.out;
+}
+
+TEST_F(UploadE2eTest, QuietIsSilentOnTryLaterAndLoudOnWhatNeedsAnOperator) {
+  Fill(5);
+  server_.SetDefault(ScriptedResponse::Status(503));
+  ProcessResult later = Upload({"--quiet", "--max-time", "1"});
+  EXPECT_EQ(later.exit_code, 75);
+  EXPECT_EQ(later.err, "");
+  server_.SetDefault(ScriptedResponse::Status(401));
+  ProcessResult key = Upload({"--quiet"});
+  EXPECT_EQ(key.exit_code, 77);
+  EXPECT_EQ(std::count(key.err.begin(), key.err.end(), '\n'), 1) << key.err;
+  EXPECT_EQ(Pending(), 5u);
+}
+
+TEST_F(UploadE2eTest, NoWriteKeyAndNothingToSendExitsZeroSilently) {
+  ProcessResult r = testing::Run({testing::BinPath("zenml-upload"),
+                                  "--endpoint", server_.url(), "--quiet"},
+                                 Env());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+}
+
+TEST_F(UploadE2eTest, AMissingConfigDirIsAConfigurationError) {
+  ProcessResult r = Upload({"--config-dir", (dir_ / "no-such-dir").string()});
+  EXPECT_EQ(r.exit_code, 78) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("does not exist"), std::string::npos) << r.err;
+}
+
+TEST_F(UploadE2eTest, HelpListsEveryExitCodeOfTheManual) {
+  ProcessResult help =
+      testing::Run({testing::BinPath("zenml-upload"), "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  auto footer = help.out.find("Exit status:");
+  ASSERT_NE(footer, std::string::npos) << help.out;
+  for (const char* code : {" 0 ", " 64 ", " 65 ", " 69 ", " 70 ", " 74 ",
+                           " 75 ", " 77 ", " 78 "}) {
+    std::string text = help.out.substr(footer);
+    for (char& c : text) c = c == '\n' ? ' ' : c;
+    EXPECT_NE(text.find(code), std::string::npos) << code;
+  }
+}
+
+TEST_F(UploadE2eTest, OneBatchIsOneBatch) {
+  Fill(5);
+  ProcessResult r = testing::Run({testing::BinPath("zenml-upload"), "--to-file",
+                                  (dir_ / "one.bundle").string()},
+                                 Env());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("wrote 5 events in 1 batch to"), std::string::npos)
+      << r.err;
 }
 
 TEST_F(UploadE2eTest, MissingWriteKeyExits78WithOneLine) {
@@ -492,6 +726,11 @@ TEST_F(UploadE2eTest, MissingWriteKeyExits78WithOneLine) {
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   EXPECT_NE(r.err.find("write key"), std::string::npos);
   EXPECT_EQ(Pending(), 5u);
+  // Recorded, so `status` can say why nothing is uploaded.
+  auto last = spool_.Stats()->last_upload;
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(last->outcome, "config_error");
+  EXPECT_NE(last->detail.find("write key"), std::string::npos);
 }
 
 TEST_F(UploadE2eTest, WriteKeyAndEndpointComeFromTheEnvironment) {
@@ -503,6 +742,64 @@ TEST_F(UploadE2eTest, WriteKeyAndEndpointComeFromTheEnvironment) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(Accepted(), ids);
   CheckEveryRequest();
+}
+
+// The key out of argv: <config dir>/analytics/upload.yaml and
+// --write-key-file, both refused unless private.
+TEST_F(UploadE2eTest, WriteKeyAndEndpointComeFromAPrivateUploadYaml) {
+  auto ids = Fill(5);
+  std::filesystem::path yaml = dir_ / "analytics" / "upload.yaml";
+  testing::WriteFile(yaml, std::string("write_key: ") + kKey + "\nendpoint: " +
+                               server_.url() + "\nmax_time: 30\n");
+  std::filesystem::permissions(yaml, std::filesystem::perms::owner_read |
+                                         std::filesystem::perms::owner_write);
+  ProcessResult r = testing::Run({testing::BinPath("zenml-upload")}, Env());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Accepted(), ids);
+  CheckEveryRequest();  // the key of the file, in the header and the body
+
+  Fill(5, "n");
+  std::filesystem::permissions(yaml, std::filesystem::perms::group_read,
+                               std::filesystem::perm_options::add);
+  ProcessResult open = testing::Run({testing::BinPath("zenml-upload")}, Env());
+  EXPECT_EQ(open.exit_code, 78) << open.err;
+  EXPECT_EQ(std::count(open.err.begin(), open.err.end(), '\n'), 1) << open.err;
+  EXPECT_NE(open.err.find("chmod 600"), std::string::npos) << open.err;
+  EXPECT_EQ(open.err.find(kKey), std::string::npos) << open.err;
+  EXPECT_EQ(Pending(), 5u);
+
+  testing::WriteFile(yaml, "write_kee: typo\n");
+  std::filesystem::permissions(yaml, std::filesystem::perms::owner_read |
+                                         std::filesystem::perms::owner_write);
+  ProcessResult typo = testing::Run({testing::BinPath("zenml-upload")}, Env());
+  EXPECT_EQ(typo.exit_code, 78) << typo.err;
+  EXPECT_NE(typo.err.find("unknown key 'write_kee'"), std::string::npos)
+      << typo.err;
+}
+
+TEST_F(UploadE2eTest, WriteKeyFileMustBePrivate) {
+  auto ids = Fill(5);
+  std::filesystem::path key_file = dir_ / "segment.key";
+  testing::WriteFile(key_file, std::string(kKey) + "\n");
+  std::filesystem::permissions(key_file, std::filesystem::perms::owner_read);
+  ProcessResult r =
+      testing::Run({testing::BinPath("zenml-upload"), "--write-key-file",
+                    key_file.string(), "--endpoint", server_.url()},
+                   Env());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Accepted(), ids);
+  CheckEveryRequest();
+
+  Fill(5, "n");
+  std::filesystem::permissions(key_file, std::filesystem::perms::others_read,
+                               std::filesystem::perm_options::add);
+  ProcessResult open =
+      testing::Run({testing::BinPath("zenml-upload"), "--write-key-file",
+                    key_file.string(), "--endpoint", server_.url()},
+                   Env());
+  EXPECT_EQ(open.exit_code, 78) << open.err;
+  EXPECT_NE(open.err.find("refused"), std::string::npos) << open.err;
+  EXPECT_EQ(Pending(), 5u);
 }
 
 TEST_F(UploadE2eTest, BadUsageExits64WithAHint) {

@@ -382,6 +382,108 @@ TEST_F(UploaderTest, PoisonMessageIsDeadLetteredAloneAndAllOthersDelivered) {
   EXPECT_NE((*dead)[0].message.find("\"m37\""), std::string::npos);
 }
 
+TEST_F(UploaderTest, AServerRejectingEverythingTripsTheBreakerKeepingAll) {
+  Fill(0, 300);
+  transport_.responder = [](const Seen&) {
+    return FakeTransport::Status(400, "Bad Request");
+  };
+  UploadSummary s = RunOnce(Opts());
+  EXPECT_EQ(s.outcome, UploadOutcome::kRejected);
+  EXPECT_EQ(ExitCodeFor(s.outcome), 69);
+  EXPECT_EQ(s.sent, 0u);
+  EXPECT_EQ(s.dead_lettered, 0u);
+  EXPECT_EQ(s.remaining, 300u);
+  EXPECT_EQ(Pending(), 300u);
+  EXPECT_EQ(spool_.Stats()->dead_letters, 0u);
+  // Halving 300 down to one message, then three single messages refused.
+  EXPECT_LE(s.requests, 14u);
+  EXPECT_NE(s.detail.find("rejects every"), std::string::npos) << s.detail;
+  auto stats = spool_.Stats();
+  ASSERT_TRUE(stats->last_upload.has_value());
+  EXPECT_EQ(stats->last_upload->outcome, "rejected");
+}
+
+TEST_F(UploaderTest, TwoPoisonMessagesInARowAreDeadLetteredAndTheRestSent) {
+  Fill(0, 100);
+  transport_.responder = [](const Seen& s) {
+    for (const auto& id : s.ids) {
+      if (id == "m40" || id == "m41") return FakeTransport::Status(400);
+    }
+    return FakeTransport::Status(200);
+  };
+  UploadSummary s = RunOnce(Opts());
+  EXPECT_EQ(s.outcome, UploadOutcome::kSuccess);
+  EXPECT_EQ(s.sent, 98u);
+  EXPECT_EQ(s.dead_lettered, 2u);
+  EXPECT_EQ(Pending(), 0u);
+  EXPECT_EQ(spool_.Stats()->dead_letters, 2u);
+}
+
+TEST_F(UploaderTest, ALoneMessageRefusedIsDeadLetteredAtTheEndOfTheRun) {
+  Fill(0, 1);
+  transport_.responder = [](const Seen&) {
+    return FakeTransport::Status(400, "Invalid");
+  };
+  UploadSummary s = RunOnce(Opts());
+  EXPECT_EQ(s.outcome, UploadOutcome::kSuccess);
+  EXPECT_EQ(s.dead_lettered, 1u);
+  EXPECT_EQ(Pending(), 0u);
+  EXPECT_EQ(spool_.Stats()->dead_letters, 1u);
+}
+
+TEST_F(UploaderTest, RefusedMessagesAreKeptWhenTheRunStopsBeforeAnAcceptance) {
+  Fill(0, 4);
+  // m0 refused alone, then the server fails until the budget is spent: m0
+  // is not dead-lettered on a single refusal nobody confirmed.
+  transport_.responder = [](const Seen& s) {
+    if (s.ids.size() > 1 || s.ids[0] == "m0") {
+      return FakeTransport::Status(400);
+    }
+    return FakeTransport::Status(503);
+  };
+  UploaderOptions o = Opts();
+  o.max_time = seconds(3);
+  UploadSummary s = RunOnce(o);
+  EXPECT_EQ(s.outcome, UploadOutcome::kRetryLater);
+  EXPECT_EQ(s.dead_lettered, 0u);
+  EXPECT_EQ(Pending(), 4u);
+}
+
+TEST_F(UploaderTest, AStopRequestEndsTheRunDeletingWhatWasAccepted) {
+  Fill(0, 1500);
+  bool stop = false;
+  transport_.on_post = [&](const Seen&) { stop = true; };
+  UploaderOptions o = Opts();
+  o.stop_requested = [&] { return stop; };
+  UploadSummary s = RunOnce(o);
+  EXPECT_EQ(s.outcome, UploadOutcome::kInterrupted);
+  EXPECT_EQ(ExitCodeFor(s.outcome), 75);
+  EXPECT_EQ(s.requests, 1u);
+  EXPECT_EQ(s.sent, 500u);
+  EXPECT_EQ(Pending(), 1000u);  // the accepted request's events are deleted
+  auto stats = spool_.Stats();
+  ASSERT_TRUE(stats->last_upload.has_value());
+  EXPECT_EQ(stats->last_upload->outcome, "interrupted");
+  EXPECT_EQ(stats->last_upload->sent, 500u);
+}
+
+TEST_F(UploaderTest, AStopRequestEndsABackoffWaitAtOnce) {
+  Fill(0, 10);
+  bool stop = false;
+  transport_.responder = [&](const Seen&) {
+    stop = true;
+    return FakeTransport::Status(503);
+  };
+  UploaderOptions o = Opts();
+  o.stop_requested = [&] { return stop; };
+  auto before = clock_.Monotonic();
+  UploadSummary s = RunOnce(o);
+  EXPECT_EQ(s.outcome, UploadOutcome::kInterrupted);
+  EXPECT_EQ(s.requests, 1u);
+  EXPECT_LT(clock_.Monotonic() - before, milliseconds(200));
+  EXPECT_EQ(Pending(), 10u);
+}
+
 TEST_F(UploaderTest, Http413SplitsTheRequestInHalvesUntilAccepted) {
   Fill(0, 64);
   // A collector with a small body limit: 413 for more than 16 messages.

@@ -15,23 +15,24 @@
 namespace zenml::tools {
 namespace {
 
-constexpr char kTool[] = "zenml-upload";
-
-int Fail(std::ostream& err, const core::Status& status) {
-  err << kTool << ": " << status.message() << "\n";
-  return core::ExitCodeFor(status);
+std::string Plural(uint64_t n, std::string_view one, std::string_view many) {
+  return fmt::format("{} {}", n, n == 1 ? one : many);
 }
 
 }  // namespace
 
-int RunToFile(const std::filesystem::path& analytics_dir,
-              const std::filesystem::path& bundle, bool json, bool quiet,
-              std::ostream& out, std::ostream& err) {
+Report RunToFile(const std::filesystem::path& analytics_dir,
+                 const std::filesystem::path& bundle) {
   auto acquired = uploader::UploadLock::TryAcquire(analytics_dir);
-  if (!acquired.ok()) return Fail(err, acquired.status());
+  if (!acquired.ok()) {
+    return ErrorReport(acquired.status(), core::ExitCodeFor(acquired.status()));
+  }
   if (!acquired->has_value()) {
-    if (!quiet) err << kTool << ": another upload is running; nothing to do\n";
-    return core::kExitOk;
+    Report busy;
+    busy.outcome = "busy";
+    busy.summary.detail = "another upload is running; nothing to do";
+    busy.line = busy.summary.detail;
+    return busy;
   }
   spool::SpoolOptions spool_options;
   spool_options.dir = analytics_dir;
@@ -40,7 +41,9 @@ int RunToFile(const std::filesystem::path& analytics_dir,
   options.drain = true;
   options.origin = "zenml-upload --to-file";
   auto result = uploader::WriteSpoolToBundle(spool, bundle, options);
-  if (!result.ok()) return Fail(err, result.status());
+  if (!result.ok()) {
+    return ErrorReport(result.status(), core::ExitCodeFor(result.status()));
+  }
 
   // Recorded like an upload, so --stats and `status` show where events went.
   spool::UploadRecord record;
@@ -52,51 +55,48 @@ int RunToFile(const std::filesystem::path& analytics_dir,
   if (auto stats = spool.Stats(); stats.ok()) record.remaining = stats->count;
   (void)spool.RecordUpload(record);
 
-  if (json) {
-    out << fmt::format(
-        "{{\"outcome\":\"to_file\",\"bundle\":\"{}\",\"messages\":{},"
-        "\"batches\":{},\"sha256\":\"{}\",\"acknowledged\":{},\"exit_code\":0}}"
-        "\n",
-        uploader::JsonEscape(bundle.string()), result->summary.messages,
-        result->summary.batches, result->summary.sha256, result->acknowledged);
-  }
-  if (!quiet) {
-    err << fmt::format("{}: wrote {} events in {} batches to {}\n", kTool,
-                       result->summary.messages, result->summary.batches,
+  Report r;
+  r.outcome = "to_file";
+  r.summary.sent = result->acknowledged;
+  r.summary.remaining = record.remaining;
+  r.summary.detail = record.detail;
+  r.bundle = BundleReport{.path = bundle.string(),
+                          .messages = result->summary.messages,
+                          .batches = result->summary.batches,
+                          .sha256 = result->summary.sha256,
+                          .acknowledged = result->acknowledged,
+                          .progress_dir = {}};
+  r.line = fmt::format("wrote {} in {} to {}",
+                       Plural(result->summary.messages, "event", "events"),
+                       Plural(result->summary.batches, "batch", "batches"),
                        bundle.string());
-  }
-  return core::kExitOk;
+  return r;
 }
 
-int RunFromFile(const std::filesystem::path& bundle,
-                uploader::UploaderOptions options, const std::string& cacert,
-                bool json, bool quiet, std::ostream& out, std::ostream& err) {
-  uploader::CurlTransport transport({.ca_file = cacert});
+Report RunFromFile(const std::filesystem::path& bundle,
+                   uploader::UploaderOptions options,
+                   const std::string& cacert) {
+  uploader::CurlTransport transport(
+      {.ca_file = cacert, .abort = options.stop_requested});
   auto result = uploader::SendBundle(bundle, transport, core::RealClock(),
                                      std::move(options));
-  if (!result.ok()) return Fail(err, result.status());
+  if (!result.ok()) {
+    return ErrorReport(result.status(), core::ExitCodeFor(result.status()));
+  }
   const uploader::UploadSummary& s = result->upload;
-  int code = uploader::ExitCodeFor(s.outcome);
-  if (json) {
-    out << fmt::format(
-        "{{\"outcome\":\"{}\",\"bundle\":\"{}\",\"messages\":{},\"sent\":{},"
-        "\"requests\":{},\"dead_lettered\":{},\"remaining\":{},"
-        "\"progress\":\"{}\",\"detail\":\"{}\",\"exit_code\":{}}}\n",
-        uploader::UploadOutcomeName(s.outcome),
-        uploader::JsonEscape(bundle.string()), result->bundle.messages, s.sent,
-        s.requests, s.dead_lettered, s.remaining,
-        uploader::JsonEscape(result->progress_dir.string()),
-        uploader::JsonEscape(s.detail), code);
-  }
-  if (!quiet || code != core::kExitOk) {
-    err << fmt::format(
-        "{}: {}: sent {}, requests {}, dead-lettered {}, remaining {} of "
-        "{}{}\n",
-        kTool, bundle.string(), s.sent, s.requests, s.dead_lettered,
-        s.remaining, result->bundle.messages,
-        s.detail.empty() ? std::string() : " (" + s.detail + ")");
-  }
-  return code;
+  Report r = ReportOf(s);
+  r.bundle = BundleReport{.path = bundle.string(),
+                          .messages = result->bundle.messages,
+                          .batches = result->bundle.batches,
+                          .sha256 = result->bundle.sha256,
+                          .acknowledged = s.sent,
+                          .progress_dir = result->progress_dir.string()};
+  r.line = fmt::format(
+      "{}: sent {}, requests {}, dead-lettered {}, remaining {} of {}{}",
+      bundle.string(), s.sent, s.requests, s.dead_lettered, s.remaining,
+      result->bundle.messages,
+      s.detail.empty() ? std::string() : " (" + s.detail + ")");
+  return r;
 }
 
 }  // namespace zenml::tools

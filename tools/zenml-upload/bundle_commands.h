@@ -8,27 +8,27 @@
 #include <filesystem>
 #include <ostream>
 
+#include "tools/zenml-upload/report.h"
 #include "uploader/uploader.h"
 
 namespace zenml::tools {
 
 // `--to-file BUNDLE`: drains the spool in `analytics_dir` into a new bundle
 // (written, fsynced, renamed; only then acknowledged). The caller has
-// checked consent. Takes the upload lock (another uploader running: says so,
-// exits 0). Prints "zenml-upload: wrote N events in M batches to BUNDLE" on
-// `err` unless `quiet`, and a JSON summary on `out` with `json`. Returns the
-// exit code: 0, 74 (spool or file I/O), 75 (spool busy), 78 (BUNDLE exists).
-int RunToFile(const std::filesystem::path& analytics_dir,
-              const std::filesystem::path& bundle, bool json, bool quiet,
-              std::ostream& out, std::ostream& err);
+// checked consent. Takes the upload lock (another uploader running: outcome
+// "busy", exit 0). Returns the report ("wrote N events in M batches to
+// BUNDLE"; exit 0, 74 spool or file I/O, 75 spool busy, 78 BUNDLE exists);
+// the caller prints it.
+Report RunToFile(const std::filesystem::path& analytics_dir,
+                 const std::filesystem::path& bundle);
 
-// `--from-file BUNDLE`: verifies BUNDLE (any damage: one line, exit 65,
-// nothing sent), then sends it with `options` (endpoint, key, budget, ...)
-// through curl, keeping its progress next to it (uploader/file_transport.h).
-// Output and exit codes as for a spool upload.
-int RunFromFile(const std::filesystem::path& bundle,
-                uploader::UploaderOptions options, const std::string& cacert,
-                bool json, bool quiet, std::ostream& out, std::ostream& err);
+// `--from-file BUNDLE`: verifies BUNDLE (any damage: exit 65, nothing
+// sent), then sends it with `options` (endpoint, key, budget, ...) through
+// curl, keeping its progress next to it (uploader/file_transport.h).
+// Outcomes and exit codes as for a spool upload.
+Report RunFromFile(const std::filesystem::path& bundle,
+                   uploader::UploaderOptions options,
+                   const std::string& cacert);
 
 }  // namespace zenml::tools
 

@@ -1,9 +1,13 @@
 #include "tools/zenml-upload/upload_main.h"
 
 #include <fmt/format.h>
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <exception>
@@ -22,6 +26,8 @@
 #include "spool/spool.h"
 #include "tools/common/command_line.h"
 #include "tools/zenml-upload/bundle_commands.h"
+#include "tools/zenml-upload/report.h"
+#include "tools/zenml-upload/upload_config.h"
 #include "uploader/batch_builder.h"
 #include "uploader/curl_transport.h"
 #include "uploader/upload_lock.h"
@@ -36,8 +42,44 @@ namespace {
 
 constexpr char kTool[] = "zenml-upload";
 
+// Graceful stop: set by the SIGTERM/SIGINT/SIGHUP handler UploadMain
+// installs, read by the uploader before every request and during waits and
+// by libcurl's progress callback during a request.
+std::atomic<bool> g_stop{false};
+static_assert(std::atomic<bool>::is_always_lock_free);
+pthread_t g_main_thread;
+
+bool StopRequested() { return g_stop.load(std::memory_order_relaxed); }
+
+extern "C" void OnStopSignal(int sig) {
+  if (g_stop.exchange(true)) {
+    // A second signal: the operator insists. Die of it at once.
+    ::signal(sig, SIG_DFL);
+    ::raise(sig);
+    return;
+  }
+  // The kernel may have picked any thread (LevelDB's, the request feed's):
+  // pass the signal on to the main thread, so a poll() it is blocked in
+  // returns now rather than at libcurl's next timeout.
+  if (!pthread_equal(pthread_self(), g_main_thread)) {
+    g_stop.store(false);
+    ::pthread_kill(g_main_thread, sig);
+  }
+}
+
+void InstallStopSignals() {
+  g_main_thread = pthread_self();
+  struct sigaction sa {};
+  sa.sa_handler = &OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: interrupt the main thread's poll()
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) ::sigaction(sig, &sa, nullptr);
+}
+
 struct Flags {
   std::string write_key;
+  std::string write_key_file;
+  bool max_time_given = false;  // --max-time on the command line
   std::string endpoint;
   std::string region;
   double max_time = 60;
@@ -50,53 +92,11 @@ struct Flags {
   std::string config_dir;
   std::string to_file;    // --to-file BUNDLE (bundle_commands.h)
   std::string from_file;  // --from-file BUNDLE
+  // When the tool started: --max-time counts from here, so opening the
+  // spool and checking consent come out of the budget too.
+  std::chrono::steady_clock::time_point started =
+      std::chrono::steady_clock::now();
 };
-
-// Reports `status` once, as the one line the tool prints for a failure.
-int Fail(std::ostream& err, const core::Status& status, int code = -1) {
-  err << kTool << ": " << status.message() << "\n";
-  return code >= 0 ? code : core::ExitCodeFor(status);
-}
-
-std::string JsonSummary(const uploader::UploadSummary& s, int exit_code) {
-  std::string not_before =
-      s.not_before ? "\"" + core::FormatTimestamp(*s.not_before) + "\""
-                   : std::string("null");
-  return fmt::format(
-      "{{\"outcome\":\"{}\",\"sent\":{},\"requests\":{},\"dead_lettered\":{},"
-      "\"remaining\":{},\"purged\":{},\"last_http_status\":{},"
-      "\"not_before\":{},\"detail\":\"{}\",\"exit_code\":{}}}",
-      uploader::UploadOutcomeName(s.outcome), s.sent, s.requests,
-      s.dead_lettered, s.remaining, s.purged, s.last_http_status, not_before,
-      uploader::JsonEscape(s.detail), exit_code);
-}
-
-std::string SummaryLine(const uploader::UploadSummary& s) {
-  std::string line =
-      fmt::format("{}: sent {}, requests {}, dead-lettered {}, remaining {}",
-                  kTool, s.sent, s.requests, s.dead_lettered, s.remaining);
-  using uploader::UploadOutcome;
-  switch (s.outcome) {
-    case UploadOutcome::kSuccess:
-    case UploadOutcome::kNothingToSend:
-    case UploadOutcome::kDryRun:
-      break;
-    case UploadOutcome::kOptedOut:
-      line += fmt::format(", purged {}", s.purged);
-      break;
-    case UploadOutcome::kRateLimited:
-    case UploadOutcome::kRetryLater:
-      line += s.not_before
-                  ? ", next retry " + core::FormatTimestamp(*s.not_before)
-                  : std::string(", next retry: next run");
-      break;
-    case UploadOutcome::kKeyRejected:
-    case UploadOutcome::kConfigError:
-      break;
-  }
-  if (!s.detail.empty()) line += " (" + s.detail + ")";
-  return line;
-}
 
 std::chrono::milliseconds Seconds(double s) {
   return std::chrono::milliseconds(
@@ -114,24 +114,55 @@ uploader::UploaderOptions SendOptions(const Flags& flags,
   options.user_agent =
       fmt::format("zenml-analytics/{}", core::LibraryVersion());
   options.gzip = !flags.no_gzip;
-  options.max_time = Seconds(flags.max_time);
+  auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - flags.started);
+  options.max_time =
+      std::max(Seconds(flags.max_time) - spent, std::chrono::milliseconds(1));
   options.request_timeout = Seconds(flags.request_timeout);
+  options.stop_requested = &StopRequested;
   return options;
 }
 
-int Run(const Flags& flags, std::ostream& out, std::ostream& err,
-        const core::Environment& env, bool progress) {
-  if (flags.dry_run && (!flags.to_file.empty() || !flags.from_file.empty())) {
-    return UsageError(
-        kTool, "--dry-run does not combine with --to-file/--from-file", err);
+// The report of a run stopped before sending for a missing write key,
+// recorded in the spool (so `status` shows why nothing is uploaded).
+Report NoWriteKey(spool::Spool* spool) {
+  uploader::UploadSummary s;
+  s.outcome = uploader::UploadOutcome::kConfigError;
+  s.detail =
+      "no Segment write key: pass --write-key or set ZENML_SEGMENT_WRITE_KEY";
+  if (spool != nullptr) {
+    if (auto stats = spool->Stats(); stats.ok()) s.remaining = stats->count;
+    spool::UploadRecord r;
+    r.at = core::RealClock().Now();
+    r.outcome = std::string(uploader::UploadOutcomeName(s.outcome));
+    r.remaining = s.remaining;
+    r.detail = s.detail;
+    static_cast<void>(spool->RecordUpload(r));  // the exit code says it all
   }
-  // Where the spool is.
+  Report report = ReportOf(s);
+  report.line = s.detail;
+  return report;
+}
+
+Report Run(const Flags& flags, const core::Environment& env, bool progress,
+           std::ostream& out, std::ostream& err) {
+  // Where the spool is. A --config-dir that does not exist is a mistyped
+  // path, not an empty spool: running "successfully" would hide it.
   std::filesystem::path config_dir;
+  std::error_code ec;
   if (!flags.config_dir.empty()) {
     config_dir = flags.config_dir;
+    if (!std::filesystem::is_directory(config_dir, ec)) {
+      return ErrorReport(core::Status::FailedPrecondition(
+                             "the config dir " + config_dir.string() +
+                             " (--config-dir) does not exist"),
+                         core::kExitConfig, "config_error");
+    }
   } else {
     auto dir = core::ResolveConfigDir(env);
-    if (!dir.ok()) return Fail(err, dir.status(), core::kExitConfig);
+    if (!dir.ok()) {
+      return ErrorReport(dir.status(), core::kExitConfig, "config_error");
+    }
     config_dir = *dir;
   }
   std::filesystem::path analytics = core::AnalyticsDir(config_dir);
@@ -147,14 +178,14 @@ int Run(const Flags& flags, std::ostream& out, std::ostream& err,
   // Consent first: opted out means purge and leave, whatever else is set.
   // (--from-file sends a bundle, not this spool: it skips this step.)
   core::Consent consent = core::DecideConsent(config_dir, env);
-  std::error_code ec;
   bool have_spool = std::filesystem::exists(analytics, ec);
   if (!consent.allowed && flags.from_file.empty()) {
     uint64_t purged = 0;
     if (have_spool && !flags.dry_run) {
       spool::Spool spool(spool_options);
       auto n = spool.Purge();
-      if (!n.ok()) return Fail(err, n.status());
+      if (!n.ok())
+        return ErrorReport(n.status(), core::ExitCodeFor(n.status()));
       purged = *n;
     }
     uploader::UploadSummary s;
@@ -163,31 +194,48 @@ int Run(const Flags& flags, std::ostream& out, std::ostream& err,
     s.detail = "analytics are opted out by " +
                std::string(core::ConsentSourceName(consent.source)) +
                (flags.dry_run ? "; dry run: nothing purged" : "");
-    if (flags.json) out << JsonSummary(s, core::kExitOk) << "\n";
-    if (!flags.quiet) err << SummaryLine(s) << "\n";
-    return core::kExitOk;
+    return ReportOf(s);
   }
 
   // Air gap: the spool into a bundle, instead of the network.
   if (!flags.to_file.empty()) {
     if (!have_spool) {
-      err << kTool << ": no spool yet; nothing to write\n";
-      return core::kExitOk;
+      uploader::UploadSummary s;
+      s.detail = "no spool yet; nothing to write";
+      return ReportOf(s);
     }
-    return RunToFile(analytics, flags.to_file, flags.json, flags.quiet, out,
-                     err);
+    return RunToFile(analytics, flags.to_file);
   }
 
-  // Configuration.
-  std::string key = flags.write_key;
-  if (key.empty()) key = env.Get("ZENML_SEGMENT_WRITE_KEY").value_or("");
-  if (key.empty()) key = ZENML_SEGMENT_WRITE_KEY;
-  if (key.empty() && !flags.dry_run) {
-    err << kTool
-        << ": no Segment write key: pass --write-key or set "
-           "ZENML_SEGMENT_WRITE_KEY\n";
-    return core::kExitConfig;
+  // Configuration: the command line, then the environment, then
+  // upload.yaml, then what was built in.
+  auto file_config = LoadUploadConfig(UploadConfigPath(config_dir));
+  if (!file_config.ok()) {
+    return ErrorReport(
+        file_config.status(),
+        file_config.status().code() == core::Status::Code::kFailedPrecondition
+            ? core::kExitConfig
+            : core::ExitCodeFor(file_config.status()),
+        "config_error");
   }
+  Flags effective = flags;  // with upload.yaml's values filled in
+  if (!flags.max_time_given && file_config->max_time) {
+    effective.max_time = *file_config->max_time;
+  }
+  if (effective.cacert.empty() && file_config->ca_file) {
+    effective.cacert = *file_config->ca_file;
+  }
+  std::string key = flags.write_key;
+  if (key.empty() && !flags.write_key_file.empty()) {
+    auto from_file = ReadWriteKeyFile(flags.write_key_file);
+    if (!from_file.ok()) {
+      return ErrorReport(from_file.status(), core::kExitConfig, "config_error");
+    }
+    key = *from_file;
+  }
+  if (key.empty()) key = env.Get("ZENML_SEGMENT_WRITE_KEY").value_or("");
+  if (key.empty() && file_config->write_key) key = *file_config->write_key;
+  if (key.empty()) key = ZENML_SEGMENT_WRITE_KEY;
   std::string endpoint = flags.endpoint;
   // An explicit --region beats the environment's endpoint.
   if (endpoint.empty() && flags.region == "eu") {
@@ -198,50 +246,75 @@ int Run(const Flags& flags, std::ostream& out, std::ostream& err,
   if (endpoint.empty()) {
     endpoint = env.Get("ZENML_ANALYTICS_ENDPOINT").value_or("");
   }
+  if (endpoint.empty() && file_config->endpoint) {
+    endpoint = *file_config->endpoint;
+  }
   if (endpoint.empty()) endpoint = uploader::kDefaultEndpoint;
+  if (core::Status s = uploader::CheckEndpoint(endpoint); !s.ok()) {
+    return ErrorReport(s, core::kExitConfig, "config_error");
+  }
 
   if (!flags.from_file.empty()) {
+    if (key.empty()) return NoWriteKey(nullptr);
     // A bundle's events were recorded with consent where they were spooled;
     // this machine's own spool is not involved.
-    uploader::UploaderOptions options = SendOptions(flags, endpoint, key);
-    return RunFromFile(flags.from_file, std::move(options), flags.cacert,
-                       flags.json, flags.quiet, out, err);
+    uploader::UploaderOptions options = SendOptions(effective, endpoint, key);
+    return RunFromFile(flags.from_file, std::move(options), effective.cacert);
   }
 
   if (!have_spool) {
     uploader::UploadSummary s;
     s.detail = "no spool yet";
-    if (flags.json) out << JsonSummary(s, core::kExitOk) << "\n";
-    if (!flags.quiet) err << SummaryLine(s) << "\n";
-    return core::kExitOk;
+    return ReportOf(s);
   }
 
   // One uploader at a time; the lock is held until we return.
   std::optional<uploader::UploadLock> lock;
   if (!flags.dry_run) {
     auto acquired = uploader::UploadLock::TryAcquire(analytics);
-    if (!acquired.ok()) return Fail(err, acquired.status());
+    if (!acquired.ok()) {
+      return ErrorReport(acquired.status(),
+                         core::ExitCodeFor(acquired.status()));
+    }
     if (!acquired->has_value()) {
-      if (flags.json) {
-        out << "{\"outcome\":\"busy\",\"detail\":\"another upload is "
-               "running\",\"exit_code\":0}\n";
-      }
-      if (!flags.quiet) {
-        err << kTool << ": another upload is running; nothing to do\n";
-      }
-      return core::kExitOk;
+      Report busy;
+      busy.outcome = "busy";
+      busy.summary.detail = "another upload is running; nothing to do";
+      busy.line = busy.summary.detail;
+      return busy;
     }
     lock = std::move(**acquired);
   }
 
   spool::Spool spool(spool_options);
-  uploader::CurlTransport transport({.ca_file = flags.cacert});
-  uploader::UploaderOptions options = SendOptions(flags, endpoint, key);
+  if (key.empty() && !flags.dry_run) {
+    // Nothing waiting: nothing to configure yet, and nothing for cron to
+    // mail about.
+    auto stats = spool.Stats();
+    if (!stats.ok()) {
+      return ErrorReport(stats.status(), core::ExitCodeFor(stats.status()));
+    }
+    if (stats->count == 0 && stats->inbox_files == 0) {
+      uploader::UploadSummary s;
+      s.detail = "the spool is empty (no write key is set)";
+      return ReportOf(s);
+    }
+    return NoWriteKey(&spool);
+  }
+
+  uploader::CurlTransport transport(
+      {.ca_file = effective.cacert, .abort = &StopRequested});
+  uploader::UploaderOptions options = SendOptions(effective, endpoint, key);
   // Asked before every request: re-read config.yaml only when it changed.
   core::ConsentWatcher consent_watcher(config_dir, env);
   options.consent = [&consent_watcher] { return consent_watcher.Allowed(); };
   options.dry_run = flags.dry_run;
-  options.on_body = [&out](std::string_view body) { out << body << "\n"; };
+  // With --json, stdout carries exactly one JSON object: the bodies go to
+  // stderr.
+  std::ostream& bodies = flags.json ? err : out;
+  options.on_body = [&bodies](std::string_view body) {
+    bodies << body << "\n";
+  };
 
   const core::Clock& clock = core::RealClock();
   core::MonoTime start = clock.Monotonic();
@@ -251,8 +324,8 @@ int Run(const Flags& flags, std::ostream& out, std::ostream& err,
       // Only a long run earns a progress line.
       if (clock.Monotonic() - start < std::chrono::seconds(2)) return;
       progress_shown = true;
-      err << fmt::format("\r{}: sent {} in {} requests...", kTool, s.sent,
-                         s.requests)
+      err << fmt::format("\r{}: sent {} in {} request{}...", kTool, s.sent,
+                         s.requests, s.requests == 1 ? "" : "s")
           << std::flush;
     };
   }
@@ -260,18 +333,18 @@ int Run(const Flags& flags, std::ostream& out, std::ostream& err,
   uploader::Uploader up(spool, transport, clock, options);
   auto result = up.Run();
   if (progress_shown) err << "\r\033[K";
-  if (!result.ok()) return Fail(err, result.status());
-  const uploader::UploadSummary& s = *result;
-  int code = uploader::ExitCodeFor(s.outcome);
-  if (flags.json) out << JsonSummary(s, code) << "\n";
-  if (!flags.quiet || code != core::kExitOk) err << SummaryLine(s) << "\n";
-  return code;
+  if (!result.ok()) {
+    return ErrorReport(result.status(), core::ExitCodeFor(result.status()));
+  }
+  return ReportOf(*result);
 }
 
 }  // namespace
 
 int RunUpload(const std::vector<std::string>& args, std::ostream& out,
               std::ostream& err, const core::Environment& env, bool progress) {
+  const bool json_wanted =
+      std::find(args.begin(), args.end(), "--json") != args.end();
   try {
     Flags flags;
     CLI::App app(
@@ -284,9 +357,16 @@ int RunUpload(const std::vector<std::string>& args, std::ostream& out,
         fmt::format("{} {} ({})", kTool, core::LibraryVersion(),
                     uploader::CurlTransport::Version()),
         "Print the version and exit");
-    app.add_option("--write-key", flags.write_key,
-                   "Segment write key (default: $ZENML_SEGMENT_WRITE_KEY, "
-                   "then the built-in key)");
+    auto* write_key = app.add_option(
+        "--write-key", flags.write_key,
+        "Segment write key (default: $ZENML_SEGMENT_WRITE_KEY, then "
+        "write_key in <config dir>/analytics/upload.yaml, then the built-in "
+        "key). Visible to every local user in ps: prefer --write-key-file or "
+        "upload.yaml");
+    app.add_option("--write-key-file", flags.write_key_file,
+                   "Read the write key from the first line of FILE (mode "
+                   "0600 or 0400; refused if group or others may read it)")
+        ->excludes(write_key);
     auto* endpoint = app.add_option(
         "--endpoint", flags.endpoint,
         "Batch endpoint URL (default: $ZENML_ANALYTICS_ENDPOINT, then "
@@ -296,9 +376,11 @@ int RunUpload(const std::vector<std::string>& args, std::ostream& out,
                    "(https://events.eu1.segmentapis.com/v1/batch)")
         ->check(CLI::IsMember({"us", "eu"}))
         ->excludes(endpoint);
-    app.add_option("--max-time", flags.max_time,
-                   "Time budget of the whole run, in seconds (default 60)")
-        ->check(CLI::PositiveNumber);
+    auto* max_time =
+        app.add_option("--max-time", flags.max_time,
+                       "Time budget of the whole run, in seconds (default: "
+                       "max_time in upload.yaml, then 60)")
+            ->check(CLI::PositiveNumber);
     app.add_option("--request-timeout", flags.request_timeout,
                    "Timeout of one request, in seconds (default 30)")
         ->check(CLI::PositiveNumber);
@@ -310,7 +392,8 @@ int RunUpload(const std::vector<std::string>& args, std::ostream& out,
     app.add_flag("--json", flags.json,
                  "Print a machine-readable summary on stdout");
     app.add_flag("--quiet,-q", flags.quiet,
-                 "Print nothing unless the run fails (for cron)");
+                 "Print nothing unless an operator must act: silent on exit "
+                 "0 and 75 (for cron)");
     app.add_flag("--dry-run", flags.dry_run,
                  "Print the request bodies that would be sent; send, delete "
                  "and record nothing");
@@ -328,20 +411,45 @@ int RunUpload(const std::vector<std::string>& args, std::ostream& out,
                    "$XDG_CONFIG_HOME/zenml, ~/.config/zenml)");
     app.footer(
         "Exit status: 0 done (also nothing to send, opted out, another upload\n"
-        "running), 64 usage, 74 spool I/O error, 75 try later (network, 5xx,\n"
-        "429, time budget), 77 write key rejected, 78 configuration error.\n"
+        "running), 64 usage, 65 damaged bundle, 69 the server rejects every\n"
+        "message (rejection breaker; events kept), 70 internal error,\n"
+        "74 spool I/O error, 75 try later (network, 5xx, 429, time budget),\n"
+        "77 write key rejected, 78 configuration error.\n"
         "See docs/zenml-upload.md.");
     if (auto exit_code = ParseCommandLine(app, args, kTool, out, err)) {
+      if (*exit_code != core::kExitOk && json_wanted) {
+        // The usage error is on stderr already; the JSON says only that.
+        out << ReportJson(ErrorReport(core::Status::InvalidArgument(
+                                          "bad command line (see stderr)"),
+                                      *exit_code, "usage_error"))
+            << "\n";
+      }
       return *exit_code;
     }
-    return Run(flags, out, err, env, progress);
+    flags.max_time_given = max_time->count() > 0;
+    if (flags.dry_run && (!flags.to_file.empty() || !flags.from_file.empty())) {
+      constexpr char kWhy[] =
+          "--dry-run does not combine with --to-file/--from-file";
+      int code = UsageError(kTool, kWhy, err);
+      if (flags.json) {
+        out << ReportJson(ErrorReport(core::Status::InvalidArgument(kWhy), code,
+                                      "usage_error"))
+            << "\n";
+      }
+      return code;
+    }
+    return Emit(Run(flags, env, progress, out, err), flags.json, flags.quiet,
+                out, err);
   } catch (const std::exception& e) {
-    err << kTool << ": internal error: " << e.what() << "\n";
-    return core::kExitSoftware;
+    Report internal = ErrorReport(
+        core::Status::Internal(std::string("internal error: ") + e.what()),
+        core::kExitSoftware);
+    return Emit(internal, json_wanted, /*quiet=*/false, out, err);
   }
 }
 
 int UploadMain(int argc, char** argv) {
+  InstallStopSignals();
   std::vector<std::string> args(argv + 1, argv + argc);
   return RunUpload(args, std::cout, std::cerr, core::ProcessEnvironment(),
                    ::isatty(2) == 1);

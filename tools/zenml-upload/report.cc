@@ -1,0 +1,103 @@
+#include "tools/zenml-upload/report.h"
+
+#include <fmt/format.h>
+
+#include "core/exit_code.h"
+#include "core/timestamp.h"
+#include "uploader/batch_builder.h"
+
+namespace zenml::tools {
+namespace {
+
+constexpr char kTool[] = "zenml-upload";
+
+// Built with +=, not `"\"" + ...`: GCC 12 at -O3 misreports that operator+
+// form (-Wrestrict), which breaks a Release -Werror build.
+std::string Quoted(std::string_view s) {
+  std::string out = "\"";
+  out += uploader::JsonEscape(s);
+  out += '"';
+  return out;
+}
+
+std::string SummaryLine(const uploader::UploadSummary& s) {
+  std::string line =
+      fmt::format("sent {}, requests {}, dead-lettered {}, remaining {}",
+                  s.sent, s.requests, s.dead_lettered, s.remaining);
+  using uploader::UploadOutcome;
+  switch (s.outcome) {
+    case UploadOutcome::kOptedOut:
+      line += fmt::format(", purged {}", s.purged);
+      break;
+    case UploadOutcome::kRateLimited:
+    case UploadOutcome::kRetryLater:
+      line += s.not_before
+                  ? ", next retry " + core::FormatTimestamp(*s.not_before)
+                  : std::string(", next retry: next run");
+      break;
+    default:
+      break;
+  }
+  if (!s.detail.empty()) line += " (" + s.detail + ")";
+  return line;
+}
+
+}  // namespace
+
+Report ReportOf(const uploader::UploadSummary& summary) {
+  Report r;
+  r.outcome = std::string(uploader::UploadOutcomeName(summary.outcome));
+  r.exit_code = uploader::ExitCodeFor(summary.outcome);
+  r.summary = summary;
+  r.line = SummaryLine(summary);
+  return r;
+}
+
+Report ErrorReport(const core::Status& status, int exit_code,
+                   std::string outcome) {
+  Report r;
+  r.outcome = std::move(outcome);
+  r.exit_code = exit_code;
+  r.summary.detail = status.message();
+  r.line = status.message();
+  return r;
+}
+
+std::string ReportJson(const Report& report) {
+  const uploader::UploadSummary& s = report.summary;
+  std::string bundle = "null";
+  if (report.bundle) {
+    const BundleReport& b = *report.bundle;
+    bundle = fmt::format(
+        "{{\"path\":{},\"messages\":{},\"batches\":{},\"sha256\":{},"
+        "\"acknowledged\":{},\"progress_dir\":{}}}",
+        Quoted(b.path), b.messages, b.batches,
+        b.sha256.empty() ? "null" : Quoted(b.sha256), b.acknowledged,
+        b.progress_dir.empty() ? "null" : Quoted(b.progress_dir));
+  }
+  return fmt::format(
+      "{{\"schema\":1,\"tool\":\"{}\",\"outcome\":{},\"exit_code\":{},"
+      "\"sent\":{},\"requests\":{},\"dead_lettered\":{},\"remaining\":{},"
+      "\"purged\":{},\"last_http_status\":{},\"not_before\":{},"
+      "\"detail\":{},\"bundle\":{}}}",
+      kTool, Quoted(report.outcome), report.exit_code, s.sent, s.requests,
+      s.dead_lettered, s.remaining, s.purged, s.last_http_status,
+      s.not_before ? Quoted(core::FormatTimestamp(*s.not_before)) : "null",
+      Quoted(s.detail), bundle);
+}
+
+bool Loud(int exit_code, bool quiet) {
+  return !quiet ||
+         (exit_code != core::kExitOk && exit_code != core::kExitTempFail);
+}
+
+int Emit(const Report& report, bool json, bool quiet, std::ostream& out,
+         std::ostream& err) {
+  if (json) out << ReportJson(report) << "\n" << std::flush;
+  if (!report.line.empty() && Loud(report.exit_code, quiet)) {
+    err << kTool << ": " << report.line << "\n";
+  }
+  return report.exit_code;
+}
+
+}  // namespace zenml::tools

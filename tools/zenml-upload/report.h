@@ -1,0 +1,68 @@
+// Report: what one zenml-upload invocation ended with, printed exactly once
+// (Emit): one line on stderr for humans and, with --json, one JSON object on
+// stdout (docs/schemas/zenml-upload.schema.json, "schema": 1), whatever the
+// outcome and exit code.
+//
+// Quiet semantics (for cron and systemd): with --quiet the stderr line is
+// printed only for exit codes an operator must act on, i.e. all but 0 (done)
+// and 75 (try later: the next run retries).
+//
+// Thread-compatible; plain values.
+
+#ifndef ZENML_TOOLS_ZENML_UPLOAD_REPORT_H_
+#define ZENML_TOOLS_ZENML_UPLOAD_REPORT_H_
+
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+
+#include "core/status.h"
+#include "uploader/uploader.h"
+
+namespace zenml::tools {
+
+// The air-gap commands' facts (--to-file, --from-file).
+struct BundleReport {
+  std::string path;
+  uint64_t messages = 0;  // events the bundle holds
+  uint64_t batches = 0;
+  std::string sha256;
+  uint64_t acknowledged = 0;  // --to-file: deleted from the spool
+  std::string progress_dir;   // --from-file: <bundle>.progress
+};
+
+struct Report {
+  // uploader::UploadOutcomeName, or one of the tool's own: "busy" (another
+  // upload runs), "to_file", "usage_error", "error" (the spool, a file or
+  // the tool failed: see exit_code and detail).
+  std::string outcome;
+  int exit_code = 0;
+  uploader::UploadSummary summary;  // counts; zero where they do not apply
+  std::optional<BundleReport> bundle;
+  // The stderr line without the "zenml-upload: " prefix; empty: none.
+  std::string line;
+};
+
+// A report of an uploader run (outcome, counts, the summary line).
+Report ReportOf(const uploader::UploadSummary& summary);
+
+// A report of a failure before or instead of a run: outcome "error" (or the
+// given one), the message as detail and line.
+Report ErrorReport(const core::Status& status, int exit_code,
+                   std::string outcome = "error");
+
+// The JSON object, on one line, without a newline.
+std::string ReportJson(const Report& report);
+
+// Whether the stderr line is printed: always without --quiet; with it, only
+// for an exit code an operator must act on (not 0, not 75).
+bool Loud(int exit_code, bool quiet);
+
+// Prints `report` (see the file comment); returns its exit code.
+int Emit(const Report& report, bool json, bool quiet, std::ostream& out,
+         std::ostream& err);
+
+}  // namespace zenml::tools
+
+#endif  // ZENML_TOOLS_ZENML_UPLOAD_REPORT_H_

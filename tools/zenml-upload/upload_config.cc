@@ -1,0 +1,123 @@
+#include "tools/zenml-upload/upload_config.h"
+
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace zenml::tools {
+namespace {
+
+// Whether `path` exists; fails unless it is a regular file only its owner
+// (this user, or root) can access, as a file holding a secret must be.
+core::Result<bool> CheckPrivate(const std::filesystem::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return false;
+    return core::Status::IoError(
+        fmt::format("{}: {}", path.string(), std::strerror(errno)));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return core::Status::FailedPrecondition(
+        fmt::format("{} is not a regular file", path.string()));
+  }
+  if ((st.st_mode & 077) != 0) {
+    return core::Status::FailedPrecondition(fmt::format(
+        "{} holds a write key but group or others may access it (mode {:04o});"
+        " refused: chmod 600 {}",
+        path.string(), st.st_mode & 07777, path.string()));
+  }
+  if (st.st_uid != ::geteuid() && st.st_uid != 0) {
+    return core::Status::FailedPrecondition(
+        fmt::format("{} belongs to another user (uid {}); refused",
+                    path.string(), st.st_uid));
+  }
+  return true;
+}
+
+core::Result<std::string> ReadAll(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return core::Status::IoError(
+        fmt::format("{}: {}", path.string(), std::strerror(errno)));
+  }
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace
+
+std::filesystem::path UploadConfigPath(
+    const std::filesystem::path& config_dir) {
+  return config_dir / "analytics" / "upload.yaml";
+}
+
+core::Result<UploadConfig> LoadUploadConfig(const std::filesystem::path& path) {
+  ZENML_TRY_ASSIGN(bool exists, CheckPrivate(path));
+  UploadConfig config;
+  if (!exists) return config;
+  ZENML_TRY_ASSIGN(std::string text, ReadAll(path));
+  auto bad = [&path](const std::string& why) {
+    return core::Status::FailedPrecondition(
+        fmt::format("{}: {}", path.string(), why));
+  };
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    return bad(std::string("not valid YAML: ") + e.what());
+  }
+  if (root.IsNull()) return config;  // empty
+  if (!root.IsMap()) return bad("not a mapping of key: value");
+  for (const auto& item : root) {
+    std::string key = item.first.as<std::string>("");
+    const YAML::Node& value = item.second;
+    try {
+      if (key == "write_key") {
+        config.write_key = value.as<std::string>();
+      } else if (key == "endpoint") {
+        config.endpoint = value.as<std::string>();
+      } else if (key == "ca_file") {
+        config.ca_file = value.as<std::string>();
+      } else if (key == "max_time") {
+        double seconds = value.as<double>();
+        if (!(seconds > 0)) return bad("max_time must be a positive number");
+        config.max_time = seconds;
+      } else {
+        return bad(fmt::format(
+            "unknown key '{}' (known: write_key, endpoint, ca_file, max_time)",
+            key));
+      }
+    } catch (const YAML::Exception&) {
+      return bad(fmt::format("'{}' has a value of the wrong type", key));
+    }
+  }
+  if (config.write_key && config.write_key->empty()) config.write_key.reset();
+  return config;
+}
+
+core::Result<std::string> ReadWriteKeyFile(const std::filesystem::path& path) {
+  ZENML_TRY_ASSIGN(bool exists, CheckPrivate(path));
+  if (!exists) {
+    return core::Status::FailedPrecondition(
+        fmt::format("{} (--write-key-file) does not exist", path.string()));
+  }
+  ZENML_TRY_ASSIGN(std::string text, ReadAll(path));
+  std::string line = text.substr(0, text.find('\n'));
+  const char* space = " \t\r";
+  size_t begin = line.find_first_not_of(space);
+  size_t end = line.find_last_not_of(space);
+  if (begin == std::string::npos) {
+    return core::Status::FailedPrecondition(
+        fmt::format("{} (--write-key-file) is empty", path.string()));
+  }
+  return line.substr(begin, end - begin + 1);
+}
+
+}  // namespace zenml::tools
