@@ -172,7 +172,9 @@ typedef struct zenml_analytics_stats {
 } zenml_analytics_stats;
 
 /* Fills `*stats` (sizeof(zenml_analytics_stats) bytes). INVALID_ARGUMENT
- * for NULL arguments. */
+ * for NULL arguments. After close, the counters of the closed writers are
+ * gone: only `disabled` and the properties that did not parse remain. In a
+ * forked child, the writers' counters start again from zero. */
 ZENML_ANALYTICS_C_API zenml_analytics_status zenml_analytics_client_stats(
     zenml_analytics_client* client, zenml_analytics_stats* stats);
 

@@ -1,6 +1,7 @@
 """Threads and processes: every accepted event is in the spool exactly once."""
 
 import collections
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -10,12 +11,14 @@ from zenml_analytics import Client
 
 from conftest import HERE, dump, run_python
 
-import subprocess
-
 
 def ids(config: Path) -> collections.Counter:
+    """(task, i) of every spooled event, counted; also checks that no two
+    events share a messageId (a forked child must not mint its parent's)."""
+    messages = dump(config)
+    assert len({m["messageId"] for m in messages}) == len(messages)
     return collections.Counter(
-        (m["properties"]["task"], m["properties"]["i"]) for m in dump(config))
+        (m["properties"]["task"], m["properties"]["i"]) for m in messages)
 
 
 def test_eight_threads_ten_thousand_each(config_dir: Path) -> None:
