@@ -310,7 +310,10 @@ void Client::WriterLoop() {
 
       Status status;
       bool to_inbox = false;
-      if (!holding) {
+      if (options_.inbox_only) {
+        status = spool_->AppendToInbox(work.jsons);
+        to_inbox = true;
+      } else if (!holding) {
         Status held = spool_->Hold();
         if (held.ok()) {
           holding = true;

@@ -47,8 +47,8 @@
 #include <thread>
 #include <vector>
 
-#include "core/catalogue.h"
 #include "client/opportunistic_upload.h"
+#include "core/catalogue.h"
 #include "core/clock.h"
 #include "core/consent.h"
 #include "core/context.h"
@@ -115,6 +115,13 @@ struct ClientOptions {
   // Client's bounds); the rest (uploader path, interval) may be set here.
   bool auto_upload = true;
   AutoUploadOptions auto_upload_options;
+
+  // Write every batch as an inbox file (Spool::AppendToInbox), never opening
+  // the LevelDB database. For a process forked from one that had the database
+  // open: LevelDB's process state it inherited (its lock table, its
+  // background thread) is not usable there. The inbox is ingested by the
+  // next process that opens the database (include/zenml/analytics.h).
+  bool inbox_only = false;
 };
 
 // What the client did so far; a snapshot, each field counted since

@@ -12,6 +12,9 @@ packages=(
   # Tests only: python3-yaml reads a rewritten config.yaml back the way ZenML's
   # Python CLI does; systemd brings systemd-analyze to verify contrib/systemd.
   python3 python3-yaml systemd
+  # The zenml_analytics Python package (python/): built with Debian's pybind11
+  # against Debian's python3, tested with Debian's pytest.
+  python3-dev pybind11-dev python3-pytest
 )
 
 missing=()

@@ -6,6 +6,7 @@
 #include <leveldb/iterator.h>
 #include <leveldb/options.h>
 #include <leveldb/write_batch.h>
+#include <pthread.h>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -310,13 +311,30 @@ struct SharedDb {
 // open in this process fails, and on its way out closes a descriptor of LOCK,
 // which drops the POSIX lock and lets another process in (DESIGN.md). So every
 // Spool of a path shares one SharedDb.
+//
+// After fork(2) the child must not use what it inherited: the parent's
+// handles (the child does not hold their POSIX lock) and the registry's
+// mutex (maybe locked by a thread that does not exist in the child). A
+// pthread_atfork child handler gives the child an empty registry and a new
+// mutex, leaking the old ones on purpose (destroying a handle would touch
+// the parent's files); a Spool made before the fork keeps its old handle.
+using Registry =
+    std::map<std::pair<leveldb::Env*, std::string>, std::weak_ptr<SharedDb>>;
+std::mutex* registry_mu = nullptr;  // set once, reset in a forked child
+Registry* registry = nullptr;
+
 std::shared_ptr<SharedDb> AcquireShared(leveldb::Env* env,
                                         const std::string& path) {
-  static std::mutex* const mu = new std::mutex();
-  static auto* const registry =
-      new std::map<std::pair<leveldb::Env*, std::string>,
-                   std::weak_ptr<SharedDb>>();
-  std::lock_guard<std::mutex> lock(*mu);
+  static const int init = [] {
+    auto fresh = [] {  // malloc is usable in the child: glibc resets it first
+      registry_mu = new std::mutex();
+      registry = new Registry();
+    };
+    fresh();
+    return ::pthread_atfork(nullptr, nullptr, fresh);
+  }();
+  (void)init;
+  std::lock_guard<std::mutex> lock(*registry_mu);
   auto& slot = (*registry)[{env, path}];
   if (auto existing = slot.lock()) return existing;
   auto created = std::make_shared<SharedDb>();

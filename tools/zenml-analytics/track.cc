@@ -13,6 +13,7 @@
 
 #include "client/client.h"
 #include "core/consent.h"
+#include "core/context.h"
 #include "core/exit_code.h"
 #include "tools/zenml-analytics/spool_commands.h"
 
@@ -34,6 +35,10 @@ class TrackCommand final : public Command {
                     "else as text. Repeatable; applied after --properties");
     sub->add_option("--properties", properties_json_,
                     "All properties as one JSON object");
+    sub->add_option("--zenml-version", zenml_version_,
+                    "The ZenML version the event reports "
+                    "(context.zenml.version); default: the build's, " +
+                        std::string(core::DetectContext().zenml_version));
     return sub;
   }
 
@@ -47,7 +52,8 @@ class TrackCommand final : public Command {
     client::ClientOptions options;
     options.config_dir = *dir;
     options.environment = &io.env;
-    options.synchronous = true;  // durable before we say so
+    options.zenml_version = zenml_version_;  // empty: the build default
+    options.synchronous = true;              // durable before we say so
     client::Client client(options);
     if (!client.consent().allowed) {
       io.err << fmt::format(
@@ -66,6 +72,7 @@ class TrackCommand final : public Command {
   std::string event_;
   std::vector<std::string> pairs_;
   std::string properties_json_;
+  std::string zenml_version_;
 };
 
 }  // namespace

@@ -1,0 +1,217 @@
+/* The C API (zenml/analytics.h) from a strict C11 program: track, flush,
+ * stats, bad input, close, status JSON, opt-out and opt-in, and fork (a
+ * child tracks through a client its parent had in use). Exits 0 when every
+ * check holds, 1 and a line per failed check otherwise. */
+
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zenml/analytics.h>
+
+static int failures = 0;
+
+#define CHECK(cond)                                                           \
+  do {                                                                        \
+    if (!(cond)) {                                                            \
+      fprintf(stderr, "%s:%d: CHECK failed: %s (last error: %s)\n", __FILE__, \
+              __LINE__, #cond, zenml_analytics_last_error());                 \
+      failures++;                                                             \
+    }                                                                         \
+  } while (0)
+
+/* The number after "\"key\":" in `json`, or -1 (null or absent). */
+static long JsonNumber(const char* json, const char* key) {
+  char pattern[64];
+  snprintf(pattern, sizeof pattern, "\"%s\":", key);
+  const char* at = strstr(json, pattern);
+  if (at == NULL) return -1;
+  at += strlen(pattern);
+  if (*at < '0' || *at > '9') return -1;
+  return strtol(at, NULL, 10);
+}
+
+static long PendingEvents(const char* dir) {
+  char* json = NULL;
+  CHECK(zenml_analytics_status_json(dir, "9.9.9", &json) == ZENML_ANALYTICS_OK);
+  if (json == NULL) return -2;
+  long n = JsonNumber(json, "pending_events");
+  zenml_analytics_free(json);
+  return n;
+}
+
+static zenml_analytics_client* NewClient(const char* dir) {
+  zenml_analytics_options o;
+  zenml_analytics_options_init(&o);
+  o.config_dir = dir;
+  o.zenml_version = "1.2.3";
+  o.auto_upload = 0;
+  zenml_analytics_client* c = NULL;
+  CHECK(zenml_analytics_client_new(&o, &c) == ZENML_ANALYTICS_OK);
+  CHECK(c != NULL);
+  return c;
+}
+
+static void TestStatusCodes(void) {
+  for (int s = -20; s <= 5; ++s) {
+    CHECK(zenml_analytics_strerror((zenml_analytics_status)s) != NULL);
+  }
+  CHECK(strcmp(zenml_analytics_strerror(ZENML_ANALYTICS_OK), "ok") == 0);
+  CHECK(zenml_analytics_version()[0] != '\0');
+  CHECK(zenml_analytics_noop() == 0);
+
+  zenml_analytics_options o;
+  zenml_analytics_options_init(&o);
+  CHECK(o.struct_size == sizeof o);
+  o.struct_size = 0;
+  zenml_analytics_client* c = (zenml_analytics_client*)&o;
+  CHECK(zenml_analytics_client_new(&o, &c) ==
+        ZENML_ANALYTICS_E_INVALID_ARGUMENT);
+  CHECK(c == NULL);
+  CHECK(zenml_analytics_client_new(NULL, NULL) ==
+        ZENML_ANALYTICS_E_INVALID_ARGUMENT);
+  zenml_analytics_client_free(NULL); /* a no-op */
+}
+
+static void TestTrackFlushStats(const char* dir) {
+  zenml_analytics_client* c = NewClient(dir);
+  const char props[] = "{\"step_count\":7,\"gpu\":true}";
+  for (int i = 0; i < 100; ++i) {
+    CHECK(zenml_analytics_track(c, "Pipeline run", props, strlen(props)) ==
+          ZENML_ANALYTICS_OK);
+  }
+  CHECK(zenml_analytics_track(c, "Step created", NULL, 0) ==
+        ZENML_ANALYTICS_OK);
+  /* Bad input: refused, counted, nothing queued. */
+  CHECK(zenml_analytics_track(c, "Pipeline run", "{\"a\":", 5) ==
+        ZENML_ANALYTICS_E_INVALID_ARGUMENT);
+  CHECK(strstr(zenml_analytics_last_error(), "properties") != NULL);
+  CHECK(zenml_analytics_track(c, "Pipeline run", "[1]", 3) ==
+        ZENML_ANALYTICS_E_INVALID_ARGUMENT);
+  CHECK(zenml_analytics_track(c, "", NULL, 0) ==
+        ZENML_ANALYTICS_E_INVALID_ARGUMENT);
+  CHECK(zenml_analytics_track(c, "\xff\xfe", NULL, 0) ==
+        ZENML_ANALYTICS_E_INVALID_ARGUMENT);
+  CHECK(zenml_analytics_track(c, NULL, NULL, 0) ==
+        ZENML_ANALYTICS_E_INVALID_ARGUMENT);
+  CHECK(zenml_analytics_flush(c, 10000) == ZENML_ANALYTICS_OK);
+
+  zenml_analytics_stats s;
+  CHECK(zenml_analytics_client_stats(c, &s) == ZENML_ANALYTICS_OK);
+  CHECK(s.accepted == 101);
+  CHECK(s.written == 101);
+  CHECK(s.queued == 0);
+  CHECK(s.rejected_invalid == 4); /* the NULL event is not an event */
+  CHECK(s.disabled == 0);
+  CHECK(PendingEvents(dir) == 101);
+
+  CHECK(zenml_analytics_client_close(c) == ZENML_ANALYTICS_OK);
+  CHECK(zenml_analytics_track(c, "Pipeline run", NULL, 0) ==
+        ZENML_ANALYTICS_E_CLOSED);
+  CHECK(zenml_analytics_client_close(c) == ZENML_ANALYTICS_OK);
+  zenml_analytics_client_free(c);
+}
+
+static void TestStatusJson(const char* dir) {
+  char* json = NULL;
+  CHECK(zenml_analytics_status_json(dir, "4.5.6", &json) == ZENML_ANALYTICS_OK);
+  if (json == NULL) return;
+  CHECK(strstr(json, "\"opted_in\":true") != NULL);
+  CHECK(strstr(json, "\"zenml_version\":\"4.5.6\"") != NULL);
+  CHECK(strstr(json, "\"anonymous_id\":\"") != NULL);
+  CHECK(strstr(json, "\"spool_dir\":") != NULL);
+  zenml_analytics_free(json);
+  CHECK(zenml_analytics_status_json(dir, NULL, NULL) ==
+        ZENML_ANALYTICS_E_INVALID_ARGUMENT);
+}
+
+static void TestOptOutIn(const char* dir) {
+  zenml_analytics_client* c = NewClient(dir);
+  CHECK(zenml_analytics_track(c, "Pipeline run", NULL, 0) ==
+        ZENML_ANALYTICS_OK);
+  CHECK(zenml_analytics_opt_out(dir) == ZENML_ANALYTICS_OK);
+  CHECK(PendingEvents(dir) == 0); /* purged, the event just tracked too */
+  CHECK(zenml_analytics_track(c, "Pipeline run", NULL, 0) ==
+        ZENML_ANALYTICS_DISABLED);
+  CHECK(zenml_analytics_flush(c, 5000) == ZENML_ANALYTICS_OK);
+  CHECK(PendingEvents(dir) == 0);
+  zenml_analytics_stats s;
+  CHECK(zenml_analytics_client_stats(c, &s) == ZENML_ANALYTICS_OK);
+  CHECK(s.disabled == 1);
+
+  char* json = NULL;
+  CHECK(zenml_analytics_status_json(dir, NULL, &json) == ZENML_ANALYTICS_OK);
+  CHECK(json != NULL && strstr(json, "\"opted_in\":false") != NULL);
+  zenml_analytics_free(json);
+
+  CHECK(zenml_analytics_opt_in(dir) == ZENML_ANALYTICS_OK);
+  CHECK(zenml_analytics_track(c, "Pipeline run", NULL, 0) ==
+        ZENML_ANALYTICS_OK);
+  CHECK(zenml_analytics_flush(c, 10000) == ZENML_ANALYTICS_OK);
+  CHECK(PendingEvents(dir) == 1);
+  zenml_analytics_client_free(c);
+}
+
+/* A parent with the spool open forks; the child tracks through the same
+ * client object, flushes and _exits (no destructor runs). Everything both
+ * tracked is in the spool exactly once. */
+static void TestFork(const char* dir) {
+  long before = PendingEvents(dir);
+  zenml_analytics_client* c = NewClient(dir);
+  for (int i = 0; i < 50; ++i) {
+    CHECK(zenml_analytics_track(c, "Pipeline run", NULL, 0) ==
+          ZENML_ANALYTICS_OK);
+  }
+  CHECK(zenml_analytics_flush(c, 10000) == ZENML_ANALYTICS_OK);
+  for (int i = 0; i < 50; ++i) { /* some still queued at the fork */
+    CHECK(zenml_analytics_track(c, "Pipeline run", NULL, 0) ==
+          ZENML_ANALYTICS_OK);
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    int ok = 1;
+    for (int i = 0; i < 30; ++i) {
+      ok &= zenml_analytics_track(c, "Step created", NULL, 0) ==
+            ZENML_ANALYTICS_OK;
+    }
+    ok &= zenml_analytics_flush(c, 10000) == ZENML_ANALYTICS_OK;
+    zenml_analytics_stats s;
+    ok &= zenml_analytics_client_stats(c, &s) == ZENML_ANALYTICS_OK;
+    ok &= s.written == 30; /* its own events only */
+    _exit(ok ? 0 : 3);
+  }
+  CHECK(pid > 0);
+  int wstatus = 0;
+  CHECK(waitpid(pid, &wstatus, 0) == pid);
+  CHECK(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
+  CHECK(zenml_analytics_flush(c, 10000) == ZENML_ANALYTICS_OK);
+  zenml_analytics_client_free(c);
+  CHECK(PendingEvents(dir) == before + 130);
+}
+
+int main(void) {
+  char dir[] = "/tmp/zenml-capi-test-XXXXXX";
+  if (mkdtemp(dir) == NULL) {
+    perror("mkdtemp");
+    return 1;
+  }
+  TestStatusCodes();
+  TestTrackFlushStats(dir);
+  TestStatusJson(dir);
+  TestOptOutIn(dir);
+  TestFork(dir);
+  if (failures == 0) {
+    char command[128];
+    snprintf(command, sizeof command, "rm -rf '%s'", dir);
+    if (system(command) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    printf("capi_test: all checks passed\n");
+    return 0;
+  }
+  fprintf(stderr, "capi_test: %d checks failed (files kept in %s)\n", failures,
+          dir);
+  return 1;
+}
