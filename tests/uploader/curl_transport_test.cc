@@ -167,7 +167,9 @@ TEST(CurlTransportTest, MalformedOrUnsupportedUrlIsAConfigurationError) {
 
 TEST(CurlTransportTest, UnreadableCaFileIsAConfigurationError) {
   testing::TempDir dir;
-  CurlTransport transport({.ca_file = dir / "missing.pem"});
+  CurlTransportOptions options;
+  options.ca_file = dir / "missing.pem";
+  CurlTransport transport(options);
   HttpRequest r;
   // TLS to a local plain-HTTP port: the CA file is loaded (and fails) first
   // or the handshake fails; either way nothing leaves this machine.
