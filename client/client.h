@@ -47,8 +47,8 @@
 #include <thread>
 #include <vector>
 
-#include "core/catalogue.h"
 #include "client/opportunistic_upload.h"
+#include "core/catalogue.h"
 #include "core/clock.h"
 #include "core/consent.h"
 #include "core/context.h"

@@ -2,9 +2,11 @@
 # machine. Included at the end of the top-level CMakeLists.txt when
 # ZENML_INSTALL is ON, so every target exists by now.
 #
+# Component "lib" (Debian package libzenml-analytics<SOVERSION>):
+#   lib/libzenml-analytics.so.<SOVERSION> (+ .so.<VERSION>)
+#   share/doc/libzenml-analytics<SOVERSION>/copyright
 # Component "runtime" (Debian package zenml-analytics):
 #   bin/zenml-analytics, zenml-upload, zenml-spool-dump   (static internals)
-#   lib/libzenml-analytics.so.<SOVERSION> (+ .so.<VERSION>)
 #   share/man/man1/<tool>.1.gz                            (ZENML_MANPAGES)
 #   lib/systemd/user/zenml-upload.{service,timer}         (ExecStart: bindir)
 #   share/doc/zenml-analytics/{copyright,LICENSE,README.md,*.md}
@@ -26,7 +28,7 @@ set(ZENML_INSTALL_SYSTEMD_USERUNITDIR "lib/systemd/user"
 install(TARGETS zenml_analytics
   EXPORT ZenmlAnalyticsTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
-    COMPONENT runtime
+    COMPONENT lib
     NAMELINK_COMPONENT dev
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime)
@@ -65,6 +67,9 @@ install(FILES ${PROJECT_SOURCE_DIR}/cmake/debian/copyright
   DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/zenml-analytics COMPONENT runtime)
 install(FILES ${PROJECT_SOURCE_DIR}/cmake/debian/copyright
   DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/zenml-analytics-dev COMPONENT dev)
+install(FILES ${PROJECT_SOURCE_DIR}/cmake/debian/copyright
+  DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/libzenml-analytics${ZENML_ANALYTICS_SOVERSION}
+  COMPONENT lib)
 install(FILES ${PROJECT_SOURCE_DIR}/LICENSE ${PROJECT_SOURCE_DIR}/README.md
   ${PROJECT_SOURCE_DIR}/docs/privacy.md ${PROJECT_SOURCE_DIR}/docs/scheduling.md
   ${PROJECT_SOURCE_DIR}/docs/bundle-format.md

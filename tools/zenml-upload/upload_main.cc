@@ -330,7 +330,7 @@ int RunUpload(const std::vector<std::string>& args, std::ostream& out,
         "Exit status: 0 done (also nothing to send, opted out, another upload\n"
         "running), 64 usage, 74 spool I/O error, 75 try later (network, 5xx,\n"
         "429, time budget), 77 write key rejected, 78 configuration error.\n"
-        "See docs/zenml-upload.md.");
+        "See man zenml-upload (docs/zenml-upload.md in the sources).");
     if (auto exit_code = ParseCommandLine(app, args, kTool, out, err)) {
       return *exit_code;
     }
