@@ -40,6 +40,14 @@ if(BUILD_DIR)
 endif()
 
 # --- The installed surface -------------------------------------------------
+foreach(f share/man/man1/zenml-upload.1.gz share/man/man1/zenml-spool-dump.1.gz
+          share/man/man1/zenml-analytics.1.gz lib/systemd/user/zenml-upload.service
+          lib/systemd/user/zenml-upload.timer share/doc/zenml-analytics/copyright
+          bin/zenml-upload bin/zenml-spool-dump bin/zenml-analytics)
+  if(NOT EXISTS ${PREFIX}/${f})
+    message(FATAL_ERROR "${f} is not installed in ${PREFIX}")
+  endif()
+endforeach()
 file(GLOB_RECURSE headers RELATIVE ${PREFIX}/include ${PREFIX}/include/*)
 if(NOT "zenml/analytics/client.h" IN_LIST headers)
   message(FATAL_ERROR "no include/zenml/analytics/client.h in ${PREFIX}")
