@@ -12,6 +12,7 @@
 #   share/doc/zenml-analytics/{copyright,LICENSE,README.md,*.md}
 # Component "dev" (Debian package zenml-analytics-dev):
 #   include/zenml/analytics/*.h        the public API only (C++17)
+#   include/zenml/analytics.h          the C API, if present
 #   lib/libzenml-analytics.so          the link-time symlink
 #   lib/cmake/ZenmlAnalytics/          find_package(ZenmlAnalytics) -> zenml::analytics
 #   lib/pkgconfig/zenml-analytics.pc
@@ -36,6 +37,13 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/zenml/analytics
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/zenml
   COMPONENT dev
   FILES_MATCHING PATTERN "*.h")
+# The C API (zenml/analytics.h, for the Python binding and C callers), when
+# the tree has it; its zenml_analytics_* functions are exported by the
+# version script (client/libzenml-analytics.map).
+if(EXISTS ${PROJECT_SOURCE_DIR}/include/zenml/analytics.h)
+  install(FILES ${PROJECT_SOURCE_DIR}/include/zenml/analytics.h
+    DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/zenml COMPONENT dev)
+endif()
 
 foreach(tool zenml-analytics zenml-upload zenml-spool-dump)
   if(TARGET ${tool})
