@@ -15,7 +15,7 @@
 # build-essential) and `file`. A distribution that wants a source package
 # can still wrap the same install rules in a debian/rules of its own.
 if(NOT CMAKE_INSTALL_PREFIX STREQUAL "/usr")
-  message(STATUS "zenml-analytics: packages want CMAKE_INSTALL_PREFIX=/usr "
+  message(VERBOSE "zenml-analytics: packages want CMAKE_INSTALL_PREFIX=/usr "
     "(the units' ExecStart and the multiarch libdir come from it); see the "
     "`package` preset")
 endif()
