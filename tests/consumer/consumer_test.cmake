@@ -1,7 +1,7 @@
 # cmake -DSOURCE_DIR=tests/consumer -DWORK_DIR=… (-DBUILD_DIR=… | -DPREFIX=…)
 #   [-DSANITIZE=…] -P consumer_test.cmake
 # The installed package as a user meets it. With BUILD_DIR, first installs
-# that build tree to WORK_DIR/prefix; with PREFIX, uses a tree installed
+# that build tree's lib, runtime and dev components to WORK_DIR/prefix; with PREFIX, uses a tree installed
 # already (the unpacked .deb's usr/, tests/package). Then:
 #   - the installed surface is the public API only: headers under
 #     include/zenml/, the shared library with its SONAME link, no static
@@ -28,7 +28,13 @@ endfunction()
 
 if(BUILD_DIR)
   set(PREFIX ${WORK_DIR}/prefix)
-  step(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${PREFIX})
+  # The packages' components only (cmake/ZenmlInstall.cmake): another
+  # component (e.g. a Python module bound for the interpreter's absolute
+  # site-packages) must not be installed onto this machine by a test.
+  foreach(component lib runtime dev)
+    step(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${PREFIX}
+      --component ${component})
+  endforeach()
   file(GLOB_RECURSE cmake_files ${PREFIX}/*.cmake ${PREFIX}/*.pc)
   foreach(f ${cmake_files})
     file(READ ${f} text)
