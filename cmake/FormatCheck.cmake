@@ -3,6 +3,8 @@
 find_program(CLANG_FORMAT NAMES clang-format clang-format-14 REQUIRED)
 file(GLOB_RECURSE _files
   ${SOURCE_DIR}/core/*.h ${SOURCE_DIR}/core/*.cc
+  ${SOURCE_DIR}/include/*.h
+  ${SOURCE_DIR}/client/*.h ${SOURCE_DIR}/client/*.cc
   ${SOURCE_DIR}/spool/*.h ${SOURCE_DIR}/spool/*.cc
   ${SOURCE_DIR}/uploader/*.h ${SOURCE_DIR}/uploader/*.cc
   ${SOURCE_DIR}/tools/*.h ${SOURCE_DIR}/tools/*.cc

@@ -1,76 +1,96 @@
-# Install rules, the exported CMake package `ZenmlAnalytics` and a pkg-config
-# file (fmt's pattern: install(EXPORT … NAMESPACE …) plus a config that finds
-# its own dependencies). Included at the end of the top-level CMakeLists.txt
-# when ZENML_INSTALL is ON, so every library and tool target exists by now;
-# each is installed only if its folder defined it.
+# Install rules: what a distribution package or `cmake --install` puts on a
+# machine. Included at the end of the top-level CMakeLists.txt when
+# ZENML_INSTALL is ON, so every target exists by now.
 #
-#   lib/libzenml_{core,client,spool,uploader}.a
-#   include/zenml_analytics/<folder>/*.h      (#include "core/status.h")
-#   bin/zenml-analytics, zenml-upload, zenml-spool-dump
-#   lib/cmake/ZenmlAnalytics/                 find_package(ZenmlAnalytics)
+# Component "lib" (Debian package libzenml-analytics<SOVERSION>):
+#   lib/libzenml-analytics.so.<SOVERSION> (+ .so.<VERSION>)
+#   share/doc/libzenml-analytics<SOVERSION>/copyright
+# Component "runtime" (Debian package zenml-analytics):
+#   bin/zenml-analytics, zenml-upload, zenml-spool-dump   (static internals)
+#   share/man/man1/<tool>.1.gz                            (ZENML_MANPAGES)
+#   lib/systemd/user/zenml-upload.{service,timer}         (ExecStart: bindir)
+#   share/doc/zenml-analytics/{copyright,LICENSE,README.md,*.md}
+# Component "dev" (Debian package zenml-analytics-dev):
+#   include/zenml/analytics/*.h        the public API only (C++17)
+#   include/zenml/analytics.h          the C API, if present
+#   lib/libzenml-analytics.so          the link-time symlink
+#   lib/cmake/ZenmlAnalytics/          find_package(ZenmlAnalytics) -> zenml::analytics
 #   lib/pkgconfig/zenml-analytics.pc
+#   share/doc/zenml-analytics-dev/copyright
+# The static libraries (zenml_core, _spool, _client, _uploader) and their
+# headers are for in-tree use and are not installed.
 include(CMakePackageConfigHelpers)
 
 set(ZENML_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/ZenmlAnalytics"
   CACHE STRING "Where the ZenmlAnalytics CMake package is installed")
-set(_zenml_headers_dest "${CMAKE_INSTALL_INCLUDEDIR}/zenml_analytics")
+set(ZENML_INSTALL_SYSTEMD_USERUNITDIR "lib/systemd/user"
+  CACHE STRING "Where the systemd user units are installed (relative: to the prefix)")
 
-# Libraries, dependencies first (the order pkg-config's Libs needs reversed).
-set(_zenml_libs)
-foreach(lib zenml_core zenml_spool zenml_client zenml_uploader)
-  if(TARGET ${lib})
-    list(APPEND _zenml_libs ${lib})
-  endif()
-endforeach()
-
-install(TARGETS ${_zenml_libs}
+install(TARGETS zenml_analytics
   EXPORT ZenmlAnalyticsTargets
-  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
-  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
-  INCLUDES DESTINATION ${_zenml_headers_dest})
-
-# Public headers, one folder per layer. *_internal.h stay private.
-function(_zenml_install_headers folder)
-  install(DIRECTORY ${PROJECT_SOURCE_DIR}/${folder}/
-    DESTINATION ${_zenml_headers_dest}/${folder}
-    FILES_MATCHING PATTERN "*.h"
-    PATTERN "*_internal.h" EXCLUDE
-    ${ARGN})
-endfunction()
-if(TARGET zenml_core)
-  _zenml_install_headers(core)
-endif()
-if(TARGET zenml_client)
-  _zenml_install_headers(client)
-endif()
-if(TARGET zenml_spool)
-  _zenml_install_headers(spool)
-endif()
-if(TARGET zenml_uploader)
-  _zenml_install_headers(uploader)
+    COMPONENT lib
+    NAMELINK_COMPONENT dev
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev
+  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime)
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/zenml/analytics
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/zenml
+  COMPONENT dev
+  FILES_MATCHING PATTERN "*.h")
+# The C API (zenml/analytics.h, for the Python binding and C callers), when
+# the tree has it; its zenml_analytics_* functions are exported by the
+# version script (client/libzenml-analytics.map).
+if(EXISTS ${PROJECT_SOURCE_DIR}/include/zenml/analytics.h)
+  install(FILES ${PROJECT_SOURCE_DIR}/include/zenml/analytics.h
+    DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/zenml COMPONENT dev)
 endif()
 
 foreach(tool zenml-analytics zenml-upload zenml-spool-dump)
   if(TARGET ${tool})
-    install(TARGETS ${tool} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+    install(TARGETS ${tool} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+      COMPONENT runtime)
   endif()
 endforeach()
 
+# Man pages, generated at build time from docs/<tool>.md.
+if(ZENML_MANPAGES)
+  include(ZenmlManPages)
+  zenml_add_man_pages(zenml-upload zenml-spool-dump zenml-analytics)
+endif()
+
+# systemd user units, pointed at the installed zenml-upload.
+foreach(unit zenml-upload.service zenml-upload.timer)
+  file(READ ${PROJECT_SOURCE_DIR}/contrib/systemd/${unit} _unit_text)
+  string(REPLACE "/usr/local/bin/zenml-upload"
+    "${CMAKE_INSTALL_FULL_BINDIR}/zenml-upload" _unit_text "${_unit_text}")
+  string(REPLACE "# Adjust ExecStart if zenml-upload is not installed in /usr/local/bin.\n"
+    "" _unit_text "${_unit_text}")
+  file(GENERATE OUTPUT ${PROJECT_BINARY_DIR}/systemd/${unit} CONTENT "${_unit_text}")
+  install(FILES ${PROJECT_BINARY_DIR}/systemd/${unit}
+    DESTINATION ${ZENML_INSTALL_SYSTEMD_USERUNITDIR} COMPONENT runtime)
+endforeach()
+
+# Licence and docs; Debian wants a copyright file in every package's doc dir.
+install(FILES ${PROJECT_SOURCE_DIR}/cmake/debian/copyright
+  DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/zenml-analytics COMPONENT runtime)
+install(FILES ${PROJECT_SOURCE_DIR}/cmake/debian/copyright
+  DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/zenml-analytics-dev COMPONENT dev)
+install(FILES ${PROJECT_SOURCE_DIR}/cmake/debian/copyright
+  DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/libzenml-analytics${ZENML_ANALYTICS_SOVERSION}
+  COMPONENT lib)
+install(FILES ${PROJECT_SOURCE_DIR}/LICENSE ${PROJECT_SOURCE_DIR}/README.md
+  ${PROJECT_SOURCE_DIR}/docs/privacy.md ${PROJECT_SOURCE_DIR}/docs/scheduling.md
+  ${PROJECT_SOURCE_DIR}/docs/bundle-format.md
+  DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/zenml-analytics COMPONENT runtime)
+
+# CMake package: zenml::analytics, a shared library whose dependencies are
+# all private (no third-party type in a public header), so the config finds
+# no dependency at all.
 install(EXPORT ZenmlAnalyticsTargets
   NAMESPACE zenml::
   FILE ZenmlAnalyticsTargets.cmake
-  DESTINATION ${ZENML_INSTALL_CMAKEDIR})
-
-# The config finds what the (static) libraries need at link time.
-set(ZENML_PACKAGE_HAS_SPOOL OFF)
-set(ZENML_PACKAGE_HAS_UPLOADER OFF)
-if(TARGET zenml_spool)
-  set(ZENML_PACKAGE_HAS_SPOOL ON)
-endif()
-if(TARGET zenml_uploader)
-  set(ZENML_PACKAGE_HAS_UPLOADER ON)
-endif()
+  DESTINATION ${ZENML_INSTALL_CMAKEDIR}
+  COMPONENT dev)
 configure_package_config_file(
   ${PROJECT_SOURCE_DIR}/cmake/ZenmlAnalyticsConfig.cmake.in
   ${PROJECT_BINARY_DIR}/ZenmlAnalyticsConfig.cmake
@@ -82,29 +102,19 @@ write_basic_package_version_file(
 install(FILES
   ${PROJECT_BINARY_DIR}/ZenmlAnalyticsConfig.cmake
   ${PROJECT_BINARY_DIR}/ZenmlAnalyticsConfigVersion.cmake
-  DESTINATION ${ZENML_INSTALL_CMAKEDIR})
+  DESTINATION ${ZENML_INSTALL_CMAKEDIR}
+  COMPONENT dev)
 
-# pkg-config: the libraries are static, so their dependencies go in Requires
-# and Libs (not the .private fields) and a plain `pkg-config --libs` links.
-set(ZENML_PC_LIBS "")
-set(ZENML_PC_REQUIRES "fmt yaml-cpp")
-set(ZENML_PC_EXTRA_LIBS "-pthread")
-list(REVERSE _zenml_libs)
-foreach(lib ${_zenml_libs})
-  string(APPEND ZENML_PC_LIBS " -l${lib}")
-endforeach()
-if(ZENML_PACKAGE_HAS_SPOOL)
-  string(APPEND ZENML_PC_EXTRA_LIBS " -lleveldb")  # Debian ships no leveldb.pc
-endif()
-if(ZENML_PACKAGE_HAS_UPLOADER)
-  string(APPEND ZENML_PC_REQUIRES " libcurl zlib libdeflate libcrypto")
-endif()
-# The prefix is found relative to the .pc file, so `cmake --install
-# --prefix ANYWHERE` gives a working file.
+# pkg-config. Only the shared library is installed: its own DT_NEEDED entries
+# bring leveldb, fmt, yaml-cpp and zlib, so Libs names it alone and there is
+# nothing for Requires(.private)/Libs.private (no static archive to link
+# with --static). Cflags sets no -std: the headers are C++17 and any later
+# standard works. The prefix is found relative to the .pc file, so
+# `cmake --install --prefix ANYWHERE` and `dpkg-deb -x` give a working file.
 file(RELATIVE_PATH ZENML_PC_PREFIX_FROM_PCDIR
   "${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "${CMAKE_INSTALL_PREFIX}")
 string(REGEX REPLACE "/$" "" ZENML_PC_PREFIX_FROM_PCDIR "${ZENML_PC_PREFIX_FROM_PCDIR}")
 configure_file(${PROJECT_SOURCE_DIR}/cmake/zenml-analytics.pc.in
   ${PROJECT_BINARY_DIR}/zenml-analytics.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/zenml-analytics.pc
-  DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT dev)

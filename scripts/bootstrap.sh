@@ -9,6 +9,10 @@ packages=(
   libyaml-cpp-dev libcli11-dev zlib1g-dev libdeflate-dev libssl-dev
   libgtest-dev libgmock-dev libcpp-httplib-dev libbenchmark-dev
   clang-format
+  # Man pages from docs/*.md at build time (289 kB; pandoc would be 168 MB).
+  # Packages: CPack's DEB generator uses dpkg-deb and dpkg-shlibdeps (dpkg-dev,
+  # pulled in by build-essential) and, for dependencies, `file`.
+  lowdown file
   # Tests only: python3-yaml reads a rewritten config.yaml back the way ZenML's
   # Python CLI does; systemd brings systemd-analyze to verify contrib/systemd.
   python3 python3-yaml systemd

@@ -60,7 +60,7 @@ int RunWithRegistry(const std::vector<std::string>& args, const Io& io,
     app.footer(
         "Environment: ZENML_CONFIG_PATH, XDG_CONFIG_HOME, HOME (config dir);\n"
         "ZENML_ANALYTICS_OPT_IN, DO_NOT_TRACK (override config.yaml).\n"
-        "See docs/zenml-analytics.md.");
+        "See man zenml-analytics (docs/zenml-analytics.md in the sources).");
 
     std::vector<std::pair<CLI::App*, Command*>> subcommands;
     for (auto& command : registry.commands) {

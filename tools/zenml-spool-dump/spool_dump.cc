@@ -625,7 +625,8 @@ int SpoolDumpMain(int argc, const char* const* argv, std::ostream& out,
   app.footer(
       "Exit status: 0 done (also no spool yet), 64 usage, 74 spool or file "
       "I/O error,\n75 spool busy (try again), 78 no config dir or the export "
-      "file exists.\nSee docs/zenml-spool-dump.md.");
+      "file exists.\nSee man zenml-spool-dump (docs/zenml-spool-dump.md in the "
+      "sources).");
   stats->excludes(dead)
       ->excludes(exp)
       ->excludes(limit)

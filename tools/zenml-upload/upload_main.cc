@@ -415,7 +415,7 @@ int RunUpload(const std::vector<std::string>& args, std::ostream& out,
         "message (rejection breaker; events kept), 70 internal error,\n"
         "74 spool I/O error, 75 try later (network, 5xx, 429, time budget),\n"
         "77 write key rejected, 78 configuration error.\n"
-        "See docs/zenml-upload.md.");
+        "See man zenml-upload (docs/zenml-upload.md in the sources).");
     if (auto exit_code = ParseCommandLine(app, args, kTool, out, err)) {
       if (*exit_code != core::kExitOk && json_wanted) {
         // The usage error is on stderr already; the JSON says only that.
