@@ -61,7 +61,7 @@ def dump(config: Path) -> List[Dict]:
 def run_python(
     code: str,
     env: Optional[Dict[str, str]] = None,
-    timeout: float = 300,
+    timeout: float = 120,
     check: bool = True,
 ) -> subprocess.CompletedProcess:
     """Runs `code` in a new interpreter (this one), with this environment

@@ -50,7 +50,7 @@ def test_multiprocessing_pool(config_dir: Path, method: str) -> None:
     tasks, per_task = 16, 500
     proc = subprocess.run(
         [sys.executable, str(HERE / "mp_script.py"), method, str(tasks), str(per_task)],
-        capture_output=True, text=True, timeout=600)
+        capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert int(proc.stdout) == tasks * per_task  # every track() accepted
     seen = ids(config_dir)
