@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "core/exit_code.h"
-#include "tests/dump/dump_fixture.h"
+#include "tests/testing/dump_fixture.h"
 #include "tests/testing/segment_test_server.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/dump/dump_fixture.h"
+#include "tests/testing/dump_fixture.h"
 #include "tests/testing/temp_dir.h"
 
 namespace zenml::uploader {

@@ -20,7 +20,7 @@
 
 #include "client/client.h"
 #include "core/environment.h"
-#include "tests/dump/dump_fixture.h"
+#include "tests/testing/dump_fixture.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
 

@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/dump/dump_fixture.h"
+#include "tests/testing/dump_fixture.h"
 #include "tests/testing/subprocess.h"
 
 namespace zenml {

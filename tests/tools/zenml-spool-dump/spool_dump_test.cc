@@ -1,7 +1,7 @@
 // zenml-spool-dump, run in-process through SpoolDumpMain on a spool filled
-// with deterministic messages. Golden files live in tests/dump/golden/; run
-// with ZENML_UPDATE_GOLDENS=1 to rewrite them after an intended change (and
-// review the diff).
+// with deterministic messages. Golden files live in
+// tests/tools/zenml-spool-dump/golden/; run with ZENML_UPDATE_GOLDENS=1 to
+// rewrite them after an intended change (and review the diff).
 
 #include "tools/zenml-spool-dump/spool_dump.h"
 
@@ -16,7 +16,7 @@
 
 #include "core/environment.h"
 #include "core/exit_code.h"
-#include "tests/dump/dump_fixture.h"
+#include "tests/testing/dump_fixture.h"
 #include "tests/testing/temp_dir.h"
 #include "uploader/bundle.h"
 #include "uploader/transport.h"
@@ -46,7 +46,8 @@ std::vector<std::string> SplitLines(const std::string& text) {
 }
 
 void ExpectGolden(const std::string& name, const std::string& actual) {
-  fs::path path = fs::path(ZENML_SOURCE_DIR) / "tests/dump/golden" / name;
+  fs::path path =
+      fs::path(ZENML_SOURCE_DIR) / "tests/tools/zenml-spool-dump/golden" / name;
   if (const char* update = std::getenv("ZENML_UPDATE_GOLDENS");
       update != nullptr && std::string(update) == "1") {
     zenml::testing::WriteFile(path, actual);

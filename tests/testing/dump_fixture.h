@@ -1,9 +1,10 @@
-// Helpers shared by the tests of tests/dump/: a config dir with a spool
+// Helpers shared by the spool-dump, transport, air-gap and opportunistic
+// upload tests: a config dir with a spool
 // filled with deterministic messages (fixed ids, times and context), so
 // outputs can be compared to golden files.
 
-#ifndef ZENML_TESTS_DUMP_DUMP_FIXTURE_H_
-#define ZENML_TESTS_DUMP_DUMP_FIXTURE_H_
+#ifndef ZENML_TESTS_TESTING_DUMP_FIXTURE_H_
+#define ZENML_TESTS_TESTING_DUMP_FIXTURE_H_
 
 #include <gtest/gtest.h>
 
@@ -105,4 +106,4 @@ class SpoolFixture {
 
 }  // namespace zenml::dump_testing
 
-#endif  // ZENML_TESTS_DUMP_DUMP_FIXTURE_H_
+#endif  // ZENML_TESTS_TESTING_DUMP_FIXTURE_H_
