@@ -4,11 +4,19 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <exception>
+#include <optional>
+#include <sstream>
+#include <unordered_map>
+#include <vector>
 
 #include "core/config_dir.h"
 #include "core/global_config_internal.h"
@@ -24,6 +32,196 @@ namespace {
 
 constexpr char kOptInKey[] = "analytics_opt_in";
 constexpr char kUserIdKey[] = "user_id";
+constexpr char kMergeKey[] = "<<";
+
+// Thrown by LimitChecker out of yaml-cpp's parser (which passes it through)
+// to stop at the first event over a limit; caught in Parse.
+struct LimitExceeded {
+  std::string what;
+};
+
+// Counts yaml-cpp's parse events without building a tree: nodes with every
+// alias counted as the size of the subtree it names (what building and
+// walking the tree would cost), nesting depth, documents. An alias bomb is
+// a few hundred bytes of text and ~10^9 nodes once expanded; here it stops
+// at the first alias that takes the count past kConfigMaxNodes. yaml-cpp
+// registers an anchor before its content, so `&a [*a]` is a cycle; an alias
+// to a node that is still open is refused for that reason.
+class LimitChecker final : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark&) override {
+    if (++documents_ > 1) {
+      Fail("holds more than one YAML document");
+    }
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t anchor) override {
+    Leaf(anchor);
+  }
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t anchor,
+                const std::string&) override {
+    Leaf(anchor);
+  }
+  void OnAlias(const YAML::Mark&, YAML::anchor_t anchor) override {
+    const auto it = sizes_.find(anchor);
+    if (it == sizes_.end()) Fail("has an alias to a node that contains it");
+    Add(it->second);
+  }
+  void OnSequenceStart(const YAML::Mark&, const std::string&,
+                       YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    Open(anchor);
+  }
+  void OnSequenceEnd() override { Close(); }
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    Open(anchor);
+  }
+  void OnMapEnd() override { Close(); }
+
+ private:
+  struct OpenNode {
+    YAML::anchor_t anchor;
+    size_t first;  // nodes_ before this node was counted
+  };
+
+  [[noreturn]] static void Fail(std::string what) {
+    throw LimitExceeded{std::move(what)};
+  }
+  void Add(size_t n) {
+    // Both are <= kConfigMaxNodes here, so the sum cannot overflow.
+    nodes_ += n;
+    if (nodes_ > kConfigMaxNodes) {
+      Fail(fmt::format("has more than {} YAML nodes (aliases expanded)",
+                       kConfigMaxNodes));
+    }
+  }
+  void Leaf(YAML::anchor_t anchor) {
+    Add(1);
+    if (anchor != YAML::NullAnchor) sizes_[anchor] = 1;
+  }
+  void Open(YAML::anchor_t anchor) {
+    const size_t first = nodes_;
+    Add(1);
+    if (open_.size() >= kConfigMaxDepth) {
+      Fail(fmt::format("nests deeper than {} levels", kConfigMaxDepth));
+    }
+    open_.push_back({anchor, first});
+  }
+  void Close() {
+    if (open_.empty()) return;
+    const OpenNode node = open_.back();
+    open_.pop_back();
+    if (node.anchor != YAML::NullAnchor) {
+      sizes_[node.anchor] = nodes_ - node.first;
+    }
+  }
+
+  int documents_ = 0;
+  size_t nodes_ = 0;
+  std::vector<OpenNode> open_;
+  std::unordered_map<YAML::anchor_t, size_t> sizes_;  // closed anchors only
+};
+
+// Checks `text` against the limits (global_config.h) before any tree is
+// built. Returns an empty string when within them, else what is wrong.
+std::string CheckLimits(const std::string& text) {
+  if (text.size() > kConfigMaxBytes) {
+    return fmt::format("is larger than {} bytes", kConfigMaxBytes);
+  }
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  LimitChecker checker;
+  try {
+    while (parser.HandleNextDocument(checker)) {
+    }
+  } catch (const LimitExceeded& e) {
+    return e.what;
+  }
+  // YAML syntax errors propagate to Parse, which reports them with the line.
+  return std::string();
+}
+
+bool IsPlainScalarKey(const YAML::Node& key, std::string_view text) {
+  return key.IsScalar() && key.Tag() != "!" && key.Scalar() == text;
+}
+
+// PyYAML (ZenML's reader) builds a dict: of keys written twice in one map the
+// LAST value wins, at the position of the first. yaml-cpp keeps both pairs
+// and its lookups find the first, and a rewrite would keep both. Returns
+// `map` with each repeated scalar key once, holding its last value; `map`
+// itself when nothing repeats. Keys compare by their text.
+YAML::Node LastValueWins(const YAML::Node& map) {
+  std::vector<std::pair<YAML::Node, YAML::Node>> pairs;
+  std::unordered_map<std::string, size_t> first;  // key text -> index
+  bool repeated = false;
+  for (const auto& kv : map) {
+    // Every `<<` counts (merges are applied in turn), so none is dropped.
+    if (kv.first.IsScalar() && !IsPlainScalarKey(kv.first, kMergeKey)) {
+      auto [it, fresh] = first.emplace(kv.first.Scalar(), pairs.size());
+      if (!fresh) {
+        pairs[it->second].second.reset(kv.second);  // rebind, not assign
+        repeated = true;
+        continue;
+      }
+    }
+    pairs.emplace_back(kv.first, kv.second);
+  }
+  if (!repeated) return map;
+  YAML::Node out(YAML::NodeType::Map);
+  for (const auto& [key, value] : pairs) out.force_insert(key, value);
+  return out;
+}
+
+// The value of `key` in `map` as PyYAML's safe_load sees it: the last pair
+// with that key, else through merge keys (`<<: *base` or `<<: [*a, *b]`),
+// where a key written in the map beats a merged one, a later `<<` beats an
+// earlier one and, in a list, an earlier map beats a later one. Depth is
+// bounded by the nesting limit checked at parse.
+std::optional<YAML::Node> Lookup(const YAML::Node& map, std::string_view key) {
+  std::optional<YAML::Node> found;
+  std::vector<YAML::Node> merges;
+  for (const auto& kv : map) {
+    if (!kv.first.IsScalar()) continue;
+    if (kv.first.Scalar() == key) {
+      found.emplace(kv.second);
+    } else if (IsPlainScalarKey(kv.first, kMergeKey)) {
+      merges.push_back(kv.second);
+    }
+  }
+  if (found) return found;
+  for (auto merge = merges.rbegin(); merge != merges.rend(); ++merge) {
+    if (merge->IsMap()) {
+      if (auto v = Lookup(*merge, key)) return v;
+    } else if (merge->IsSequence()) {
+      for (const YAML::Node& m : *merge) {
+        if (!m.IsMap()) continue;
+        if (auto v = Lookup(m, key)) return v;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+// `map` with `key` set to `value`: in place of the first pair with that key,
+// else at the end. Builds a new map rather than assigning through
+// map[key]: in yaml-cpp an aliased value is one node shared with its anchor,
+// and assigning to it would change the other places too.
+YAML::Node WithKey(const YAML::Node& map, std::string_view key,
+                   const YAML::Node& value) {
+  YAML::Node out(YAML::NodeType::Map);
+  bool set = false;
+  for (const auto& kv : map) {
+    if (!set && kv.first.IsScalar() && kv.first.Scalar() == key) {
+      out.force_insert(kv.first, value);
+      set = true;
+    } else {
+      out.force_insert(kv.first, kv.second);
+    }
+  }
+  if (!set) out.force_insert(std::string(key), value);
+  return out;
+}
 
 Status ErrnoStatus(int err, std::string_view what,
                    const std::filesystem::path& path) {
@@ -154,19 +352,35 @@ Status AtomicWrite(const std::filesystem::path& path, std::string_view data) {
   return FsyncDir(dir);
 }
 
-Result<std::string> ReadWholeFile(const std::filesystem::path& path,
-                                  bool* exists) {
+// Reads at most kConfigMaxBytes + 1 bytes, enough for Parse to say "too
+// large", so a huge file (or /dev/zero behind a symlink) costs no more.
+// O_NONBLOCK: opening a FIFO named config.yaml must not wait for a writer.
+Result<std::string> ReadConfigFile(const std::filesystem::path& path,
+                                   bool* exists) {
   *exists = false;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     if (errno == ENOENT) return std::string();
     return ErrnoStatus(errno, "read", path);
   }
   *exists = true;
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return ErrnoStatus(err, "read", path);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Status::IoError(fmt::format(
+        "cannot read {}: {}", path.string(),
+        S_ISDIR(st.st_mode) ? "Is a directory" : "not a regular file"));
+  }
   std::string data;
   char buf[8192];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
+  while (data.size() <= kConfigMaxBytes) {
+    const size_t want = std::min(sizeof buf, kConfigMaxBytes + 1 - data.size());
+    const ssize_t n = ::read(fd, buf, want);
     if (n < 0) {
       if (errno == EINTR) continue;
       const int err = errno;
@@ -201,14 +415,26 @@ GlobalConfig& GlobalConfig::operator=(GlobalConfig&&) noexcept = default;
 Result<GlobalConfig> GlobalConfig::Parse(std::string_view yaml,
                                          std::string_view source) {
   GlobalConfig config;
+  if (yaml.size() > kConfigMaxBytes) {  // before copying it
+    return Status::Corruption(
+        fmt::format("{} is larger than {} bytes, too large for a config",
+                    source, kConfigMaxBytes));
+  }
   try {
-    YAML::Node root = YAML::Load(std::string(yaml));
+    const std::string text(yaml);
+    // Limits first, on events only: building the tree of an alias bomb or
+    // walking it (lookups, rewrite) is what takes minutes and gigabytes.
+    if (std::string over = CheckLimits(text); !over.empty()) {
+      return Status::Corruption(
+          fmt::format("{} {}, not a config we read", source, over));
+    }
+    YAML::Node root = YAML::Load(text);
     if (root.IsNull() || !root.IsDefined()) return config;  // empty file
     if (!root.IsMap()) {
       return Status::Corruption(
           fmt::format("{} is not a YAML map of settings", source));
     }
-    config.impl_->root = root;
+    config.impl_->root = LastValueWins(root);
   } catch (const YAML::Exception& e) {
     return Status::Corruption(fmt::format("{} is not valid YAML (line {}: {})",
                                           source, e.mark.line + 1, e.msg));
@@ -223,7 +449,7 @@ Result<GlobalConfig> GlobalConfig::Load(
     const std::filesystem::path& config_dir) {
   const std::filesystem::path path = ConfigFilePath(config_dir);
   bool exists = false;
-  ZENML_TRY_ASSIGN(std::string text, ReadWholeFile(path, &exists));
+  ZENML_TRY_ASSIGN(std::string text, ReadConfigFile(path, &exists));
   ZENML_TRY_ASSIGN(GlobalConfig config, Parse(text, path.string()));
   config.exists_ = exists;
   return config;
@@ -231,11 +457,12 @@ Result<GlobalConfig> GlobalConfig::Load(
 
 Result<std::optional<bool>> GlobalConfig::analytics_opt_in() const {
   try {
-    const YAML::Node& root = impl_->root;
-    const YAML::Node node = root[kOptInKey];
-    if (!node.IsDefined() || node.IsNull()) return std::optional<bool>();
+    const std::optional<YAML::Node> node = Lookup(impl_->root, kOptInKey);
+    if (!node || !node->IsDefined() || node->IsNull()) {
+      return std::optional<bool>();
+    }
     bool value = false;
-    if (node.IsScalar() && YAML::convert<bool>::decode(node, value)) {
+    if (node->IsScalar() && YAML::convert<bool>::decode(*node, value)) {
       return std::optional<bool>(value);
     }
     return Status::Corruption(
@@ -247,20 +474,19 @@ Result<std::optional<bool>> GlobalConfig::analytics_opt_in() const {
 }
 
 void GlobalConfig::set_analytics_opt_in(bool opt_in) {
-  impl_->root[kOptInKey] = opt_in;
+  impl_->root.reset(WithKey(impl_->root, kOptInKey, YAML::Node(opt_in)));
 }
 
 Result<std::optional<std::string>> GlobalConfig::user_id() const {
   try {
-    const YAML::Node& root = impl_->root;
-    const YAML::Node node = root[kUserIdKey];
-    if (!node.IsDefined() || node.IsNull()) {
+    const std::optional<YAML::Node> node = Lookup(impl_->root, kUserIdKey);
+    if (!node || !node->IsDefined() || node->IsNull()) {
       return std::optional<std::string>();
     }
-    if (!node.IsScalar()) {
+    if (!node->IsScalar()) {
       return Status::Corruption("user_id in config.yaml is not a string");
     }
-    return std::optional<std::string>(node.Scalar());
+    return std::optional<std::string>(node->Scalar());
   } catch (const std::exception& e) {
     return Status::Corruption(
         fmt::format("user_id in config.yaml: {}", e.what()));
@@ -268,7 +494,7 @@ Result<std::optional<std::string>> GlobalConfig::user_id() const {
 }
 
 void GlobalConfig::set_user_id(const std::string& user_id) {
-  impl_->root[kUserIdKey] = user_id;
+  impl_->root.reset(WithKey(impl_->root, kUserIdKey, YAML::Node(user_id)));
 }
 
 std::string GlobalConfig::ToYaml() const {

@@ -1,0 +1,251 @@
+// Issue 13: a hostile config.yaml is a clear Corruption (or IoError), found
+// before a YAML tree is built; keys written twice and merge keys read as
+// ZenML's own reader (PyYAML) reads them, and a rewrite keeps that reading.
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "core/config_dir.h"
+#include "core/consent.h"
+#include "core/global_config.h"
+#include "tests/testing/subprocess.h"
+#include "tests/testing/temp_dir.h"
+
+namespace zenml::core {
+namespace {
+
+using testing::ReadFile;
+using testing::TempDir;
+using testing::WriteFile;
+
+// "Billion laughs": 9 levels of 9 aliases, 9^9 (387 million) leaves once
+// expanded, in under 400 bytes.
+std::string AliasBomb() {
+  std::string text = "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n";
+  for (int i = 1; i <= 9; ++i) {
+    const std::string prev = "*a" + std::to_string(i - 1);
+    text += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int j = 0; j < 9; ++j) text += (j ? ", " : "") + prev;
+    text += "]\n";
+  }
+  return text + "analytics_opt_in: false\n";
+}
+
+std::string DeepNesting(int levels) {
+  return "analytics_opt_in: false\nstore: " + std::string(levels, '[') +
+         std::string(levels, ']') + "\n";
+}
+
+std::string ManyKeys(int keys) {
+  std::string text = "analytics_opt_in: false\n";
+  for (int i = 0; i < keys; ++i) {
+    text += "k" + std::to_string(i) + ": " + std::to_string(i) + "\n";
+  }
+  return text;
+}
+
+class GlobalConfigLimitsTest : public ::testing::Test {
+ protected:
+  std::filesystem::path dir() const { return tmp_ / "zenml"; }
+  std::filesystem::path file() const { return ConfigFilePath(dir()); }
+  void Write(const std::string& text) {
+    std::filesystem::create_directories(dir());
+    WriteFile(file(), text);
+  }
+  // Loads, expects Corruption naming the file and saying `why`.
+  void ExpectCorrupt(const std::string& why) {
+    auto config = GlobalConfig::Load(dir());
+    ASSERT_FALSE(config.ok());
+    EXPECT_EQ(config.status().code(), Status::Code::kCorruption)
+        << config.status();
+    EXPECT_NE(config.status().message().find(file().string()),
+              std::string::npos)
+        << config.status();
+    EXPECT_NE(config.status().message().find(why), std::string::npos)
+        << config.status();
+  }
+  TempDir tmp_;
+};
+
+TEST_F(GlobalConfigLimitsTest, AliasBombIsCorruption) {
+  Write(AliasBomb());
+  ExpectCorrupt("aliases expanded");
+  // Consent falls to the default, as for any unreadable file, and says why.
+  const Consent consent = DecideConsent(dir(), MapEnvironment());
+  EXPECT_EQ(consent.source, ConsentSource::kDefault);
+  EXPECT_NE(consent.detail.find("aliases expanded"), std::string::npos);
+  // Opting in or minting an id never rewrites it.
+  EXPECT_FALSE(SetOptIn(dir(), true).ok());
+  EXPECT_FALSE(EnsureAnonymousId(dir()).ok());
+  EXPECT_EQ(ReadFile(file()), AliasBomb());
+}
+
+TEST_F(GlobalConfigLimitsTest, AnAliasToItsOwnAncestorIsCorruption) {
+  // yaml-cpp would build a cycle; walking it would never end.
+  for (const char* cycle : {"a: &a [*a]\n", "a: &a {b: *a}\n"}) {
+    Write(cycle);
+    ExpectCorrupt("alias to a node that contains it");
+  }
+}
+
+TEST_F(GlobalConfigLimitsTest, DeepNestingIsCorruption) {
+  Write(DeepNesting(static_cast<int>(kConfigMaxDepth)));
+  ExpectCorrupt("nests deeper than 32 levels");
+  Write(DeepNesting(100'000));  // would overflow a recursive walk's stack
+  ExpectCorrupt("nests deeper than 32 levels");
+  // Within the limit: read as usual.
+  Write(DeepNesting(static_cast<int>(kConfigMaxDepth) - 1));
+  auto config = GlobalConfig::Load(dir());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->analytics_opt_in().value(), std::optional<bool>(false));
+}
+
+TEST_F(GlobalConfigLimitsTest, ManyNodesAreCorruption) {
+  Write(ManyKeys(6'000));  // 12,002 nodes
+  ExpectCorrupt("more than 10000 YAML nodes");
+  Write(ManyKeys(4'000));  // 8,003 nodes: within the limit
+  auto config = GlobalConfig::Load(dir());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->analytics_opt_in().value(), std::optional<bool>(false));
+}
+
+TEST_F(GlobalConfigLimitsTest, AFileOverOneMebibyteIsCorruption) {
+  std::string big = "analytics_opt_in: false\nnote: \"" +
+                    std::string(kConfigMaxBytes, 'x') + "\"\n";
+  Write(big);
+  ExpectCorrupt("larger than 1048576 bytes");
+  // 100 MB (sparse): Load reads no more than the limit.
+  Write("analytics_opt_in: false\n");
+  ASSERT_EQ(::truncate(file().c_str(), 100'000'000), 0);
+  ExpectCorrupt("larger than 1048576 bytes");
+}
+
+TEST_F(GlobalConfigLimitsTest, AFifoIsAnIoErrorAndDoesNotBlock) {
+  std::filesystem::create_directories(dir());
+  ASSERT_EQ(::mkfifo(file().c_str(), 0600), 0);
+  auto config = GlobalConfig::Load(dir());  // would block for a writer
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), Status::Code::kIoError);
+  EXPECT_NE(config.status().message().find("not a regular file"),
+            std::string::npos)
+      << config.status();
+}
+
+TEST_F(GlobalConfigLimitsTest, MoreThanOneDocumentIsCorruption) {
+  Write("analytics_opt_in: true\n---\nanalytics_opt_in: false\n");
+  ExpectCorrupt("more than one YAML document");
+}
+
+TEST_F(GlobalConfigLimitsTest, AFewAliasesWithinTheLimitsAreRead) {
+  Write(
+      "defaults: &d {analytics_opt_in: false}\n"
+      "copy: *d\n"
+      "flag: &t true\n"
+      "analytics_opt_in: *t\n");
+  auto config = GlobalConfig::Load(dir());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->analytics_opt_in().value(), std::optional<bool>(true));
+  // Setting the key replaces the value, not the node shared with `flag`.
+  config->set_analytics_opt_in(false);
+  ASSERT_TRUE(config->Save(dir()).ok());
+  auto again = GlobalConfig::Load(dir());
+  ASSERT_TRUE(again.ok()) << again.status() << ReadFile(file());
+  EXPECT_EQ(again->analytics_opt_in().value(), std::optional<bool>(false));
+  EXPECT_NE(ReadFile(file()).find("flag: true"), std::string::npos)
+      << ReadFile(file());
+}
+
+TEST_F(GlobalConfigLimitsTest, RepeatedKeysTakeTheLastValue) {
+  Write(
+      "analytics_opt_in: true\n"
+      "user_id: 11111111-1111-4111-8111-111111111111\n"
+      "version: 0.40.0\n"
+      "analytics_opt_in: false\n"
+      "user_id: 22222222-2222-4222-8222-222222222222\n");
+  auto config = GlobalConfig::Load(dir());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->analytics_opt_in().value(), std::optional<bool>(false));
+  EXPECT_EQ(config->user_id().value(),
+            std::optional<std::string>("22222222-2222-4222-8222-222222222222"));
+  EXPECT_EQ(DecideConsent(dir(), MapEnvironment()).allowed, false);
+  // The rewrite keeps each key once, where it first stood.
+  ASSERT_TRUE(SetOptIn(dir(), true).ok());
+  EXPECT_EQ(ReadFile(file()),
+            "analytics_opt_in: true\n"
+            "user_id: 22222222-2222-4222-8222-222222222222\n"
+            "version: 0.40.0\n");
+}
+
+TEST_F(GlobalConfigLimitsTest, MergeKeysAreFollowedAsPyYamlDoes) {
+  Write("base: &b {analytics_opt_in: false}\n<<: *b\n");
+  auto config = GlobalConfig::Load(dir());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->analytics_opt_in().value(), std::optional<bool>(false));
+  // A key written in the map beats a merged one; in a list the first wins.
+  Write(
+      "a: &a {analytics_opt_in: false}\n"
+      "b: &b {analytics_opt_in: true}\n"
+      "<<: [*b, *a]\n");
+  config = GlobalConfig::Load(dir());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->analytics_opt_in().value(), std::optional<bool>(true));
+  Write("a: &a {analytics_opt_in: true}\n<<: *a\nanalytics_opt_in: false\n");
+  config = GlobalConfig::Load(dir());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->analytics_opt_in().value(), std::optional<bool>(false));
+}
+
+// The same texts through PyYAML, ZenML's reader: our reading of
+// analytics_opt_in and user_id must be its reading, before and after a
+// rewrite by SetOptIn.
+TEST_F(GlobalConfigLimitsTest, PyYamlReadsTheSameValues) {
+  testing::ProcessResult probe =
+      testing::Run({"/usr/bin/env", "python3", "-c", "import yaml"});
+  if (probe.exit_code != 0) GTEST_SKIP() << "python3 with PyYAML not found";
+  const std::string script =
+      "import sys, yaml\n"
+      "d = yaml.safe_load(open(sys.argv[1])) or {}\n"
+      "print(d.get('analytics_opt_in'), d.get('user_id'))\n";
+  auto ours = [&]() -> std::string {
+    auto config = GlobalConfig::Load(dir());
+    if (!config.ok()) return config.status().ToString();
+    std::optional<bool> in = config->analytics_opt_in().value();
+    std::optional<std::string> id = config->user_id().value();
+    return std::string(!in   ? "None"
+                       : *in ? "True"
+                             : "False") +
+           " " + id.value_or("None") + "\n";
+  };
+  auto python = [&]() {
+    return testing::Run(
+               {"/usr/bin/env", "python3", "-c", script, file().string()})
+        .out;
+  };
+  const std::vector<std::string> texts = {
+      "analytics_opt_in: true\nanalytics_opt_in: false\n",
+      "analytics_opt_in: false\nanalytics_opt_in: true\n",
+      "user_id: 11111111-1111-4111-8111-111111111111\n"
+      "user_id: 22222222-2222-4222-8222-222222222222\n",
+      "'analytics_opt_in': yes\nanalytics_opt_in: no\n",
+      "base: &b {analytics_opt_in: false}\n<<: *b\n",
+      "a: &a {analytics_opt_in: false}\nb: &b {analytics_opt_in: true}\n"
+      "<<: [*b, *a]\n",
+      "a: &a {analytics_opt_in: true}\nb: &b {user_id: x}\n<<: *a\n<<: *b\n"
+      "analytics_opt_in: false\n",
+  };
+  for (const std::string& text : texts) {
+    Write(text);
+    EXPECT_EQ(ours(), python()) << text;
+    ASSERT_TRUE(SetOptIn(dir(), true).ok()) << text;
+    EXPECT_EQ(python().substr(0, 5), "True ") << text << ReadFile(file());
+    EXPECT_EQ(ours(), python()) << text << ReadFile(file());
+  }
+}
+
+}  // namespace
+}  // namespace zenml::core
