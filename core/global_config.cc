@@ -123,11 +123,52 @@ class LimitChecker final : public YAML::EventHandler {
   std::unordered_map<YAML::anchor_t, size_t> sizes_;  // closed anchors only
 };
 
+// An upper bound on flow nesting (`[` and `{` not yet closed), by a
+// lexical pass that skips quoted scalars and comments. Needed before
+// yaml-cpp sees the text: its scanner reads ahead to the end of an
+// unclosed `[[[[...` before the parser emits the first event (measured:
+// 256 KiB of `[` took 67 MB and 0.19 s). Approximate on purpose: a quote
+// inside a plain scalar (`don't`) only makes it count fewer brackets, and
+// yaml-cpp's events are checked for depth afterwards anyway.
+size_t FlowDepthBound(std::string_view text) {
+  size_t depth = 0;
+  size_t max_depth = 0;
+  char quote = 0;  // '\'' or '"' while inside a quoted scalar
+  bool comment = false;
+  char prev = '\n';
+  for (size_t i = 0; i < text.size(); prev = text[i], ++i) {
+    const char c = text[i];
+    if (comment) {
+      comment = c != '\n';
+    } else if (quote == '"') {
+      if (c == '\\') {
+        ++i;  // the escaped character
+      } else if (c == '"') {
+        quote = 0;
+      }
+    } else if (quote == '\'') {
+      if (c == '\'') quote = 0;  // '' inside reads as a close and a reopen
+    } else if (c == '#' && (prev == ' ' || prev == '\t' || prev == '\n')) {
+      comment = true;
+    } else if (c == '"' || c == '\'') {
+      quote = c;
+    } else if (c == '[' || c == '{') {
+      max_depth = std::max(max_depth, ++depth);
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return max_depth;
+}
+
 // Checks `text` against the limits (global_config.h) before any tree is
 // built. Returns an empty string when within them, else what is wrong.
 std::string CheckLimits(const std::string& text) {
   if (text.size() > kConfigMaxBytes) {
     return fmt::format("is larger than {} bytes", kConfigMaxBytes);
+  }
+  if (FlowDepthBound(text) > kConfigMaxDepth) {
+    return fmt::format("nests deeper than {} levels", kConfigMaxDepth);
   }
   std::istringstream in(text);
   YAML::Parser parser(in);
@@ -578,6 +619,80 @@ Result<std::string> EnsureAnonymousId(const std::filesystem::path& config_dir) {
   config.set_user_id(fresh);
   ZENML_TRY(config.Save(config_dir));
   return fresh;
+}
+
+namespace {
+
+// Renames `file` to `file.bak-<UTC time>` (then -2, -3, ... if taken),
+// never over an existing file, and makes a regular backup 0600: it holds
+// ZenML's settings, which may name a database URL.
+Result<std::filesystem::path> MoveAside(const std::filesystem::path& file) {
+  char stamp[32];
+  const std::time_t now = std::time(nullptr);
+  struct tm tm;
+  ::gmtime_r(&now, &tm);
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  for (int n = 1; n <= 100; ++n) {
+    std::filesystem::path backup = file;
+    backup += n == 1 ? fmt::format(".bak-{}", stamp)
+                     : fmt::format(".bak-{}-{}", stamp, n);
+    int rc = ::renameat2(AT_FDCWD, file.c_str(), AT_FDCWD, backup.c_str(),
+                         RENAME_NOREPLACE);
+    if (rc != 0 && (errno == EINVAL || errno == ENOSYS)) {
+      // A file system without RENAME_NOREPLACE: check, then rename. Our
+      // other writers wait on the directory lock the caller holds.
+      std::error_code ec;
+      if (std::filesystem::exists(
+              std::filesystem::symlink_status(backup, ec))) {
+        errno = EEXIST;
+      } else {
+        rc = ::rename(file.c_str(), backup.c_str());
+      }
+    }
+    if (rc == 0) {
+      struct stat st;
+      // Best effort: a file we may not chmod (someone else's) keeps the
+      // mode it had as config.yaml.
+      if (::lstat(backup.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+        (void)::chmod(backup.c_str(), 0600);
+      }
+      return backup;
+    }
+    if (errno != EEXIST) return ErrnoStatus(errno, "move aside", file);
+  }
+  return Status::IoError(
+      fmt::format("cannot move aside {}: too many backups named {}.bak-{}*",
+                  file.string(), file.filename().string(), stamp));
+}
+
+}  // namespace
+
+Result<std::optional<std::filesystem::path>> internal::ForceOptOut(
+    const std::filesystem::path& config_dir) {
+  ZENML_TRY(MakeDirs(config_dir));
+  DirLock lock;
+  ZENML_TRY(lock.Lock(config_dir));
+  Result<GlobalConfig> config = GlobalConfig::Load(config_dir);
+  if (config.ok()) {
+    config->set_analytics_opt_in(false);
+    ZENML_TRY(config->Save(config_dir));
+    return std::optional<std::filesystem::path>();
+  }
+  // As Save does, a symlinked config.yaml stays a link: the file it points
+  // to is the one moved aside and replaced.
+  std::filesystem::path file = ConfigFilePath(config_dir);
+  std::error_code ec;
+  if (std::filesystem::is_symlink(file, ec)) {
+    std::filesystem::path target = std::filesystem::canonical(file, ec);
+    if (!ec) file = target;
+  }
+  ZENML_TRY_ASSIGN(std::filesystem::path backup, MoveAside(file));
+  // Fresh: only the opt-out. No user_id: an opted-out user needs none, and
+  // the old one (if any) is in the backup.
+  GlobalConfig fresh;
+  fresh.set_analytics_opt_in(false);
+  ZENML_TRY(AtomicWrite(file, fresh.ToYaml()));
+  return std::optional<std::filesystem::path>(std::move(backup));
 }
 
 namespace internal {

@@ -15,9 +15,11 @@
 // user's home, and is read on the caller's thread by Client (consent at
 // construction, user_id at the first Track). ZenML's own config.yaml is under
 // 2 KB. A file over any of these limits is Corruption, found before a YAML
-// tree is built, so reading any config.yaml costs at most about what parsing
-// 1 MiB costs (docs/zenml-analytics.md gives the measured bound):
-//   kConfigMaxBytes  1 MiB; Load never reads more than this (+1 byte);
+// tree is built, so reading any config.yaml costs at most what parsing
+// 64 KiB of at most 10,000 nodes costs (docs/zenml-analytics.md, "Limits",
+// gives the measured bound):
+//   kConfigMaxBytes  64 KiB (32 times ZenML's file); Load never reads more
+//                    than this (+1 byte);
 //   kConfigMaxDepth  32 levels of nested maps and lists;
 //   kConfigMaxNodes  10,000 nodes, an alias counting as the size of the node
 //                    it names (so a "billion laughs" alias bomb stops at the
@@ -53,7 +55,7 @@
 
 namespace zenml::core {
 
-inline constexpr size_t kConfigMaxBytes = size_t{1} << 20;
+inline constexpr size_t kConfigMaxBytes = size_t{64} << 10;
 inline constexpr size_t kConfigMaxDepth = 32;
 inline constexpr size_t kConfigMaxNodes = 10'000;
 

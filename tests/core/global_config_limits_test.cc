@@ -44,7 +44,7 @@ std::string DeepNesting(int levels) {
 std::string ManyKeys(int keys) {
   std::string text = "analytics_opt_in: false\n";
   for (int i = 0; i < keys; ++i) {
-    text += "k" + std::to_string(i) + ": " + std::to_string(i) + "\n";
+    text += "k" + std::to_string(i) + ": 1\n";
   }
   return text;
 }
@@ -96,8 +96,18 @@ TEST_F(GlobalConfigLimitsTest, AnAliasToItsOwnAncestorIsCorruption) {
 TEST_F(GlobalConfigLimitsTest, DeepNestingIsCorruption) {
   Write(DeepNesting(static_cast<int>(kConfigMaxDepth)));
   ExpectCorrupt("nests deeper than 32 levels");
-  Write(DeepNesting(100'000));  // would overflow a recursive walk's stack
+  Write(DeepNesting(30'000));  // would overflow a recursive walk's stack
   ExpectCorrupt("nests deeper than 32 levels");
+  // Unclosed: refused before yaml-cpp's scanner reads ahead through it all.
+  Write("store: " + std::string(60'000, '['));
+  ExpectCorrupt("nests deeper than 32 levels");
+  // Brackets in quoted scalars and comments are not nesting.
+  const std::string many(40, '[');
+  Write("a: \"" + many + "\\\"" + many + "\"\nb: '" + many + "''" + many +
+        "'\n# " + many + "\nanalytics_opt_in: false # " + many + "\n");
+  auto quoted = GlobalConfig::Load(dir());
+  ASSERT_TRUE(quoted.ok()) << quoted.status();
+  EXPECT_EQ(quoted->analytics_opt_in().value(), std::optional<bool>(false));
   // Within the limit: read as usual.
   Write(DeepNesting(static_cast<int>(kConfigMaxDepth) - 1));
   auto config = GlobalConfig::Load(dir());
@@ -114,15 +124,15 @@ TEST_F(GlobalConfigLimitsTest, ManyNodesAreCorruption) {
   EXPECT_EQ(config->analytics_opt_in().value(), std::optional<bool>(false));
 }
 
-TEST_F(GlobalConfigLimitsTest, AFileOverOneMebibyteIsCorruption) {
+TEST_F(GlobalConfigLimitsTest, AFileOverTheSizeLimitIsCorruption) {
   std::string big = "analytics_opt_in: false\nnote: \"" +
                     std::string(kConfigMaxBytes, 'x') + "\"\n";
   Write(big);
-  ExpectCorrupt("larger than 1048576 bytes");
+  ExpectCorrupt("larger than 65536 bytes");
   // 100 MB (sparse): Load reads no more than the limit.
   Write("analytics_opt_in: false\n");
   ASSERT_EQ(::truncate(file().c_str(), 100'000'000), 0);
-  ExpectCorrupt("larger than 1048576 bytes");
+  ExpectCorrupt("larger than 65536 bytes");
 }
 
 TEST_F(GlobalConfigLimitsTest, AFifoIsAnIoErrorAndDoesNotBlock) {
@@ -198,6 +208,33 @@ TEST_F(GlobalConfigLimitsTest, MergeKeysAreFollowedAsPyYamlDoes) {
   config = GlobalConfig::Load(dir());
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->analytics_opt_in().value(), std::optional<bool>(false));
+}
+
+TEST_F(GlobalConfigLimitsTest, ForceOptOutKeepsASymlinkAndBacksUpItsTarget) {
+  const std::filesystem::path dotfiles = tmp_ / "dotfiles";
+  std::filesystem::create_directories(dotfiles);
+  std::filesystem::create_directories(dir());
+  WriteFile(dotfiles / "zenml.yaml", AliasBomb());
+  std::filesystem::create_symlink(dotfiles / "zenml.yaml", file());
+  auto backup = ForceOptOut(dir());
+  ASSERT_TRUE(backup.ok()) << backup.status();
+  ASSERT_TRUE(backup->has_value());
+  EXPECT_EQ((*backup)->parent_path(), dotfiles);
+  EXPECT_EQ(ReadFile(**backup), AliasBomb());
+  EXPECT_TRUE(std::filesystem::is_symlink(file()));
+  EXPECT_EQ(ReadFile(dotfiles / "zenml.yaml"), "analytics_opt_in: false\n");
+  // Twice in the same second: a second backup name, the first kept.
+  WriteFile(dotfiles / "zenml.yaml", "{");
+  auto second = ForceOptOut(dir());
+  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_TRUE(second->has_value());
+  EXPECT_NE(**second, **backup);
+  EXPECT_EQ(ReadFile(**backup), AliasBomb());
+  EXPECT_EQ(ReadFile(**second), "{");
+  // A readable file is only updated.
+  auto third = ForceOptOut(dir());
+  ASSERT_TRUE(third.ok()) << third.status();
+  EXPECT_FALSE(third->has_value());
 }
 
 // The same texts through PyYAML, ZenML's reader: our reading of
