@@ -56,16 +56,16 @@ class LimitChecker final : public YAML::EventHandler {
   }
   void OnDocumentEnd() override {}
   void OnNull(const YAML::Mark&, YAML::anchor_t anchor) override {
-    Leaf(anchor);
+    Leaf(anchor, 0);
   }
   void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t anchor,
-                const std::string&) override {
-    Leaf(anchor);
+                const std::string& value) override {
+    Leaf(anchor, value.size());
   }
   void OnAlias(const YAML::Mark&, YAML::anchor_t anchor) override {
     const auto it = sizes_.find(anchor);
     if (it == sizes_.end()) Fail("has an alias to a node that contains it");
-    Add(it->second);
+    Add(it->second.nodes, it->second.bytes);
   }
   void OnSequenceStart(const YAML::Mark&, const std::string&,
                        YAML::anchor_t anchor,
@@ -80,29 +80,40 @@ class LimitChecker final : public YAML::EventHandler {
   void OnMapEnd() override { Close(); }
 
  private:
+  struct Size {
+    size_t nodes = 0;
+    size_t bytes = 0;  // of scalars
+  };
   struct OpenNode {
     YAML::anchor_t anchor;
-    size_t first;  // nodes_ before this node was counted
+    Size first;  // the counts before this node was counted
   };
 
   [[noreturn]] static void Fail(std::string what) {
     throw LimitExceeded{std::move(what)};
   }
-  void Add(size_t n) {
-    // Both are <= kConfigMaxNodes here, so the sum cannot overflow.
-    nodes_ += n;
-    if (nodes_ > kConfigMaxNodes) {
+  void Add(size_t nodes, size_t bytes) {
+    // Each term is <= its limit here, so no sum can overflow.
+    total_.nodes += nodes;
+    total_.bytes += bytes;
+    if (total_.nodes > kConfigMaxNodes) {
       Fail(fmt::format("has more than {} YAML nodes (aliases expanded)",
                        kConfigMaxNodes));
     }
+    // A rewrite writes every alias out in full: 30 KB aliased 1,000 times
+    // fits in 64 KiB of text and would write 30 MB.
+    if (total_.bytes > kConfigMaxExpandedBytes) {
+      Fail(fmt::format("has more than {} bytes of values (aliases expanded)",
+                       kConfigMaxExpandedBytes));
+    }
   }
-  void Leaf(YAML::anchor_t anchor) {
-    Add(1);
-    if (anchor != YAML::NullAnchor) sizes_[anchor] = 1;
+  void Leaf(YAML::anchor_t anchor, size_t bytes) {
+    Add(1, bytes);
+    if (anchor != YAML::NullAnchor) sizes_[anchor] = {1, bytes};
   }
   void Open(YAML::anchor_t anchor) {
-    const size_t first = nodes_;
-    Add(1);
+    const Size first = total_;
+    Add(1, 0);
     if (open_.size() >= kConfigMaxDepth) {
       Fail(fmt::format("nests deeper than {} levels", kConfigMaxDepth));
     }
@@ -113,14 +124,15 @@ class LimitChecker final : public YAML::EventHandler {
     const OpenNode node = open_.back();
     open_.pop_back();
     if (node.anchor != YAML::NullAnchor) {
-      sizes_[node.anchor] = nodes_ - node.first;
+      sizes_[node.anchor] = {total_.nodes - node.first.nodes,
+                             total_.bytes - node.first.bytes};
     }
   }
 
   int documents_ = 0;
-  size_t nodes_ = 0;
+  Size total_;
   std::vector<OpenNode> open_;
-  std::unordered_map<YAML::anchor_t, size_t> sizes_;  // closed anchors only
+  std::unordered_map<YAML::anchor_t, Size> sizes_;  // closed anchors only
 };
 
 // An upper bound on flow nesting (`[` and `{` not yet closed), by a

@@ -25,6 +25,8 @@
 //                    it names (so a "billion laughs" alias bomb stops at the
 //                    first alias over the limit), and an alias to a node that
 //                    contains it (a cycle) is refused;
+//   kConfigMaxExpandedBytes  1 MiB of scalar text, aliases expanded (what a
+//                    rewrite writes, as it writes aliases out in full);
 //   one YAML document (PyYAML's safe_load refuses more, too).
 // Keys written twice: the last value wins, as in PyYAML (ZenML's reader);
 // merge keys (`<<: *base`) are followed for the two keys we read, as PyYAML
@@ -58,6 +60,7 @@ namespace zenml::core {
 inline constexpr size_t kConfigMaxBytes = size_t{64} << 10;
 inline constexpr size_t kConfigMaxDepth = 32;
 inline constexpr size_t kConfigMaxNodes = 10'000;
+inline constexpr size_t kConfigMaxExpandedBytes = size_t{1} << 20;
 
 class GlobalConfig {
  public:

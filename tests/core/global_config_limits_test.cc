@@ -124,6 +124,16 @@ TEST_F(GlobalConfigLimitsTest, ManyNodesAreCorruption) {
   EXPECT_EQ(config->analytics_opt_in().value(), std::optional<bool>(false));
 }
 
+TEST_F(GlobalConfigLimitsTest, ALongValueAliasedManyTimesIsCorruption) {
+  // 30 KB aliased 5,000 times: 45 KB of text, 150 MB once a rewrite writes
+  // every alias out.
+  std::string text =
+      "analytics_opt_in: false\nv: &v " + std::string(30'000, 'x') + "\nl: [";
+  for (int i = 0; i < 5'000; ++i) text += i ? ",*v" : "*v";
+  Write(text + "]\n");
+  ExpectCorrupt("more than 1048576 bytes of values (aliases expanded)");
+}
+
 TEST_F(GlobalConfigLimitsTest, AFileOverTheSizeLimitIsCorruption) {
   std::string big = "analytics_opt_in: false\nnote: \"" +
                     std::string(kConfigMaxBytes, 'x') + "\"\n";
