@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -136,41 +137,134 @@ class LimitChecker final : public YAML::EventHandler {
 };
 
 // An upper bound on flow nesting (`[` and `{` not yet closed), by a
-// lexical pass that skips quoted scalars and comments. Needed before
-// yaml-cpp sees the text: its scanner reads ahead to the end of an
-// unclosed `[[[[...` before the parser emits the first event (measured:
-// 256 KiB of `[` took 67 MB and 0.19 s). Approximate on purpose: a quote
-// inside a plain scalar (`don't`) only makes it count fewer brackets, and
-// yaml-cpp's events are checked for depth afterwards anyway.
+// lexical pass. Needed before yaml-cpp sees the text: its scanner reads
+// ahead to the end of an unclosed `[[[[...` before the parser emits the
+// first event (measured: 256 KiB of `[` took 67 MB and 0.19 s). It skips
+// quoted scalars, comments, tags, anchors and aliases, and brackets inside a
+// plain scalar in block context (`url: x{y}`), where they are text; inside
+// a flow collection brackets are always structure. Approximate where full
+// YAML would need a parser (block scalars, multi-line plain scalars), but
+// then it only counts a `{` or `[` that begins a line; yaml-cpp's events
+// are checked for depth afterwards anyway.
 size_t FlowDepthBound(std::string_view text) {
+  auto blank = [&](size_t i) {
+    return i >= text.size() || text[i] == ' ' || text[i] == '\t' ||
+           text[i] == '\n' || text[i] == '\r';
+  };
   size_t depth = 0;
   size_t max_depth = 0;
-  char quote = 0;  // '\'' or '"' while inside a quoted scalar
-  bool comment = false;
-  char prev = '\n';
-  for (size_t i = 0; i < text.size(); prev = text[i], ++i) {
+  char quote = 0;        // '\'' or '"' while inside a quoted scalar
+  bool comment = false;  // from " #" to the end of the line
+  bool token = false;    // inside a tag, anchor or alias (`!t`, `&a`, `*a`)
+  bool plain = false;    // inside a plain scalar
+  for (size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
+    const bool line_end = c == '\n' || c == '\r';
     if (comment) {
-      comment = c != '\n';
-    } else if (quote == '"') {
+      comment = !line_end;
+      plain = plain && !line_end;
+      continue;
+    }
+    if (quote == '"') {
       if (c == '\\') {
         ++i;  // the escaped character
       } else if (c == '"') {
         quote = 0;
       }
-    } else if (quote == '\'') {
+      continue;
+    }
+    if (quote == '\'') {
       if (c == '\'') quote = 0;  // '' inside reads as a close and a reopen
-    } else if (c == '#' && (prev == ' ' || prev == '\t' || prev == '\n')) {
+      continue;
+    }
+    const bool flow_indicator =
+        c == '[' || c == '{' || c == ']' || c == '}' || c == ',';
+    if (token) {
+      if (!(blank(i) || (depth > 0 && flow_indicator))) continue;
+      token = false;
+    }
+    if (line_end) {
+      plain = false;
+      continue;
+    }
+    if (c == '#' && (i == 0 || blank(i - 1))) {
       comment = true;
+      continue;
+    }
+    if (c == '[' || c == '{') {
+      if (depth == 0 && plain) continue;  // text of a block plain scalar
+      max_depth = std::max(max_depth, ++depth);
+      plain = false;
+    } else if (c == ']' || c == '}') {
+      if (depth == 0) continue;
+      --depth;
+      plain = false;
+    } else if (c == ',' && depth > 0) {
+      plain = false;
+    } else if (plain) {
+      if (c == ':' &&
+          (blank(i + 1) || (depth > 0 && i + 1 < text.size() &&
+                            (text[i + 1] == ',' || text[i + 1] == ']' ||
+                             text[i + 1] == '}')))) {
+        plain = false;  // the end of a key
+      }
     } else if (c == '"' || c == '\'') {
       quote = c;
-    } else if (c == '[' || c == '{') {
-      max_depth = std::max(max_depth, ++depth);
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
+    } else if (c == '!' || c == '&' || c == '*') {
+      token = true;
+    } else if ((c == '-' || c == '?' || c == ':') && blank(i + 1)) {
+      // an indicator: what follows starts a node
+    } else if (c != ' ' && c != '\t') {
+      plain = true;
     }
   }
   return max_depth;
+}
+
+// The offset of the first character PyYAML's reader refuses (ZenML could
+// not read the file), or npos: the text must be UTF-8 of the printable
+// characters YAML 1.1 allows (tab, LF, CR, U+0020-U+007E, U+0085,
+// U+00A0-U+D7FF, U+E000-U+FFFD, U+10000-U+10FFFF). yaml-cpp would take
+// other bytes, and its emitter would then write them back changed (U+FFFD
+// for a byte that is not UTF-8), so a rewrite could alter a key it does not
+// own.
+size_t FindUnacceptable(std::string_view text) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  for (size_t i = 0; i < n;) {
+    const unsigned char c = p[i];
+    uint32_t cp = 0;
+    size_t len = 0;
+    if (c < 0x80) {
+      cp = c;
+      len = 1;
+    } else if ((c & 0xe0) == 0xc0) {
+      cp = c & 0x1f;
+      len = 2;
+    } else if ((c & 0xf0) == 0xe0) {
+      cp = c & 0x0f;
+      len = 3;
+    } else if ((c & 0xf8) == 0xf0) {
+      cp = c & 0x07;
+      len = 4;
+    } else {
+      return i;
+    }
+    if (i + len > n) return i;
+    for (size_t k = 1; k < len; ++k) {
+      if ((p[i + k] & 0xc0) != 0x80) return i;
+      cp = (cp << 6) | (p[i + k] & 0x3f);
+    }
+    static constexpr uint32_t kMinForLength[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMinForLength[len]) return i;  // overlong
+    const bool ok =
+        cp == 0x09 || cp == 0x0a || cp == 0x0d || (cp >= 0x20 && cp <= 0x7e) ||
+        cp == 0x85 || (cp >= 0xa0 && cp <= 0xd7ff) ||
+        (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
+    if (!ok) return i;
+    i += len;
+  }
+  return std::string_view::npos;
 }
 
 // Checks `text` against the limits (global_config.h) before any tree is
@@ -178,6 +272,12 @@ size_t FlowDepthBound(std::string_view text) {
 std::string CheckLimits(const std::string& text) {
   if (text.size() > kConfigMaxBytes) {
     return fmt::format("is larger than {} bytes", kConfigMaxBytes);
+  }
+  if (const size_t at = FindUnacceptable(text); at != std::string::npos) {
+    return fmt::format(
+        "has a byte YAML does not allow at offset {} (it must be UTF-8 text "
+        "without control characters)",
+        at);
   }
   if (FlowDepthBound(text) > kConfigMaxDepth) {
     return fmt::format("nests deeper than {} levels", kConfigMaxDepth);

@@ -108,6 +108,17 @@ TEST_F(GlobalConfigLimitsTest, DeepNestingIsCorruption) {
   auto quoted = GlobalConfig::Load(dir());
   ASSERT_TRUE(quoted.ok()) << quoted.status();
   EXPECT_EQ(quoted->analytics_opt_in().value(), std::optional<bool>(false));
+  // Nor in a plain scalar in block context (found by fuzz_config_yaml: the
+  // rewrite wrote `anal: !!bool "tu{{{…"` unquoted, and the old lexical
+  // check then refused the file it had written).
+  Write("a: !!str tu" + std::string(40, '{') + "e\nb: x " + many +
+        "\nc: [x, {y: z}]\nanalytics_opt_in: false\n");
+  auto plain = GlobalConfig::Load(dir());
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  ASSERT_TRUE(SetOptIn(dir(), true).ok());
+  plain = GlobalConfig::Load(dir());
+  ASSERT_TRUE(plain.ok()) << plain.status() << ReadFile(file());
+  EXPECT_EQ(plain->analytics_opt_in().value(), std::optional<bool>(true));
   // Within the limit: read as usual.
   Write(DeepNesting(static_cast<int>(kConfigMaxDepth) - 1));
   auto config = GlobalConfig::Load(dir());
@@ -178,6 +189,41 @@ TEST_F(GlobalConfigLimitsTest, AFewAliasesWithinTheLimitsAreRead) {
   EXPECT_EQ(again->analytics_opt_in().value(), std::optional<bool>(false));
   EXPECT_NE(ReadFile(file()).find("flag: true"), std::string::npos)
       << ReadFile(file());
+}
+
+// Found by fuzz_config_yaml (docs/FUZZING.md): a byte that is not UTF-8 was
+// read, then written back by the rewrite as U+FFFD, changing user_id.
+// PyYAML refuses such a file outright; so do we now.
+TEST_F(GlobalConfigLimitsTest, TextThatIsNotPrintableUtf8IsCorruption) {
+  const std::string bad[] = {
+      std::string("analytics_opt_in: !!bool \"true\"\nuser_id: !!sary "
+                  "\xff\0aGVsbG8=\n",
+                  58),
+      "user_id: \xc3\n",          // truncated sequence
+      "user_id: \xc0\xaf\n",      // overlong '/'
+      "user_id: \xed\xa0\x80\n",  // a UTF-16 surrogate
+      "user_id: a\x07 b\n",       // a control character
+      "user_id: \xef\xbf\xbe\n",  // U+FFFE
+  };
+  for (const std::string& text : bad) {
+    Write(text);
+    ExpectCorrupt("has a byte YAML does not allow at offset");
+    EXPECT_FALSE(SetOptIn(dir(), false).ok());
+    EXPECT_EQ(ReadFile(file()), text);
+  }
+  // Printable UTF-8, a BOM, tabs and CRLF are fine.
+  Write(
+      "\xef\xbb\xbfuser_id: \"caf\xc3\xa9 \xf0\x9f\x98\x80\"\r\nx: "
+      "\"a\tb\"\r\n");
+  auto config = GlobalConfig::Load(dir());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->user_id().value(),
+            std::optional<std::string>("caf\xc3\xa9 \xf0\x9f\x98\x80"));
+  ASSERT_TRUE(SetOptIn(dir(), false).ok());
+  config = GlobalConfig::Load(dir());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->user_id().value(),
+            std::optional<std::string>("caf\xc3\xa9 \xf0\x9f\x98\x80"));
 }
 
 TEST_F(GlobalConfigLimitsTest, RepeatedKeysTakeTheLastValue) {
