@@ -222,7 +222,8 @@ size_t FlowDepthBound(std::string_view text) {
 }
 
 // The offset of the first character PyYAML's reader refuses (ZenML could
-// not read the file), or npos: the text must be UTF-8 of the printable
+// not read the file), or of a CR not followed by LF, or npos: the text must
+// be UTF-8 of the printable
 // characters YAML 1.1 allows (tab, LF, CR, U+0020-U+007E, U+0085,
 // U+00A0-U+D7FF, U+E000-U+FFFD, U+10000-U+10FFFF). yaml-cpp would take
 // other bytes, and its emitter would then write them back changed (U+FFFD
@@ -262,6 +263,10 @@ size_t FindUnacceptable(std::string_view text) {
         cp == 0x85 || (cp >= 0xa0 && cp <= 0xd7ff) ||
         (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
     if (!ok) return i;
+    // A CR alone: PyYAML reads a line break, yaml-cpp sometimes a character
+    // of the scalar, which its emitter then writes back raw, breaking the
+    // file (found by fuzz_config_yaml). CRLF is fine.
+    if (cp == 0x0d && (i + 1 >= n || p[i + 1] != '\n')) return i;
     i += len;
   }
   return std::string_view::npos;
@@ -276,7 +281,7 @@ std::string CheckLimits(const std::string& text) {
   if (const size_t at = FindUnacceptable(text); at != std::string::npos) {
     return fmt::format(
         "has a byte YAML does not allow at offset {} (it must be UTF-8 text "
-        "without control characters)",
+        "without control characters or lone CRs)",
         at);
   }
   if (FlowDepthBound(text) > kConfigMaxDepth) {

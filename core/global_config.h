@@ -29,7 +29,8 @@
 //                    rewrite writes, as it writes aliases out in full);
 //   one YAML document (PyYAML's safe_load refuses more, too);
 //   UTF-8 text of the characters YAML allows (no control characters), as
-//   PyYAML requires: other bytes would come back changed from a rewrite.
+//   PyYAML requires, with CRLF or LF line ends: other bytes would come back
+//   changed from a rewrite.
 // Keys written twice: the last value wins, as in PyYAML (ZenML's reader);
 // merge keys (`<<: *base`) are followed for the two keys we read, as PyYAML
 // does. A rewrite keeps each repeated key once, with that last value.

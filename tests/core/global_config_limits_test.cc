@@ -204,6 +204,9 @@ TEST_F(GlobalConfigLimitsTest, TextThatIsNotPrintableUtf8IsCorruption) {
       "user_id: \xed\xa0\x80\n",  // a UTF-16 surrogate
       "user_id: a\x07 b\n",       // a control character
       "user_id: \xef\xbf\xbe\n",  // U+FFFE
+      // Found by fuzz_config_yaml: lone CRs read by yaml-cpp as part of the
+      // value, written back raw, and the rewrite no longer parsed.
+      "x: !custom: of\r\ru\r\r\rn:\r",
   };
   for (const std::string& text : bad) {
     Write(text);
