@@ -393,7 +393,11 @@ Status ErrnoStatus(int err, std::string_view what,
 
 // Emits `node` keeping what yaml-cpp's own emitter would lose: a scalar that
 // was quoted in the file (tag "!") stays quoted, so '123' or 'true' keep
-// being strings for ZenML's Python, which reads the same file.
+// being strings for ZenML's Python, which reads the same file. A scalar
+// holding what a file may not (a CR or control character from an escape
+// such as "t\rue") is written double-quoted with escapes: yaml-cpp would
+// write it raw, even unquoted, and the file would no longer parse (found by
+// fuzz_config_yaml).
 void Emit(YAML::Emitter& out, const YAML::Node& node) {
   const std::string& tag = node.Tag();
   if (!tag.empty() && tag != "?" && tag != "!") out << YAML::VerbatimTag(tag);
@@ -403,7 +407,11 @@ void Emit(YAML::Emitter& out, const YAML::Node& node) {
       out << YAML::Null;
       break;
     case YAML::NodeType::Scalar:
-      if (tag == "!") out << YAML::DoubleQuoted;
+      if (FindUnacceptable(node.Scalar()) != std::string_view::npos) {
+        out << YAML::DoubleQuoted << YAML::EscapeNonAscii;
+      } else if (tag == "!") {
+        out << YAML::DoubleQuoted;
+      }
       out << node.Scalar();
       break;
     case YAML::NodeType::Sequence:

@@ -229,6 +229,24 @@ TEST_F(GlobalConfigLimitsTest, TextThatIsNotPrintableUtf8IsCorruption) {
             std::optional<std::string>("caf\xc3\xa9 \xf0\x9f\x98\x80"));
 }
 
+// Found by fuzz_config_yaml: a value holding a CR from an escape ("t\rue")
+// under an explicit tag was written back raw and unquoted, and the rewritten
+// file no longer parsed.
+TEST_F(GlobalConfigLimitsTest, ControlCharactersFromEscapesSurviveARewrite) {
+  Write(
+      "a: !custom \"t\\rue\"\nb: \"x\\ty\\u0007z\\u00e9\"\n"
+      "c: !!str \"\\r\\n\"\n");
+  auto before = GlobalConfig::Load(dir());
+  ASSERT_TRUE(before.ok()) << before.status();
+  ASSERT_TRUE(SetOptIn(dir(), false).ok());
+  auto after = GlobalConfig::Load(dir());
+  ASSERT_TRUE(after.ok()) << after.status() << ReadFile(file());
+  EXPECT_EQ(before->ToYaml().substr(0, 40), after->ToYaml().substr(0, 40));
+  const std::string text = ReadFile(file());
+  EXPECT_EQ(text.find('\r'), std::string::npos) << text;
+  EXPECT_EQ(text.find('\x07'), std::string::npos) << text;
+}
+
 TEST_F(GlobalConfigLimitsTest, RepeatedKeysTakeTheLastValue) {
   Write(
       "analytics_opt_in: true\n"

@@ -105,8 +105,6 @@ class OptOutCommand final : public Command {
   }
 
   bool force_ = false;
-
- private:
   const Registry& registry_;
 };
 
