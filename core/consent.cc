@@ -90,4 +90,9 @@ Status SetOptIn(const std::filesystem::path& config_dir, bool opt_in) {
   return internal::UpdateOptIn(config_dir, opt_in);
 }
 
+Result<std::optional<std::filesystem::path>> ForceOptOut(
+    const std::filesystem::path& config_dir) {
+  return internal::ForceOptOut(config_dir);
+}
+
 }  // namespace zenml::core

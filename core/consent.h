@@ -18,10 +18,12 @@
 #define ZENML_CORE_CONSENT_H_
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "core/environment.h"
+#include "core/result.h"
 #include "core/status.h"
 
 namespace zenml::core {
@@ -58,6 +60,20 @@ Consent DecideConsent(const std::filesystem::path& config_dir,
 // Note the environment may still override the file; callers that report the
 // result should call DecideConsent afterwards.
 Status SetOptIn(const std::filesystem::path& config_dir, bool opt_in);
+
+// Opting out that works whatever config.yaml holds (issue 13): as
+// SetOptIn(config_dir, false) when the file can be read; when it cannot
+// (not YAML, over a limit of global_config.h, unreadable, not a regular
+// file), renames it to `config.yaml.bak-<UTC YYYYMMDDTHHMMSSZ>` (then `-2`,
+// ... if taken; never over a file) in its directory, makes the backup 0600,
+// and writes a fresh config.yaml holding only `analytics_opt_in: false` (no
+// user_id: an opted-out user needs none; the old one is in the backup).
+// A symlinked config.yaml stays a link; the file it points to is moved and
+// replaced. Returns the backup's path, or nullopt when no backup was needed.
+// Fails (IoError/PermissionDenied) only when the directory cannot be
+// written; the environment route (ZENML_ANALYTICS_OPT_IN=false) remains.
+Result<std::optional<std::filesystem::path>> ForceOptOut(
+    const std::filesystem::path& config_dir);
 
 }  // namespace zenml::core
 

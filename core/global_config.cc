@@ -4,11 +4,20 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <exception>
+#include <optional>
+#include <sstream>
+#include <unordered_map>
+#include <vector>
 
 #include "core/config_dir.h"
 #include "core/global_config_internal.h"
@@ -24,6 +33,353 @@ namespace {
 
 constexpr char kOptInKey[] = "analytics_opt_in";
 constexpr char kUserIdKey[] = "user_id";
+constexpr char kMergeKey[] = "<<";
+
+// Thrown by LimitChecker out of yaml-cpp's parser (which passes it through)
+// to stop at the first event over a limit; caught in Parse.
+struct LimitExceeded {
+  std::string what;
+};
+
+// Counts yaml-cpp's parse events without building a tree: nodes with every
+// alias counted as the size of the subtree it names (what building and
+// walking the tree would cost), nesting depth, documents. An alias bomb is
+// a few hundred bytes of text and ~10^9 nodes once expanded; here it stops
+// at the first alias that takes the count past kConfigMaxNodes. yaml-cpp
+// registers an anchor before its content, so `&a [*a]` is a cycle; an alias
+// to a node that is still open is refused for that reason.
+class LimitChecker final : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark&) override {
+    if (++documents_ > 1) {
+      Fail("holds more than one YAML document");
+    }
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t anchor) override {
+    Leaf(anchor, 0);
+  }
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t anchor,
+                const std::string& value) override {
+    Leaf(anchor, value.size());
+  }
+  void OnAlias(const YAML::Mark&, YAML::anchor_t anchor) override {
+    const auto it = sizes_.find(anchor);
+    if (it == sizes_.end()) Fail("has an alias to a node that contains it");
+    Add(it->second.nodes, it->second.bytes);
+  }
+  void OnSequenceStart(const YAML::Mark&, const std::string&,
+                       YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    Open(anchor);
+  }
+  void OnSequenceEnd() override { Close(); }
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    Open(anchor);
+  }
+  void OnMapEnd() override { Close(); }
+
+ private:
+  struct Size {
+    size_t nodes = 0;
+    size_t bytes = 0;  // of scalars
+  };
+  struct OpenNode {
+    YAML::anchor_t anchor;
+    Size first;  // the counts before this node was counted
+  };
+
+  [[noreturn]] static void Fail(std::string what) {
+    throw LimitExceeded{std::move(what)};
+  }
+  void Add(size_t nodes, size_t bytes) {
+    // Each term is <= its limit here, so no sum can overflow.
+    total_.nodes += nodes;
+    total_.bytes += bytes;
+    if (total_.nodes > kConfigMaxNodes) {
+      Fail(fmt::format("has more than {} YAML nodes (aliases expanded)",
+                       kConfigMaxNodes));
+    }
+    // A rewrite writes every alias out in full: 30 KB aliased 1,000 times
+    // fits in 64 KiB of text and would write 30 MB.
+    if (total_.bytes > kConfigMaxExpandedBytes) {
+      Fail(fmt::format("has more than {} bytes of values (aliases expanded)",
+                       kConfigMaxExpandedBytes));
+    }
+  }
+  void Leaf(YAML::anchor_t anchor, size_t bytes) {
+    Add(1, bytes);
+    if (anchor != YAML::NullAnchor) sizes_[anchor] = {1, bytes};
+  }
+  void Open(YAML::anchor_t anchor) {
+    const Size first = total_;
+    Add(1, 0);
+    if (open_.size() >= kConfigMaxDepth) {
+      Fail(fmt::format("nests deeper than {} levels", kConfigMaxDepth));
+    }
+    open_.push_back({anchor, first});
+  }
+  void Close() {
+    if (open_.empty()) return;
+    const OpenNode node = open_.back();
+    open_.pop_back();
+    if (node.anchor != YAML::NullAnchor) {
+      sizes_[node.anchor] = {total_.nodes - node.first.nodes,
+                             total_.bytes - node.first.bytes};
+    }
+  }
+
+  int documents_ = 0;
+  Size total_;
+  std::vector<OpenNode> open_;
+  std::unordered_map<YAML::anchor_t, Size> sizes_;  // closed anchors only
+};
+
+// An upper bound on flow nesting (`[` and `{` not yet closed), by a
+// lexical pass. Needed before yaml-cpp sees the text: its scanner reads
+// ahead to the end of an unclosed `[[[[...` before the parser emits the
+// first event (measured: 256 KiB of `[` took 67 MB and 0.19 s). It skips
+// quoted scalars, comments, tags, anchors and aliases, and brackets inside a
+// plain scalar in block context (`url: x{y}`), where they are text; inside
+// a flow collection brackets are always structure. Approximate where full
+// YAML would need a parser (block scalars, multi-line plain scalars), but
+// then it only counts a `{` or `[` that begins a line; yaml-cpp's events
+// are checked for depth afterwards anyway.
+size_t FlowDepthBound(std::string_view text) {
+  auto blank = [&](size_t i) {
+    return i >= text.size() || text[i] == ' ' || text[i] == '\t' ||
+           text[i] == '\n' || text[i] == '\r';
+  };
+  size_t depth = 0;
+  size_t max_depth = 0;
+  char quote = 0;        // '\'' or '"' while inside a quoted scalar
+  bool comment = false;  // from " #" to the end of the line
+  bool token = false;    // inside a tag, anchor or alias (`!t`, `&a`, `*a`)
+  bool plain = false;    // inside a plain scalar
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    const bool line_end = c == '\n' || c == '\r';
+    if (comment) {
+      comment = !line_end;
+      plain = plain && !line_end;
+      continue;
+    }
+    if (quote == '"') {
+      if (c == '\\') {
+        ++i;  // the escaped character
+      } else if (c == '"') {
+        quote = 0;
+      }
+      continue;
+    }
+    if (quote == '\'') {
+      if (c == '\'') quote = 0;  // '' inside reads as a close and a reopen
+      continue;
+    }
+    const bool flow_indicator =
+        c == '[' || c == '{' || c == ']' || c == '}' || c == ',';
+    if (token) {
+      if (!(blank(i) || (depth > 0 && flow_indicator))) continue;
+      token = false;
+    }
+    if (line_end) {
+      plain = false;
+      continue;
+    }
+    if (c == '#' && (i == 0 || blank(i - 1))) {
+      comment = true;
+      continue;
+    }
+    if (c == '[' || c == '{') {
+      if (depth == 0 && plain) continue;  // text of a block plain scalar
+      max_depth = std::max(max_depth, ++depth);
+      plain = false;
+    } else if (c == ']' || c == '}') {
+      if (depth == 0) continue;
+      --depth;
+      plain = false;
+    } else if (c == ',' && depth > 0) {
+      plain = false;
+    } else if (plain) {
+      if (c == ':' &&
+          (blank(i + 1) || (depth > 0 && i + 1 < text.size() &&
+                            (text[i + 1] == ',' || text[i + 1] == ']' ||
+                             text[i + 1] == '}')))) {
+        plain = false;  // the end of a key
+      }
+    } else if (c == '"' || c == '\'') {
+      quote = c;
+    } else if (c == '!' || c == '&' || c == '*') {
+      token = true;
+    } else if ((c == '-' || c == '?' || c == ':') && blank(i + 1)) {
+      // an indicator: what follows starts a node
+    } else if (c != ' ' && c != '\t') {
+      plain = true;
+    }
+  }
+  return max_depth;
+}
+
+// The offset of the first character PyYAML's reader refuses (ZenML could
+// not read the file), or of a CR not followed by LF, or npos: the text must
+// be UTF-8 of the printable
+// characters YAML 1.1 allows (tab, LF, CR, U+0020-U+007E, U+0085,
+// U+00A0-U+D7FF, U+E000-U+FFFD, U+10000-U+10FFFF). yaml-cpp would take
+// other bytes, and its emitter would then write them back changed (U+FFFD
+// for a byte that is not UTF-8), so a rewrite could alter a key it does not
+// own.
+size_t FindUnacceptable(std::string_view text) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  for (size_t i = 0; i < n;) {
+    const unsigned char c = p[i];
+    uint32_t cp = 0;
+    size_t len = 0;
+    if (c < 0x80) {
+      cp = c;
+      len = 1;
+    } else if ((c & 0xe0) == 0xc0) {
+      cp = c & 0x1f;
+      len = 2;
+    } else if ((c & 0xf0) == 0xe0) {
+      cp = c & 0x0f;
+      len = 3;
+    } else if ((c & 0xf8) == 0xf0) {
+      cp = c & 0x07;
+      len = 4;
+    } else {
+      return i;
+    }
+    if (i + len > n) return i;
+    for (size_t k = 1; k < len; ++k) {
+      if ((p[i + k] & 0xc0) != 0x80) return i;
+      cp = (cp << 6) | (p[i + k] & 0x3f);
+    }
+    static constexpr uint32_t kMinForLength[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMinForLength[len]) return i;  // overlong
+    const bool ok =
+        cp == 0x09 || cp == 0x0a || cp == 0x0d || (cp >= 0x20 && cp <= 0x7e) ||
+        cp == 0x85 || (cp >= 0xa0 && cp <= 0xd7ff) ||
+        (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
+    if (!ok) return i;
+    // A CR alone: PyYAML reads a line break, yaml-cpp sometimes a character
+    // of the scalar, which its emitter then writes back raw, breaking the
+    // file (found by fuzz_config_yaml). CRLF is fine.
+    if (cp == 0x0d && (i + 1 >= n || p[i + 1] != '\n')) return i;
+    i += len;
+  }
+  return std::string_view::npos;
+}
+
+// Checks `text` against the limits (global_config.h) before any tree is
+// built. Returns an empty string when within them, else what is wrong.
+std::string CheckLimits(const std::string& text) {
+  if (text.size() > kConfigMaxBytes) {
+    return fmt::format("is larger than {} bytes", kConfigMaxBytes);
+  }
+  if (const size_t at = FindUnacceptable(text); at != std::string::npos) {
+    return fmt::format(
+        "has a byte YAML does not allow at offset {} (it must be UTF-8 text "
+        "without control characters or lone CRs)",
+        at);
+  }
+  if (FlowDepthBound(text) > kConfigMaxDepth) {
+    return fmt::format("nests deeper than {} levels", kConfigMaxDepth);
+  }
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  LimitChecker checker;
+  try {
+    while (parser.HandleNextDocument(checker)) {
+    }
+  } catch (const LimitExceeded& e) {
+    return e.what;
+  }
+  // YAML syntax errors propagate to Parse, which reports them with the line.
+  return std::string();
+}
+
+bool IsPlainScalarKey(const YAML::Node& key, std::string_view text) {
+  return key.IsScalar() && key.Tag() != "!" && key.Scalar() == text;
+}
+
+// PyYAML (ZenML's reader) builds a dict: of keys written twice in one map the
+// LAST value wins, at the position of the first. yaml-cpp keeps both pairs
+// and its lookups find the first, and a rewrite would keep both. Returns
+// `map` with each repeated scalar key once, holding its last value; `map`
+// itself when nothing repeats. Keys compare by their text.
+YAML::Node LastValueWins(const YAML::Node& map) {
+  std::vector<std::pair<YAML::Node, YAML::Node>> pairs;
+  std::unordered_map<std::string, size_t> first;  // key text -> index
+  bool repeated = false;
+  for (const auto& kv : map) {
+    // Every `<<` counts (merges are applied in turn), so none is dropped.
+    if (kv.first.IsScalar() && !IsPlainScalarKey(kv.first, kMergeKey)) {
+      auto [it, fresh] = first.emplace(kv.first.Scalar(), pairs.size());
+      if (!fresh) {
+        pairs[it->second].second.reset(kv.second);  // rebind, not assign
+        repeated = true;
+        continue;
+      }
+    }
+    pairs.emplace_back(kv.first, kv.second);
+  }
+  if (!repeated) return map;
+  YAML::Node out(YAML::NodeType::Map);
+  for (const auto& [key, value] : pairs) out.force_insert(key, value);
+  return out;
+}
+
+// The value of `key` in `map` as PyYAML's safe_load sees it: the last pair
+// with that key, else through merge keys (`<<: *base` or `<<: [*a, *b]`),
+// where a key written in the map beats a merged one, a later `<<` beats an
+// earlier one and, in a list, an earlier map beats a later one. Depth is
+// bounded by the nesting limit checked at parse.
+std::optional<YAML::Node> Lookup(const YAML::Node& map, std::string_view key) {
+  std::optional<YAML::Node> found;
+  std::vector<YAML::Node> merges;
+  for (const auto& kv : map) {
+    if (!kv.first.IsScalar()) continue;
+    if (kv.first.Scalar() == key) {
+      found.emplace(kv.second);
+    } else if (IsPlainScalarKey(kv.first, kMergeKey)) {
+      merges.push_back(kv.second);
+    }
+  }
+  if (found) return found;
+  for (auto merge = merges.rbegin(); merge != merges.rend(); ++merge) {
+    if (merge->IsMap()) {
+      if (auto v = Lookup(*merge, key)) return v;
+    } else if (merge->IsSequence()) {
+      for (const YAML::Node& m : *merge) {
+        if (!m.IsMap()) continue;
+        if (auto v = Lookup(m, key)) return v;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+// `map` with `key` set to `value`: in place of the first pair with that key,
+// else at the end. Builds a new map rather than assigning through
+// map[key]: in yaml-cpp an aliased value is one node shared with its anchor,
+// and assigning to it would change the other places too.
+YAML::Node WithKey(const YAML::Node& map, std::string_view key,
+                   const YAML::Node& value) {
+  YAML::Node out(YAML::NodeType::Map);
+  bool set = false;
+  for (const auto& kv : map) {
+    if (!set && kv.first.IsScalar() && kv.first.Scalar() == key) {
+      out.force_insert(kv.first, value);
+      set = true;
+    } else {
+      out.force_insert(kv.first, kv.second);
+    }
+  }
+  if (!set) out.force_insert(std::string(key), value);
+  return out;
+}
 
 Status ErrnoStatus(int err, std::string_view what,
                    const std::filesystem::path& path) {
@@ -37,7 +393,11 @@ Status ErrnoStatus(int err, std::string_view what,
 
 // Emits `node` keeping what yaml-cpp's own emitter would lose: a scalar that
 // was quoted in the file (tag "!") stays quoted, so '123' or 'true' keep
-// being strings for ZenML's Python, which reads the same file.
+// being strings for ZenML's Python, which reads the same file. A scalar
+// holding what a file may not (a CR or control character from an escape
+// such as "t\rue") is written double-quoted with escapes: yaml-cpp would
+// write it raw, even unquoted, and the file would no longer parse (found by
+// fuzz_config_yaml).
 void Emit(YAML::Emitter& out, const YAML::Node& node) {
   const std::string& tag = node.Tag();
   if (!tag.empty() && tag != "?" && tag != "!") out << YAML::VerbatimTag(tag);
@@ -47,7 +407,11 @@ void Emit(YAML::Emitter& out, const YAML::Node& node) {
       out << YAML::Null;
       break;
     case YAML::NodeType::Scalar:
-      if (tag == "!") out << YAML::DoubleQuoted;
+      if (FindUnacceptable(node.Scalar()) != std::string_view::npos) {
+        out << YAML::DoubleQuoted << YAML::EscapeNonAscii;
+      } else if (tag == "!") {
+        out << YAML::DoubleQuoted;
+      }
       out << node.Scalar();
       break;
     case YAML::NodeType::Sequence:
@@ -154,19 +518,35 @@ Status AtomicWrite(const std::filesystem::path& path, std::string_view data) {
   return FsyncDir(dir);
 }
 
-Result<std::string> ReadWholeFile(const std::filesystem::path& path,
-                                  bool* exists) {
+// Reads at most kConfigMaxBytes + 1 bytes, enough for Parse to say "too
+// large", so a huge file (or /dev/zero behind a symlink) costs no more.
+// O_NONBLOCK: opening a FIFO named config.yaml must not wait for a writer.
+Result<std::string> ReadConfigFile(const std::filesystem::path& path,
+                                   bool* exists) {
   *exists = false;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     if (errno == ENOENT) return std::string();
     return ErrnoStatus(errno, "read", path);
   }
   *exists = true;
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return ErrnoStatus(err, "read", path);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Status::IoError(fmt::format(
+        "cannot read {}: {}", path.string(),
+        S_ISDIR(st.st_mode) ? "Is a directory" : "not a regular file"));
+  }
   std::string data;
   char buf[8192];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
+  while (data.size() <= kConfigMaxBytes) {
+    const size_t want = std::min(sizeof buf, kConfigMaxBytes + 1 - data.size());
+    const ssize_t n = ::read(fd, buf, want);
     if (n < 0) {
       if (errno == EINTR) continue;
       const int err = errno;
@@ -201,14 +581,26 @@ GlobalConfig& GlobalConfig::operator=(GlobalConfig&&) noexcept = default;
 Result<GlobalConfig> GlobalConfig::Parse(std::string_view yaml,
                                          std::string_view source) {
   GlobalConfig config;
+  if (yaml.size() > kConfigMaxBytes) {  // before copying it
+    return Status::Corruption(
+        fmt::format("{} is larger than {} bytes, too large for a config",
+                    source, kConfigMaxBytes));
+  }
   try {
-    YAML::Node root = YAML::Load(std::string(yaml));
+    const std::string text(yaml);
+    // Limits first, on events only: building the tree of an alias bomb or
+    // walking it (lookups, rewrite) is what takes minutes and gigabytes.
+    if (std::string over = CheckLimits(text); !over.empty()) {
+      return Status::Corruption(
+          fmt::format("{} {}, not a config we read", source, over));
+    }
+    YAML::Node root = YAML::Load(text);
     if (root.IsNull() || !root.IsDefined()) return config;  // empty file
     if (!root.IsMap()) {
       return Status::Corruption(
           fmt::format("{} is not a YAML map of settings", source));
     }
-    config.impl_->root = root;
+    config.impl_->root = LastValueWins(root);
   } catch (const YAML::Exception& e) {
     return Status::Corruption(fmt::format("{} is not valid YAML (line {}: {})",
                                           source, e.mark.line + 1, e.msg));
@@ -223,7 +615,7 @@ Result<GlobalConfig> GlobalConfig::Load(
     const std::filesystem::path& config_dir) {
   const std::filesystem::path path = ConfigFilePath(config_dir);
   bool exists = false;
-  ZENML_TRY_ASSIGN(std::string text, ReadWholeFile(path, &exists));
+  ZENML_TRY_ASSIGN(std::string text, ReadConfigFile(path, &exists));
   ZENML_TRY_ASSIGN(GlobalConfig config, Parse(text, path.string()));
   config.exists_ = exists;
   return config;
@@ -231,11 +623,12 @@ Result<GlobalConfig> GlobalConfig::Load(
 
 Result<std::optional<bool>> GlobalConfig::analytics_opt_in() const {
   try {
-    const YAML::Node& root = impl_->root;
-    const YAML::Node node = root[kOptInKey];
-    if (!node.IsDefined() || node.IsNull()) return std::optional<bool>();
+    const std::optional<YAML::Node> node = Lookup(impl_->root, kOptInKey);
+    if (!node || !node->IsDefined() || node->IsNull()) {
+      return std::optional<bool>();
+    }
     bool value = false;
-    if (node.IsScalar() && YAML::convert<bool>::decode(node, value)) {
+    if (node->IsScalar() && YAML::convert<bool>::decode(*node, value)) {
       return std::optional<bool>(value);
     }
     return Status::Corruption(
@@ -247,20 +640,19 @@ Result<std::optional<bool>> GlobalConfig::analytics_opt_in() const {
 }
 
 void GlobalConfig::set_analytics_opt_in(bool opt_in) {
-  impl_->root[kOptInKey] = opt_in;
+  impl_->root.reset(WithKey(impl_->root, kOptInKey, YAML::Node(opt_in)));
 }
 
 Result<std::optional<std::string>> GlobalConfig::user_id() const {
   try {
-    const YAML::Node& root = impl_->root;
-    const YAML::Node node = root[kUserIdKey];
-    if (!node.IsDefined() || node.IsNull()) {
+    const std::optional<YAML::Node> node = Lookup(impl_->root, kUserIdKey);
+    if (!node || !node->IsDefined() || node->IsNull()) {
       return std::optional<std::string>();
     }
-    if (!node.IsScalar()) {
+    if (!node->IsScalar()) {
       return Status::Corruption("user_id in config.yaml is not a string");
     }
-    return std::optional<std::string>(node.Scalar());
+    return std::optional<std::string>(node->Scalar());
   } catch (const std::exception& e) {
     return Status::Corruption(
         fmt::format("user_id in config.yaml: {}", e.what()));
@@ -268,7 +660,7 @@ Result<std::optional<std::string>> GlobalConfig::user_id() const {
 }
 
 void GlobalConfig::set_user_id(const std::string& user_id) {
-  impl_->root[kUserIdKey] = user_id;
+  impl_->root.reset(WithKey(impl_->root, kUserIdKey, YAML::Node(user_id)));
 }
 
 std::string GlobalConfig::ToYaml() const {
@@ -352,6 +744,80 @@ Result<std::string> EnsureAnonymousId(const std::filesystem::path& config_dir) {
   config.set_user_id(fresh);
   ZENML_TRY(config.Save(config_dir));
   return fresh;
+}
+
+namespace {
+
+// Renames `file` to `file.bak-<UTC time>` (then -2, -3, ... if taken),
+// never over an existing file, and makes a regular backup 0600: it holds
+// ZenML's settings, which may name a database URL.
+Result<std::filesystem::path> MoveAside(const std::filesystem::path& file) {
+  char stamp[32];
+  const std::time_t now = std::time(nullptr);
+  struct tm tm;
+  ::gmtime_r(&now, &tm);
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  for (int n = 1; n <= 100; ++n) {
+    std::filesystem::path backup = file;
+    backup += n == 1 ? fmt::format(".bak-{}", stamp)
+                     : fmt::format(".bak-{}-{}", stamp, n);
+    int rc = ::renameat2(AT_FDCWD, file.c_str(), AT_FDCWD, backup.c_str(),
+                         RENAME_NOREPLACE);
+    if (rc != 0 && (errno == EINVAL || errno == ENOSYS)) {
+      // A file system without RENAME_NOREPLACE: check, then rename. Our
+      // other writers wait on the directory lock the caller holds.
+      std::error_code ec;
+      if (std::filesystem::exists(
+              std::filesystem::symlink_status(backup, ec))) {
+        errno = EEXIST;
+      } else {
+        rc = ::rename(file.c_str(), backup.c_str());
+      }
+    }
+    if (rc == 0) {
+      struct stat st;
+      // Best effort: a file we may not chmod (someone else's) keeps the
+      // mode it had as config.yaml.
+      if (::lstat(backup.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+        (void)::chmod(backup.c_str(), 0600);
+      }
+      return backup;
+    }
+    if (errno != EEXIST) return ErrnoStatus(errno, "move aside", file);
+  }
+  return Status::IoError(
+      fmt::format("cannot move aside {}: too many backups named {}.bak-{}*",
+                  file.string(), file.filename().string(), stamp));
+}
+
+}  // namespace
+
+Result<std::optional<std::filesystem::path>> internal::ForceOptOut(
+    const std::filesystem::path& config_dir) {
+  ZENML_TRY(MakeDirs(config_dir));
+  DirLock lock;
+  ZENML_TRY(lock.Lock(config_dir));
+  Result<GlobalConfig> config = GlobalConfig::Load(config_dir);
+  if (config.ok()) {
+    config->set_analytics_opt_in(false);
+    ZENML_TRY(config->Save(config_dir));
+    return std::optional<std::filesystem::path>();
+  }
+  // As Save does, a symlinked config.yaml stays a link: the file it points
+  // to is the one moved aside and replaced.
+  std::filesystem::path file = ConfigFilePath(config_dir);
+  std::error_code ec;
+  if (std::filesystem::is_symlink(file, ec)) {
+    std::filesystem::path target = std::filesystem::canonical(file, ec);
+    if (!ec) file = target;
+  }
+  ZENML_TRY_ASSIGN(std::filesystem::path backup, MoveAside(file));
+  // Fresh: only the opt-out. No user_id: an opted-out user needs none, and
+  // the old one (if any) is in the backup.
+  GlobalConfig fresh;
+  fresh.set_analytics_opt_in(false);
+  ZENML_TRY(AtomicWrite(file, fresh.ToYaml()));
+  return std::optional<std::filesystem::path>(std::move(backup));
 }
 
 namespace internal {

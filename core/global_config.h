@@ -11,6 +11,30 @@
 // a map at the top is reported with a clear Status and is NEVER overwritten.
 // A missing file (or an empty one) is an empty config.
 //
+// Limits (issue 13): the file is shared with anything that can write to the
+// user's home, and is read on the caller's thread by Client (consent at
+// construction, user_id at the first Track). ZenML's own config.yaml is under
+// 2 KB. A file over any of these limits is Corruption, found before a YAML
+// tree is built, so reading any config.yaml costs at most what parsing
+// 64 KiB of at most 10,000 nodes costs (docs/zenml-analytics.md, "Limits",
+// gives the measured bound):
+//   kConfigMaxBytes  64 KiB (32 times ZenML's file); Load never reads more
+//                    than this (+1 byte);
+//   kConfigMaxDepth  32 levels of nested maps and lists;
+//   kConfigMaxNodes  10,000 nodes, an alias counting as the size of the node
+//                    it names (so a "billion laughs" alias bomb stops at the
+//                    first alias over the limit), and an alias to a node that
+//                    contains it (a cycle) is refused;
+//   kConfigMaxExpandedBytes  1 MiB of scalar text, aliases expanded (what a
+//                    rewrite writes, as it writes aliases out in full);
+//   one YAML document (PyYAML's safe_load refuses more, too);
+//   UTF-8 text of the characters YAML allows (no control characters), as
+//   PyYAML requires, with CRLF or LF line ends: other bytes would come back
+//   changed from a rewrite.
+// Keys written twice: the last value wins, as in PyYAML (ZenML's reader);
+// merge keys (`<<: *base`) are followed for the two keys we read, as PyYAML
+// does. A rewrite keeps each repeated key once, with that last value.
+//
 // Writes are atomic: a temp file in the same directory, written, fsynced,
 // renamed over `config.yaml`, then the directory fsynced. The file is 0600,
 // the directory (created if needed) 0700.
@@ -24,6 +48,7 @@
 #ifndef ZENML_CORE_GLOBAL_CONFIG_H_
 #define ZENML_CORE_GLOBAL_CONFIG_H_
 
+#include <cstddef>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -34,6 +59,11 @@
 #include "core/status.h"
 
 namespace zenml::core {
+
+inline constexpr size_t kConfigMaxBytes = size_t{64} << 10;
+inline constexpr size_t kConfigMaxDepth = 32;
+inline constexpr size_t kConfigMaxNodes = 10'000;
+inline constexpr size_t kConfigMaxExpandedBytes = size_t{1} << 20;
 
 class GlobalConfig {
  public:
@@ -48,8 +78,10 @@ class GlobalConfig {
   // Loads `config_dir/config.yaml`. A missing or empty (or whitespace and
   // comments only) file gives an empty config with exists() false or true
   // respectively. Errors, all naming the file:
-  //   PermissionDenied / IoError  the file exists but cannot be read;
-  //   Corruption                  not YAML, or the top level is not a map.
+  //   PermissionDenied / IoError  the file exists but cannot be read, or is
+  //                               not a regular file (a FIFO, a device);
+  //   Corruption                  not YAML, the top level is not a map, or
+  //                               over a limit (see the class comment).
   // Creates nothing.
   static Result<GlobalConfig> Load(const std::filesystem::path& config_dir);
 

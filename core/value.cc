@@ -6,7 +6,9 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #include "core/json_internal.h"
 
@@ -231,12 +233,85 @@ std::string ToJsonUnchecked(const Value& value) {
 }
 }  // namespace internal
 
+namespace {
+
+// True when RapidJSON 1.1.0's full-precision number path is safe for every
+// number in `text`. That path (StrtodDiyFp) indexes a table of powers of
+// ten from 10^-348 by a decimal exponent that, for a number whose first
+// significant digit lies below 10^-330 but whose many digits get it past
+// the "underflows to 0" test (`0.<40 zeros>1234e-300`, or 120 digits and
+// e-456), falls before the table: a SEGV under ASan on 141 bytes of JSON
+// from `track --properties` (found by fuzz_json_value; docs/FUZZING.md).
+// Scans number tokens outside strings; any text that does not parse anyway
+// may answer either way.
+bool FullPrecisionIsSafe(std::string_view text) {
+  const size_t n = text.size();
+  bool in_string = false;
+  for (size_t i = 0; i < n; ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+      continue;
+    }
+    if (c != '-' && (c < '0' || c > '9')) continue;
+    size_t j = c == '-' ? i + 1 : i;
+    int64_t int_digits = 0;
+    int64_t digits = 0;
+    int64_t first_significant = -1;  // index among all digits
+    auto digit = [&](bool integer) {
+      if (text[j] != '0' && first_significant < 0) first_significant = digits;
+      ++digits;
+      if (integer) ++int_digits;
+      ++j;
+    };
+    while (j < n && text[j] >= '0' && text[j] <= '9') digit(true);
+    if (j < n && text[j] == '.') {
+      ++j;
+      while (j < n && text[j] >= '0' && text[j] <= '9') digit(false);
+    }
+    int64_t exp = 0;
+    if (j < n && (text[j] == 'e' || text[j] == 'E')) {
+      ++j;
+      bool minus = false;
+      if (j < n && (text[j] == '+' || text[j] == '-')) minus = text[j++] == '-';
+      while (j < n && text[j] >= '0' && text[j] <= '9') {
+        exp = std::min<int64_t>(exp * 10 + (text[j++] - '0'), 1'000'000);
+      }
+      if (minus) exp = -exp;
+    }
+    // The decimal exponent of the first significant digit (of the last digit
+    // for a zero: RapidJSON trims zeros the same way).
+    const int64_t k = first_significant >= 0 ? first_significant : digits - 1;
+    if (digits > 0 && int_digits - 1 - k + exp < -330) return false;
+    i = j > i ? j - 1 : i;
+  }
+  return true;
+}
+
+}  // namespace
+
 Result<Value> ParseJson(std::string_view text) {
   rapidjson::Document doc;
   constexpr unsigned kFlags = rapidjson::kParseIterativeFlag |
                               rapidjson::kParseValidateEncodingFlag |
                               rapidjson::kParseFullPrecisionFlag;
-  doc.Parse<kFlags>(text.data(), text.size());
+  // Where the full-precision path is unsafe (see above), the normal one: at
+  // most a few units in the last place off, for numbers no property needs.
+  constexpr unsigned kSafeFlags =
+      rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
+  if (FullPrecisionIsSafe(text)) {
+    doc.Parse<kFlags>(text.data(), text.size());
+  } else {
+    doc.Parse<kSafeFlags>(text.data(), text.size());
+  }
   if (doc.HasParseError()) {
     return Status::InvalidArgument(
         fmt::format("invalid JSON at offset {}: {}", doc.GetErrorOffset(),

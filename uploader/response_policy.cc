@@ -99,7 +99,10 @@ std::optional<std::chrono::seconds> ParseRetryAfter(std::string_view value,
   for (int i = 0; i < 12; ++i) {
     if (std::strcmp(mon, kMonths[i]) == 0) month = i;
   }
-  if (month < 0 || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60) {
+  // A 4-digit year (RFC 9110's IMF-fixdate); without the bound, year 20157
+  // overflowed the nanosecond clock below (found by fuzz_response).
+  if (month < 0 || day < 1 || day > 31 || year < 1000 || year > 9999 ||
+      hh < 0 || hh > 23 || mm < 0 || mm > 59 || ss < 0 || ss > 60) {
     return std::nullopt;
   }
   struct tm tm {};
@@ -109,10 +112,13 @@ std::optional<std::chrono::seconds> ParseRetryAfter(std::string_view value,
   tm.tm_hour = hh;
   tm.tm_min = mm;
   tm.tm_sec = ss;
-  time_t when = timegm(&tm);
-  auto delta = std::chrono::system_clock::from_time_t(when) - now;
-  auto secs = std::chrono::ceil<std::chrono::seconds>(delta);
-  return secs.count() > 0 ? secs : std::chrono::seconds(0);
+  const time_t when = timegm(&tm);
+  // In whole seconds: system_clock counts nanoseconds, which overflow
+  // after 2262. ceil(when - now) for a whole-second `when`:
+  const int64_t secs =
+      static_cast<int64_t>(when) -
+      std::chrono::floor<std::chrono::seconds>(now.time_since_epoch()).count();
+  return std::chrono::seconds(secs > 0 ? secs : 0);
 }
 
 ResponseDecision DecideResponse(const core::Result<HttpResponse>& answer,

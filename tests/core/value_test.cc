@@ -83,5 +83,37 @@ TEST(ValueTest, ToJsonRefusesNonFiniteNumbersAndInvalidUtf8) {
   EXPECT_FALSE(ToJson(Value(Value::Object{{"\xff", 1}})).ok());
 }
 
+// Found by fuzz_json_value (docs/FUZZING.md): RapidJSON 1.1.0's
+// full-precision number path read outside its table of powers of ten for a
+// long mantissa with a large negative exponent (a SEGV under ASan). Such
+// numbers now go through the normal path; every other number keeps the
+// full-precision one.
+TEST(ValueTest, LongNumbersWithLargeNegativeExponentsParse) {
+  const std::string numbers[] = {
+      "[0,38103476423456."
+      "347678989077777777777777775789012345678901476789890130789012342313777777"
+      "7777777567877757801234567890834767898908570130e-456]",
+      "0." + std::string(100, '0') + std::string(120, '7') + "e-300",
+      std::string(300, '9') + "e-600",
+      "1" + std::string(800, '0') + "e-1100",
+      "0." + std::string(40, '0') + "1234e-300",
+      "0." + std::string(60, '0') + "e-300",
+  };
+  for (const std::string& text : numbers) {
+    auto v = ParseJson(text);
+    // A value, or for a mantissa past the double range a clear error.
+    EXPECT_TRUE(v.ok() || v.status().code() == Status::Code::kInvalidArgument)
+        << v.status();
+  }
+  EXPECT_TRUE(ParseJson(numbers[1]).ok());
+  EXPECT_EQ(ToJson(*ParseJson("[4.9e-324,0.1,1.5e300]")).value(),
+            "[5e-324,0.1,1.5e300]");
+  auto v = ParseJson(numbers[0]);
+  ASSERT_TRUE(v->is_array());
+  // The fuzzer's input itself (unclosed) is an error, not a crash.
+  EXPECT_FALSE(ParseJson(numbers[0].substr(0, numbers[0].size() - 1)).ok());
+  EXPECT_EQ(v->as_array().size(), 2u);
+}
+
 }  // namespace
 }  // namespace zenml::core

@@ -135,7 +135,8 @@ ProcessResult Run(const std::vector<std::string>& argv,
         fds[i].fd = -1;
         --open_fds;
       } else {
-        (i == 0 ? result.out : result.err).append(buf, static_cast<size_t>(got));
+        (i == 0 ? result.out : result.err)
+            .append(buf, static_cast<size_t>(got));
       }
     }
   }

@@ -44,7 +44,8 @@ ProcessResult Run(const std::vector<std::string>& argv,
 class Child {
  public:
   // Starts argv; stdout is readable through ReadLine(); stderr is inherited.
-  Child(const std::vector<std::string>& argv, const ProcessOptions& options = {});
+  Child(const std::vector<std::string>& argv,
+        const ProcessOptions& options = {});
   ~Child();
   Child(const Child&) = delete;
   Child& operator=(const Child&) = delete;
@@ -55,7 +56,8 @@ class Child {
   std::optional<std::string> ReadLine(std::chrono::milliseconds timeout);
   void Kill(int sig);
   // Waits for exit; returns the wait status decoded like ProcessResult.
-  ProcessResult Wait(std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  ProcessResult Wait(
+      std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
  private:
   pid_t pid_ = -1;

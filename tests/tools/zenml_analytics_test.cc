@@ -274,6 +274,159 @@ TEST_F(ZenmlAnalyticsTest, OptOutOnACorruptConfigFailsAndLeavesItUntouched) {
     EXPECT_EQ(lines[0].rfind("zenml-analytics: ", 0), 0u);
     EXPECT_EQ(ReadFile(file()), corrupt);
   }
+  // opt-out's one line also says how to opt out anyway.
+  ProcessResult r = Run({"opt-out"});
+  EXPECT_NE(r.err.find("is not valid YAML"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("'zenml-analytics opt-out --force'"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("ZENML_ANALYTICS_OPT_IN=false"), std::string::npos)
+      << r.err;
+}
+
+// Hostile config.yaml files (issue 13), each with what the one-line error
+// says. All were measured to hang or take tens of seconds before the limits.
+struct Hostile {
+  std::string name;
+  std::string text;  // written to config.yaml
+  off_t grow_to;     // then truncate(2) to this size (sparse), if not 0
+  std::string why;
+};
+
+std::vector<Hostile> HostileConfigs() {
+  std::string bomb = "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n";
+  for (int i = 1; i <= 9; ++i) {
+    std::string prev = "*a" + std::to_string(i - 1);
+    bomb += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int j = 0; j < 9; ++j) bomb += (j ? ", " : "") + prev;
+    bomb += "]\n";
+  }
+  std::string many;
+  for (int i = 0; i < 6'000; ++i) many += "k" + std::to_string(i) + ": 1\n";
+  return {
+      {"alias bomb", bomb + "analytics_opt_in: true\n", 0, "aliases expanded"},
+      {"deep nesting",
+       "store: " + std::string(30'000, '[') + std::string(30'000, ']') + "\n",
+       0, "nests deeper"},
+      {"100 MB", "analytics_opt_in: true\n", 100'000'000, "larger than"},
+      {"many nodes", many, 0, "YAML nodes"},
+      {"not YAML", "store: {type: sql\n", 0, "not valid YAML"},
+  };
+}
+
+class HostileConfigTest : public ZenmlAnalyticsTest {
+ protected:
+  void WriteHostile(const Hostile& h) {
+    WriteConfig(h.text);
+    if (h.grow_to) {
+      ASSERT_EQ(::truncate(file().c_str(), h.grow_to), 0);
+    }
+  }
+};
+
+TEST_F(HostileConfigTest, AOneLineErrorInEveryCommand) {
+  for (const Hostile& h : HostileConfigs()) {
+    ASSERT_NO_FATAL_FAILURE(WriteHostile(h));
+    // Each must finish (the subprocess is killed after 60 s), with its code.
+    const std::vector<std::pair<std::vector<std::string>, int>> commands = {
+        {{"status"}, core::kExitOk},
+        {{"opt-in"}, core::kExitConfig},
+        {{"opt-out"}, core::kExitConfig},
+        {{"track", "Pipeline run"}, core::kExitConfig},
+    };
+    for (const auto& [args, code] : commands) {
+      ProcessResult r = Run(args);
+      EXPECT_FALSE(r.timed_out) << h.name << " " << args[0];
+      EXPECT_EQ(r.exit_code, code) << h.name << " " << args[0] << r.err;
+      auto lines = Lines(r.err);
+      ASSERT_EQ(lines.size(), 1u) << h.name << " " << args[0] << r.err;
+      EXPECT_NE(lines[0].find(h.why), std::string::npos) << lines[0];
+      EXPECT_NE(lines[0].find(file().string()), std::string::npos) << lines[0];
+    }
+    if (!h.grow_to) {
+      EXPECT_EQ(ReadFile(file()), h.text) << h.name;
+    }
+    std::filesystem::remove_all(dir());
+  }
+}
+
+TEST_F(HostileConfigTest, OptOutForceMovesItAsideAndOptsOut) {
+  for (const Hostile& h : HostileConfigs()) {
+    ASSERT_NO_FATAL_FAILURE(WriteHostile(h));
+    ASSERT_EQ(::chmod(file().c_str(), 0644), 0);
+    ProcessResult r = Run({"opt-out", "--force"});
+    ASSERT_EQ(r.exit_code, 0) << h.name << r.err;
+    EXPECT_EQ(r.err, "") << h.name;
+    EXPECT_NE(r.out.find("Moved the unreadable config.yaml to "),
+              std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("Opted out"), std::string::npos) << r.out;
+    // A fresh config that opts out, and no user_id.
+    EXPECT_EQ(ReadFile(file()), "analytics_opt_in: false\n") << h.name;
+    // The old file, whole, in one private backup beside it.
+    std::vector<std::filesystem::path> backups;
+    for (const auto& e : std::filesystem::directory_iterator(dir())) {
+      if (e.path().filename().string().rfind("config.yaml.bak-", 0) == 0) {
+        backups.push_back(e.path());
+      }
+    }
+    ASSERT_EQ(backups.size(), 1u) << h.name;
+    EXPECT_NE(r.out.find(backups[0].string()), std::string::npos) << r.out;
+    struct stat st;
+    ASSERT_EQ(::stat(backups[0].c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << h.name;
+    if (h.grow_to) {
+      EXPECT_EQ(st.st_size, h.grow_to);
+    } else {
+      EXPECT_EQ(ReadFile(backups[0]), h.text) << h.name;
+    }
+    r = Run({"status"});
+    EXPECT_NE(r.out.find("Analytics:     opted out"), std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("Decided by:    config.yaml"), std::string::npos);
+    std::filesystem::remove_all(dir());
+  }
+}
+
+TEST_F(ZenmlAnalyticsTest, OptOutForceOnAReadableConfigIsAPlainOptOut) {
+  WriteConfig(kZenmlConfig);
+  ProcessResult r = Run({"opt-out", "--force"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find("Moved"), std::string::npos) << r.out;
+  YAML::Node after = YAML::LoadFile(file().string());
+  EXPECT_FALSE(after["analytics_opt_in"].as<bool>());
+  EXPECT_EQ(after["user_id"].as<std::string>(),
+            "7c8e3b5a-1d2f-4a6b-9c0d-1e2f3a4b5c6d");
+  size_t files = 0;
+  for ([[maybe_unused]] const auto& e :
+       std::filesystem::directory_iterator(dir())) {
+    ++files;
+  }
+  EXPECT_EQ(files, 1u);  // config.yaml, no backup
+}
+
+TEST_F(ZenmlAnalyticsTest, OptOutForceReplacesADirectoryNamedConfigYaml) {
+  std::filesystem::create_directories(file() / "inside");
+  ProcessResult r = Run({"opt-out"});
+  EXPECT_EQ(r.exit_code, core::kExitIoErr) << r.err;
+  EXPECT_NE(r.err.find("--force"), std::string::npos) << r.err;
+  r = Run({"opt-out", "--force"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadFile(file()), "analytics_opt_in: false\n");
+}
+
+TEST_F(HostileConfigTest, TheEnvironmentStillOptsOut) {
+  for (const Hostile& h : HostileConfigs()) {
+    ASSERT_NO_FATAL_FAILURE(WriteHostile(h));
+    ProcessResult r =
+        Run({"track", "Pipeline run"}, {{"ZENML_ANALYTICS_OPT_IN", "false"}});
+    EXPECT_EQ(r.exit_code, 0) << h.name << r.err;
+    EXPECT_FALSE(std::filesystem::exists(dir() / "analytics")) << h.name;
+    r = Run({"status", "--json"}, {{"ZENML_ANALYTICS_OPT_IN", "false"}});
+    auto json = core::ParseJson(r.out);
+    ASSERT_TRUE(json.ok()) << r.out;
+    EXPECT_FALSE(json->Find("opted_in")->as_bool());
+    std::filesystem::remove_all(dir());
+  }
 }
 
 TEST_F(ZenmlAnalyticsTest, NoConfigDirIsAConfigurationError) {

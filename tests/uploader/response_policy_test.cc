@@ -126,6 +126,23 @@ TEST(ResponsePolicyTest, RetryAfterAcceptsSecondsAndHttpDates) {
   EXPECT_EQ(ParseRetryAfter("", kNow), std::nullopt);
 }
 
+// Found by fuzz_response (docs/FUZZING.md): a 5-digit year overflowed the
+// nanosecond clock (undefined behaviour; UBSan reported it).
+TEST(ResponsePolicyTest, RetryAfterDatesOutsideFourDigitYearsAreIgnored) {
+  EXPECT_EQ(ParseRetryAfter("Wed, 21 Oct 20157 0:28:00 GMT", kNow),
+            std::nullopt);
+  EXPECT_EQ(ParseRetryAfter("Wed, 21 Oct -2015 00:28:00 GMT", kNow),
+            std::nullopt);
+  EXPECT_EQ(ParseRetryAfter("Wed, 21 Oct 2015 -1:28:00 GMT", kNow),
+            std::nullopt);
+  // A far but 4-digit year is a long wait, which DecideResponse caps.
+  EXPECT_GT(ParseRetryAfter("Fri, 31 Dec 9999 23:59:59 GMT", kNow),
+            seconds(100LL * 365 * 24 * 3600));
+  EXPECT_EQ(ParseRetryAfter("Thu, 01 Jan 2026 00:01:30 GMT",
+                            kNow + std::chrono::milliseconds(500)),
+            seconds(90));
+}
+
 TEST(ResponsePolicyTest, ReasonIsTheServerBodyOnOneShortLine) {
   ResponseDecision d = DecideResponse(
       Answer(400, "Exceed payload\nlimit\r\n" + std::string(500, 'x')), 1,

@@ -55,9 +55,13 @@ class OptOutCommand final : public Command {
   explicit OptOutCommand(const Registry& registry) : registry_(registry) {}
 
   CLI::App* Add(CLI::App& app) override {
-    return app.add_subcommand(
+    CLI::App* sub = app.add_subcommand(
         "opt-out",
         "Stop anonymous usage analytics (sets analytics_opt_in: false)");
+    sub->add_flag("--force", force_,
+                  "If config.yaml cannot be read, move it to "
+                  "config.yaml.bak-<time> and write a fresh one");
+    return sub;
   }
 
   int Run(const Io& io) override {
@@ -65,8 +69,16 @@ class OptOutCommand final : public Command {
     auto dir = ConfigDirOrReport(io, &exit);
     if (!dir.ok()) return exit;
     // Never creates a user_id: an opted-out user needs none.
-    if (core::Status s = core::SetOptIn(*dir, false); !s.ok()) {
-      return ReportError(io, s);
+    if (force_) {
+      auto backup = core::ForceOptOut(*dir);
+      if (!backup.ok()) return ReportOptOutFailure(io, backup.status());
+      if (backup->has_value()) {
+        io.out << fmt::format(
+            "Moved the unreadable config.yaml to {} and wrote a fresh one.\n",
+            (*backup)->string());
+      }
+    } else if (core::Status s = core::SetOptIn(*dir, false); !s.ok()) {
+      return ReportOptOutFailure(io, s);
     }
     io.out << "Opted out of anonymous usage analytics: nothing more will be "
               "recorded or sent.\n";
@@ -80,6 +92,19 @@ class OptOutCommand final : public Command {
   }
 
  private:
+  // One line: what is wrong, then the two ways that still opt out.
+  int ReportOptOutFailure(const Io& io, const core::Status& s) const {
+    const char* force =
+        force_ ? ""
+               : "run 'zenml-analytics opt-out --force' (keeps a backup) "
+                 "or ";
+    return ReportError(
+        io, core::Status(s.code(), fmt::format("{}; to opt out anyway, {}set "
+                                               "ZENML_ANALYTICS_OPT_IN=false",
+                                               s.message(), force)));
+  }
+
+  bool force_ = false;
   const Registry& registry_;
 };
 
