@@ -25,6 +25,7 @@
 #include <system_error>
 #include <utility>
 
+#include "spool/bounds.h"
 #include "spool/keys.h"
 #include "spool/log_tail.h"
 
@@ -291,6 +292,23 @@ struct Meta {
   uint64_t write_errors = 0;
   uint64_t deletes_since_compact = 0;
   std::map<std::string, uint64_t> dropped;  // by DropReasonName
+  // The stored bounds; unset: never stored (SpoolLimits' default holds).
+  std::optional<uint64_t> limit_max_events;
+  std::optional<uint64_t> limit_max_bytes;
+  std::optional<uint64_t> limit_max_age_s;
+  uint64_t repairs = 0;
+  uint64_t loss_unknown = 0;  // 1: some repair lost an unknown number
+
+  SpoolLimits Limits() const {
+    SpoolLimits l;
+    if (limit_max_events) l.max_events = *limit_max_events;
+    if (limit_max_bytes) l.max_bytes = *limit_max_bytes;
+    if (limit_max_age_s) {
+      l.max_age = std::chrono::seconds(static_cast<int64_t>(
+          std::min<uint64_t>(*limit_max_age_s, INT64_MAX)));
+    }
+    return l;
+  }
 };
 
 // One open database per (env, path) in this process; see the registry below.
@@ -342,6 +360,18 @@ uint64_t GetMetaInt(leveldb::DB* db, std::string_view key, uint64_t fallback,
   return DecodeFixed64BE(value).value_or(fallback);
 }
 
+std::optional<uint64_t> GetMetaOpt(leveldb::DB* db, std::string_view key,
+                                   Status* status) {
+  std::string value;
+  leveldb::Status s = db->Get(leveldb::ReadOptions(), ToSlice(key), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  if (!s.ok()) {
+    *status = FromLevelDb(s, "reading metadata");
+    return std::nullopt;
+  }
+  return DecodeFixed64BE(value);
+}
+
 void PutMetaInt(leveldb::WriteBatch* batch, std::string_view key,
                 uint64_t value) {
   batch->Put(ToSlice(key), EncodeFixed64BE(value));
@@ -359,6 +389,11 @@ Status LoadMeta(leveldb::DB* db, Meta* meta) {
   m.write_errors = GetMetaInt(db, kMetaWriteErrors, 0, &status);
   m.deletes_since_compact =
       GetMetaInt(db, kMetaDeletesSinceCompact, 0, &status);
+  m.limit_max_events = GetMetaOpt(db, kMetaLimitMaxEvents, &status);
+  m.limit_max_bytes = GetMetaOpt(db, kMetaLimitMaxBytes, &status);
+  m.limit_max_age_s = GetMetaOpt(db, kMetaLimitMaxAgeS, &status);
+  m.repairs = GetMetaInt(db, kMetaRepairs, 0, &status);
+  m.loss_unknown = GetMetaInt(db, kMetaLossUnknown, 0, &status);
   ZENML_TRY(status);
   std::unique_ptr<leveldb::Iterator> it(
       db->NewIterator(leveldb::ReadOptions()));
@@ -390,6 +425,19 @@ void PutMetaChanges(leveldb::WriteBatch* batch, const Meta& m,
   put(kMetaWriteErrors, m.write_errors, o.write_errors);
   put(kMetaDeletesSinceCompact, m.deletes_since_compact,
       o.deletes_since_compact);
+  auto put_opt = [&](std::string_view key, const std::optional<uint64_t>& now,
+                     const std::optional<uint64_t>& before) {
+    if (now && (old == nullptr || now != before)) PutMetaInt(batch, key, *now);
+  };
+  put_opt(kMetaLimitMaxEvents, m.limit_max_events, o.limit_max_events);
+  put_opt(kMetaLimitMaxBytes, m.limit_max_bytes, o.limit_max_bytes);
+  put_opt(kMetaLimitMaxAgeS, m.limit_max_age_s, o.limit_max_age_s);
+  if (old == nullptr || m.repairs != o.repairs) {
+    PutMetaInt(batch, kMetaRepairs, m.repairs);
+  }
+  if (old == nullptr || m.loss_unknown != o.loss_unknown) {
+    PutMetaInt(batch, kMetaLossUnknown, m.loss_unknown);
+  }
   for (const auto& [name, value] : m.dropped) {
     auto it = o.dropped.find(name);
     if (old == nullptr || it == o.dropped.end() || it->second != value) {
@@ -700,9 +748,6 @@ class Spool::Impl {
         /*create=*/false,
         [&](SharedDb& s) -> Status {
           out.clear();
-          // The age bound holds even when nobody appends.
-          leveldb::WriteBatch batch;
-          ZENML_TRY(AppendLocked(s, {}, &batch));
           if (max_count == 0) return Status::OK();
           // Only readers that walk the spool pay for this, never a writer
           // (a tracking process must not spend seconds compacting).
@@ -900,7 +945,7 @@ class Spool::Impl {
           }
           return FromLevelDb(it->status(), "reading dead letters");
         },
-        &absent);
+        &absent, /*ingest=*/false);
     ZENML_TRY(run_status);
     return out;
   }
@@ -919,6 +964,9 @@ class Spool::Impl {
           stats.dropped = m.dropped;
           stats.write_errors = m.write_errors + s.pending_write_errors;
           stats.format_version = m.format_version;
+          stats.limits = m.Limits();
+          stats.repairs = m.repairs;
+          stats.corruption_loss_unknown = m.loss_unknown != 0;
           std::string value;
           leveldb::Status g = s.db->Get(leveldb::ReadOptions(),
                                         ToSlice(kMetaLastUpload), &value);
@@ -938,7 +986,7 @@ class Spool::Impl {
           }
           return Status::OK();
         },
-        &absent);
+        &absent, /*ingest=*/false);
     ZENML_TRY(run_status);
     if (absent) {
       stats.next_seq = 1;
@@ -946,7 +994,7 @@ class Spool::Impl {
       if (shared_ != nullptr)
         stats.write_errors = shared_->pending_write_errors;
     }
-    stats.inbox_files = InboxFiles().size();
+    stats.inbox_files = InboxFiles(/*remove_stale=*/false).size();
     return stats;
   }
 
@@ -977,6 +1025,9 @@ class Spool::Impl {
           deleted = s.meta.count;
           Meta m;
           m.next_seq = s.meta.next_seq;  // sequences never go back
+          m.limit_max_events = s.meta.limit_max_events;  // policy, not data
+          m.limit_max_bytes = s.meta.limit_max_bytes;
+          m.limit_max_age_s = s.meta.limit_max_age_s;
           m.first_seq = m.next_seq;
           PutMetaChanges(&batch, m, nullptr);
           ZENML_TRY(WriteLocked(s, &batch));
@@ -985,11 +1036,19 @@ class Spool::Impl {
           s.db->CompactRange(nullptr, nullptr);
           return Status::OK();
         },
-        &absent);
+        &absent, /*ingest=*/false);
     ZENML_TRY(run_status);
-    // With no database there can be no inbox worth keeping either.
+    // With no database there can be no inbox worth keeping either. Its
+    // events are deleted unread (not ingested), but counted.
     for (const std::string& name : InboxFiles()) {
-      SharedEnv()->RemoveFile(inbox_path_ + "/" + name);
+      const std::string path = inbox_path_ + "/" + name;
+      std::string data;
+      std::vector<PendingEvent> events;
+      if (ReadWholeFile(SharedEnv(), path, &data).ok() &&
+          DecodeInbox(data, &events)) {
+        deleted += events.size();
+      }
+      SharedEnv()->RemoveFile(path);
     }
     return deleted;
   }
@@ -1014,7 +1073,7 @@ class Spool::Impl {
   Status Hold() {
     SharedDb& s = Shared();
     std::lock_guard<std::mutex> lock(s.mu);
-    if (!s.db) ZENML_TRY(OpenLocked(s, /*create=*/true));
+    if (!s.db) ZENML_TRY(OpenLocked(s, /*create=*/true, /*writes=*/true));
     s.holds++;
     my_holds_++;
     return Status::OK();
@@ -1055,27 +1114,30 @@ class Spool::Impl {
   // taken, the database open (opened here and closed after unless held) and
   // the inbox ingested. Without `create`, a spool that does not exist yet is
   // not created: `*absent` is set and `fn` is not run. A Corruption from `fn`
-  // repairs the database and runs `fn` once more.
-  Status Run(bool create, const Fn& fn, bool* absent) {
+  // repairs the database and runs `fn` once more. Without `ingest` (a read)
+  // the inbox is left alone and nothing but a repair writes.
+  Status Run(bool create, const Fn& fn, bool* absent, bool ingest = true) {
     if (absent != nullptr) *absent = false;
     SharedDb& s = Shared();
     std::lock_guard<std::mutex> lock(s.mu);
     Status st;
     if (!s.db) {
-      st = OpenLocked(s, create);
+      st = OpenLocked(s, create, /*writes=*/ingest);
       if (st.code() == Status::Code::kNotFound && !create &&
           absent != nullptr) {
         *absent = true;
         return Status::OK();
       }
     }
-    if (st.ok()) st = IngestInboxLocked(s);
+    if (st.ok() && ingest) st = IngestInboxLocked(s);
     if (st.ok()) st = fn(s);
     if (st.code() == Status::Code::kCorruption && s.db) {
       const uint64_t known_count = s.meta.count;
       s.db.reset();
       st = RepairLocked(s);
-      if (st.ok()) st = OpenLocked(s, /*create=*/false, known_count);
+      if (st.ok()) {
+        st = OpenLocked(s, /*create=*/false, /*writes=*/ingest, known_count);
+      }
       if (st.ok()) st = fn(s);
     }
     // LevelDB keeps a failed write's error for the life of the handle; close
@@ -1131,7 +1193,8 @@ class Spool::Impl {
   // Opens the database (retrying the lock until lock_wait), repairing it if
   // Open reports corruption. `known_count` is the event count this process
   // last saw, when it had the database open at the moment damage was found.
-  Status OpenLocked(SharedDb& s, bool create,
+  // Without `writes` (a read) stale inbox markers are left for a writer.
+  Status OpenLocked(SharedDb& s, bool create, bool writes,
                     std::optional<uint64_t> known_count = std::nullopt) {
     ZENML_TRY(PrepareDirs(create));
     if (!create && !s.env->FileExists(db_path_ + "/CURRENT")) {
@@ -1180,7 +1243,7 @@ class Spool::Impl {
       st = WriteLocked(s, &batch);
     }
     if (st.ok() && repaired) st = RecountLocked(s, known_count.value_or(0));
-    if (st.ok()) st = SweepMarkersLocked(s);
+    if (st.ok() && writes) st = SweepMarkersLocked(s);
     if (!st.ok()) s.db.reset();
     return st;
   }
@@ -1347,8 +1410,8 @@ class Spool::Impl {
 
   // The inbox files ready for ingestion, oldest first. Temporary files a
   // killed writer left behind (older than an hour, so never one being
-  // written) are removed on the way.
-  std::vector<std::string> InboxFiles() {
+  // written) are removed on the way if `remove_stale`.
+  std::vector<std::string> InboxFiles(bool remove_stale = true) {
     std::vector<std::string> children, out;
     if (!SharedEnv()->GetChildren(inbox_path_, &children).ok()) return out;
     const auto stale_before =
@@ -1356,7 +1419,7 @@ class Spool::Impl {
     for (std::string& name : children) {
       if (name.ends_with(kInboxSuffix) && !name.starts_with(".")) {
         out.push_back(std::move(name));
-      } else if (name.starts_with(kInboxTmpPrefix)) {
+      } else if (remove_stale && name.starts_with(kInboxTmpPrefix)) {
         const std::string path = inbox_path_ + "/" + name;
         struct stat st {};
         if (::stat(path.c_str(), &st) == 0 &&
@@ -1457,76 +1520,92 @@ class Spool::Impl {
   }
 
   // The append transaction: `events` get consecutive sequences; the bounds
-  // drop the oldest (database head first, then the oldest new ones); the
-  // counters go in the same batch as the events, plus whatever the caller
-  // put in `batch` (inbox markers). Writes nothing if nothing changes.
+  // (ApplyBounds, with the limits this Spool's options set or the spool
+  // stored) drop the oldest; the counters, and the limits this writer sets if
+  // they differ from the stored ones, go in the same batch as the events,
+  // plus whatever the caller put in `batch` (inbox markers). Writes nothing
+  // if nothing changes. Steady state: one head event read, as before.
   Status AppendLocked(SharedDb& s, std::span<const NewEvent> events,
                       leveldb::WriteBatch* batch) {
     Meta m = s.meta;
-    const int64_t cutoff =
-        ToMs(clock_->Now()) -
-        std::chrono::duration_cast<std::chrono::milliseconds>(options_.max_age)
-            .count();
-    uint64_t count = m.count + events.size();
-    uint64_t bytes = m.bytes;
-    for (const NewEvent& e : events) bytes += e.json.size();
-    auto drop = [&](DropReason why, uint64_t size) {
-      m.dropped[std::string(DropReasonName(why))]++;
-      count = count > 0 ? count - 1 : 0;
-      bytes = bytes >= size ? bytes - size : 0;
-      m.deletes_since_compact++;
-    };
-    auto over = [&](int64_t time_ms) -> std::optional<DropReason> {
-      if (time_ms < cutoff) return DropReason::kMaxAge;
-      if (count > options_.max_events) return DropReason::kMaxEvents;
-      if (bytes > options_.max_bytes) return DropReason::kMaxBytes;
-      return std::nullopt;
-    };
-
-    bool head_exhausted = m.count == 0;
-    if (!head_exhausted) {
-      std::unique_ptr<leveldb::Iterator> it(
-          s.db->NewIterator(leveldb::ReadOptions()));
-      for (it->Seek(EventKey(m.first_seq));; it->Next()) {
-        if (!it->Valid() || !ToView(it->key()).starts_with(kEventPrefix)) {
-          head_exhausted = true;
-          break;
-        }
-        auto seq = DecodeSeqKey(ToView(it->key()), kEventPrefix);
-        auto v = DecodeEventValue(ToView(it->value()));
-        const int64_t time_ms = v ? v->append_time_ms : 0;
-        auto why = over(time_ms);
-        if (!why) break;
-        batch->Delete(it->key());
-        drop(*why, v ? v->json.size() : 0);
-        if (seq) m.first_seq = *seq + 1;
-      }
-      ZENML_TRY(FromLevelDb(it->status(), "reading the oldest events"));
+    if (options_.max_events) m.limit_max_events = *options_.max_events;
+    if (options_.max_bytes) m.limit_max_bytes = *options_.max_bytes;
+    if (options_.max_age) {
+      m.limit_max_age_s = static_cast<uint64_t>(
+          std::max<int64_t>(0, options_.max_age->count()));
     }
-    if (head_exhausted) m.first_seq = std::max(m.first_seq, m.next_seq);
+    const SpoolLimits limits = m.Limits();
+    const int64_t now_ms = ToMs(clock_->Now());
+    std::vector<BoundsEvent> incoming;
+    incoming.reserve(events.size());
+    for (const NewEvent& e : events) {
+      incoming.push_back({e.time_ms, e.json.size()});
+    }
+
+    // The head, read a growing chunk at a time until the bounds are met.
+    std::vector<BoundsEvent> head;
+    std::vector<std::string> head_keys;
+    std::vector<uint64_t> head_seqs;  // 0: undecodable key
+    BoundsDrops drops;
+    std::unique_ptr<leveldb::Iterator> it;
+    bool head_is_all = m.count == 0;
+    size_t want = 1;
+    for (;;) {
+      if (!head_is_all) {
+        if (!it) {
+          it.reset(s.db->NewIterator(leveldb::ReadOptions()));
+          it->Seek(EventKey(m.first_seq));
+        }
+        while (head.size() < want) {
+          if (!it->Valid() || !ToView(it->key()).starts_with(kEventPrefix)) {
+            ZENML_TRY(FromLevelDb(it->status(), "reading the oldest events"));
+            head_is_all = true;
+            break;
+          }
+          auto v = DecodeEventValue(ToView(it->value()));
+          head.push_back({v ? v->append_time_ms : 0, v ? v->json.size() : 0});
+          head_keys.emplace_back(ToView(it->key()));
+          head_seqs.push_back(
+              DecodeSeqKey(ToView(it->key()), kEventPrefix).value_or(0));
+          it->Next();
+        }
+      }
+      drops = ApplyBounds({m.count, m.bytes}, head, head_is_all, incoming,
+                          now_ms, limits);
+      if (!drops.needs_more_head) break;
+      want *= 4;
+    }
+    it.reset();
+
+    for (size_t i = 0; i < drops.head; ++i) {
+      batch->Delete(head_keys[i]);
+      if (head_seqs[i] != 0) m.first_seq = head_seqs[i] + 1;
+    }
+    uint64_t dropped_total = 0;
+    for (DropReason why :
+         {DropReason::kMaxEvents, DropReason::kMaxBytes, DropReason::kMaxAge}) {
+      const uint64_t n = drops.by_reason[static_cast<int>(why)];
+      if (n > 0) m.dropped[std::string(DropReasonName(why))] += n;
+      dropped_total += n;
+    }
+    m.deletes_since_compact += dropped_total;
+    if (head_is_all && drops.head == head.size()) {
+      m.first_seq = std::max(m.first_seq, m.next_seq);
+    }
 
     uint64_t seq = m.next_seq;
     std::string value;
-    for (const NewEvent& e : events) {
-      std::optional<DropReason> why;
-      if (e.time_ms < cutoff) {
-        why = DropReason::kMaxAge;
-      } else if (head_exhausted) {
-        why = over(e.time_ms);
-      }
-      if (why) {
-        drop(*why, e.json.size());
-        continue;
-      }
+    for (size_t i = 0; i < events.size(); ++i) {
+      if (drops.incoming[i]) continue;
       value.clear();
-      AppendEventValue(e.time_ms, e.json, &value);
+      AppendEventValue(events[i].time_ms, events[i].json, &value);
       batch->Put(EventKey(seq++), value);
     }
     // Events dropped from the new ones were never counted in, so the head
     // must not point past a kept one.
     m.next_seq = seq;
-    m.count = count;
-    m.bytes = bytes;
+    m.count = drops.count;
+    m.bytes = drops.bytes;
     if (m.count == 0) m.first_seq = m.next_seq;
     return CommitMeta(s, m, batch);
   }
