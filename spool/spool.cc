@@ -21,6 +21,7 @@
 #include <functional>
 #include <mutex>
 #include <random>
+#include <set>
 #include <span>
 #include <system_error>
 #include <utility>
@@ -28,6 +29,7 @@
 #include "spool/bounds.h"
 #include "spool/keys.h"
 #include "spool/log_tail.h"
+#include "spool/repair.h"
 
 namespace zenml::spool {
 namespace {
@@ -297,7 +299,8 @@ struct Meta {
   std::optional<uint64_t> limit_max_bytes;
   std::optional<uint64_t> limit_max_age_s;
   uint64_t repairs = 0;
-  uint64_t loss_unknown = 0;  // 1: some repair lost an unknown number
+  uint64_t loss_unknown = 0;     // 1: some repair lost an unknown number
+  bool counters_present = true;  // c/count was found (false: rebuilt)
 
   SpoolLimits Limits() const {
     SpoolLimits l;
@@ -322,6 +325,8 @@ struct SharedDb {
   // Failed writes not yet persisted in c/write_errors (a failed write cannot
   // record itself; the next successful one does).
   uint64_t pending_write_errors = 0;
+  // What the last repair could account for; read by RecountLocked.
+  RepairReport repair;
 };
 
 // The process-wide registry: a second leveldb::DB::Open of a path already
@@ -394,6 +399,7 @@ Status LoadMeta(leveldb::DB* db, Meta* meta) {
   m.limit_max_age_s = GetMetaOpt(db, kMetaLimitMaxAgeS, &status);
   m.repairs = GetMetaInt(db, kMetaRepairs, 0, &status);
   m.loss_unknown = GetMetaInt(db, kMetaLossUnknown, 0, &status);
+  m.counters_present = GetMetaOpt(db, kMetaCount, &status).has_value();
   ZENML_TRY(status);
   std::unique_ptr<leveldb::Iterator> it(
       db->NewIterator(leveldb::ReadOptions()));
@@ -533,7 +539,12 @@ struct PendingEvent {
   std::string json;
 };
 
-bool DecodeInbox(std::string_view data, std::vector<PendingEvent>* out) {
+// Appends the events of inbox file `data` to `out`; true if the file is
+// whole. A damaged (cut short) file appends the events before the damage and
+// sets `*declared` to the count its header gives (0 if it has none).
+bool DecodeInbox(std::string_view data, std::vector<PendingEvent>* out,
+                 uint64_t* declared = nullptr) {
+  if (declared != nullptr) *declared = 0;
   if (!data.starts_with(kInboxMagic)) return false;
   size_t pos = kInboxMagic.size();
   auto read64 = [&](uint64_t* v) {
@@ -544,6 +555,7 @@ bool DecodeInbox(std::string_view data, std::vector<PendingEvent>* out) {
   };
   uint64_t count = 0;
   if (!read64(&count)) return false;
+  if (declared != nullptr) *declared = count;
   for (uint64_t i = 0; i < count; ++i) {
     uint64_t time_ms = 0, length = 0;
     if (!read64(&time_ms) || !read64(&length)) return false;
@@ -1197,14 +1209,23 @@ class Spool::Impl {
   Status OpenLocked(SharedDb& s, bool create, bool writes,
                     std::optional<uint64_t> known_count = std::nullopt) {
     ZENML_TRY(PrepareDirs(create));
-    if (!create && !s.env->FileExists(db_path_ + "/CURRENT")) {
-      return Status::NotFound("spool: no spool yet");
-    }
     OpenInfoLog(s);
+    bool repaired = known_count.has_value();
+    if (!s.env->FileExists(db_path_ + "/CURRENT")) {
+      // Without CURRENT, LevelDB would create a fresh database over the old
+      // tables and logs and then delete them as obsolete: every event lost.
+      // A directory that still holds them is repaired instead.
+      if (!HasDatabaseFiles(s.env.get(), db_path_)) {
+        if (!create) return Status::NotFound("spool: no spool yet");
+      } else if (!repaired) {
+        LogLine(s.logger.get(), "spool: CURRENT is missing; repairing");
+        repaired = true;
+        ZENML_TRY(RepairLocked(s));
+      }
+    }
     leveldb::Options o = BaseOptions(s);
     o.create_if_missing = create;
     LockBackoff backoff(clock_, options_.lock_wait);
-    bool repaired = known_count.has_value();
     for (;;) {
       o.reuse_logs =
           kReuseLogs && DatabaseLogTailsComplete(s.env.get(), db_path_);
@@ -1220,7 +1241,10 @@ class Spool::Impl {
             fmt::format("spool: another process held {} for longer than {} ms",
                         db_path_, options_.lock_wait.count()));
       }
-      if (ls.IsCorruption() && !repaired) {
+      // Corruption (LevelDB reports a MANIFEST that CURRENT names but that
+      // is missing as Corruption too): repair once. Never on an I/O error:
+      // RepairDB under a failing disk archives the logs it cannot convert.
+      if (!repaired && ls.IsCorruption()) {
         repaired = true;
         ZENML_TRY(RepairLocked(s));
         continue;
@@ -1229,6 +1253,14 @@ class Spool::Impl {
     }
     Status st = MigrateFormatOneLocked(s);
     if (st.ok()) st = LoadMeta(s.db.get(), &s.meta);
+    if (st.code() == Status::Code::kCorruption && !repaired) {
+      // A damaged table under the metadata: repair, then open again (the
+      // metadata is rebuilt from the e/ keys by RecountLocked).
+      s.db.reset();
+      LogLine(s.logger.get(), "spool: metadata unreadable; repairing");
+      ZENML_TRY(RepairLocked(s));
+      return OpenLocked(s, /*create=*/false, writes, s.meta.count);
+    }
     if (st.ok() && s.meta.format_version > kFormatVersion) {
       st = Status::FailedPrecondition(fmt::format(
           "spool: {} has format version {}, newer than this program's {}",
@@ -1332,8 +1364,10 @@ class Spool::Impl {
       return FromLevelDb(ls, "locking for repair");
     }
     leveldb::Options o = BaseOptions(s);
-    leveldb::Status rs = leveldb::RepairDB(db_path_, o);
+    s.repair = RepairReport();
+    leveldb::Status rs = RepairDatabase(db_path_, o, &s.repair);
     s.env->UnlockFile(file_lock);
+    SyncDir(db_path_);
     return FromLevelDb(rs, "repairing " + db_path_);
   }
 
@@ -1344,6 +1378,8 @@ class Spool::Impl {
     leveldb::WriteBatch batch;
     uint64_t count = 0, bytes = 0, dead = 0, max_seq = 0;
     std::optional<uint64_t> min_seq;
+    const std::set<uint64_t>& live = s.repair.log_live_events;
+    uint64_t live_found = 0;
     std::unique_ptr<leveldb::Iterator> it(
         s.db->NewIterator(leveldb::ReadOptions()));
     for (it->Seek(ToSlice(kEventPrefix));
@@ -1359,20 +1395,42 @@ class Spool::Impl {
       bytes += v->json.size();
       if (!min_seq) min_seq = *seq;
       max_seq = std::max(max_seq, *seq);
+      if (live.contains(*seq)) live_found++;
     }
     for (it->Seek(ToSlice(kDeadLetterPrefix));
          it->Valid() && ToView(it->key()).starts_with(kDeadLetterPrefix);
          it->Next()) {
       if (auto seq = DecodeSeqKey(ToView(it->key()), kDeadLetterPrefix)) {
         dead++;
+        if (live.contains(*seq)) live_found++;
         max_seq = std::max(max_seq, *seq);
       }
     }
     ZENML_TRY(FromLevelDb(it->status(), "recounting after repair"));
+    // Two lower bounds of the loss, of which the larger is counted: the
+    // count the metadata (or this process) last knew minus what survived,
+    // and the events the logs held (RepairReport) that are gone now.
     const uint64_t expected = std::max(m.count, known_count);
-    const uint64_t lost = expected > count ? expected - count : 0;
+    uint64_t lost = expected > count ? expected - count : 0;
+    // Sequences of lost events are never given out again.
+    if (!live.empty()) max_seq = std::max(max_seq, *live.rbegin());
+    const uint64_t lost_from_logs =
+        live.size() > live_found ? live.size() - live_found : 0;
+    lost = std::max(lost, lost_from_logs);
     if (lost > 0)
       m.dropped[std::string(DropReasonName(DropReason::kCorruption))] += lost;
+    // What nothing can count: a table dropped or cut short by RepairDB, a log
+    // that could not be scanned, counters that had to be rebuilt while
+    // events were there.
+    const bool unknown = s.repair.tables_damaged || s.repair.scan_failed ||
+                         (!m.counters_present && (count > 0 || dead > 0));
+    if (unknown) m.loss_unknown = 1;
+    m.repairs++;
+    LogLine(s.logger.get(), "spool: repaired: %llu events kept, %llu lost%s",
+            static_cast<unsigned long long>(count),
+            static_cast<unsigned long long>(lost),
+            unknown ? ", and an unknown number more" : "");
+    s.repair = RepairReport();
     m.count = count;
     m.bytes = bytes;
     m.dead_letters = dead;
@@ -1443,6 +1501,8 @@ class Spool::Impl {
     std::vector<std::string> fresh, done;
     std::vector<PendingEvent> owned;
     std::string value;
+    uint64_t lost = 0;
+    bool lost_unknown = false;
     for (const std::string& name : names) {
       const std::string marker = InboxMarkerKey(name);
       leveldb::Status g = s.db->Get(leveldb::ReadOptions(), marker, &value);
@@ -1453,21 +1513,33 @@ class Spool::Impl {
       if (!g.IsNotFound()) return FromLevelDb(g, "reading an inbox marker");
       std::string data;
       const std::string path = inbox_path_ + "/" + name;
-      if (!ReadWholeFile(s.env.get(), path, &data).ok() ||
-          !DecodeInbox(data, &owned)) {
-        // Not ours or damaged: keep it aside for a human, never loop on it.
+      if (!ReadWholeFile(s.env.get(), path, &data).ok()) {
+        // Unreadable: keep it aside for a human, never loop on it.
         s.env->RenameFile(path, path + ".bad");
+        lost_unknown = true;
         continue;
+      }
+      const size_t before = owned.size();
+      uint64_t declared = 0;
+      if (!DecodeInbox(data, &owned, &declared)) {
+        // Damaged (files are renamed into place whole, so only damage cuts
+        // one): what is whole is ingested, the rest counted as corruption,
+        // or as an unknown loss if not even the header says how many.
+        const uint64_t salvaged = owned.size() - before;
+        if (declared > salvaged) lost += declared - salvaged;
+        if (declared == 0) lost_unknown = true;
+        LogLine(s.logger.get(), "spool: inbox file %s damaged: %llu kept",
+                name.c_str(), static_cast<unsigned long long>(salvaged));
       }
       fresh.push_back(name);
     }
-    if (!fresh.empty()) {
+    if (!fresh.empty() || lost_unknown) {
       std::vector<NewEvent> events;
       events.reserve(owned.size());
       for (const PendingEvent& e : owned) events.push_back({e.time_ms, e.json});
       leveldb::WriteBatch batch;
       for (const std::string& name : fresh) batch.Put(InboxMarkerKey(name), "");
-      ZENML_TRY(AppendLocked(s, events, &batch));
+      ZENML_TRY(AppendLocked(s, events, &batch, lost, lost_unknown));
 #ifdef ZENML_SPOOL_TEST_HOOKS
       // Test builds only: die between the batch and the unlink.
       if (const char* v = std::getenv("ZENML_SPOOL_TEST_CRASH_AFTER_INGEST");
@@ -1525,9 +1597,17 @@ class Spool::Impl {
   // they differ from the stored ones, go in the same batch as the events,
   // plus whatever the caller put in `batch` (inbox markers). Writes nothing
   // if nothing changes. Steady state: one head event read, as before.
+  // `corrupt_lost`/`loss_unknown`: damage found in what enters (an inbox
+  // file cut short), counted in the same batch.
   Status AppendLocked(SharedDb& s, std::span<const NewEvent> events,
-                      leveldb::WriteBatch* batch) {
+                      leveldb::WriteBatch* batch, uint64_t corrupt_lost = 0,
+                      bool loss_unknown = false) {
     Meta m = s.meta;
+    if (corrupt_lost > 0) {
+      m.dropped[std::string(DropReasonName(DropReason::kCorruption))] +=
+          corrupt_lost;
+    }
+    if (loss_unknown) m.loss_unknown = 1;
     if (options_.max_events) m.limit_max_events = *options_.max_events;
     if (options_.max_bytes) m.limit_max_bytes = *options_.max_bytes;
     if (options_.max_age) {
