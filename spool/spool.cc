@@ -1226,9 +1226,17 @@ class Spool::Impl {
     leveldb::Options o = BaseOptions(s);
     o.create_if_missing = create;
     LockBackoff backoff(clock_, options_.lock_wait);
+    LogTailDamage tail;
     for (;;) {
-      o.reuse_logs =
-          kReuseLogs && DatabaseLogTailsComplete(s.env.get(), db_path_);
+      const bool tails_complete =
+          DatabaseLogTailsComplete(s.env.get(), db_path_);
+      o.reuse_logs = kReuseLogs && tails_complete;
+      if (!tails_complete) {
+        // Rare (a crash mid-write, or damage): look closer before LevelDB
+        // drops the bad tail (log_tail.h).
+        const std::string log = NewestLogFile(s.env.get(), db_path_);
+        if (!log.empty()) tail = FindLogTailDamage(s.env.get(), log);
+      }
       leveldb::DB* raw = nullptr;
       leveldb::Status ls = leveldb::DB::Open(o, db_path_, &raw);
       if (ls.ok()) {
@@ -1275,6 +1283,7 @@ class Spool::Impl {
       st = WriteLocked(s, &batch);
     }
     if (st.ok() && repaired) st = RecountLocked(s, known_count.value_or(0));
+    if (st.ok() && tail.damaged) st = CountTailLossLocked(s, tail);
     if (st.ok() && writes) st = SweepMarkersLocked(s);
     if (!st.ok()) s.db.reset();
     return st;
@@ -1369,6 +1378,41 @@ class Spool::Impl {
     s.env->UnlockFile(file_lock);
     SyncDir(db_path_);
     return FromLevelDb(rs, "repairing " + db_path_);
+  }
+
+  // After an open that dropped a damaged log tail (log_tail.h): the events
+  // the dropped records put that are not in the database are lost; count
+  // them, as a repair.
+  Status CountTailLossLocked(SharedDb& s, const LogTailDamage& tail) {
+    uint64_t lost = 0;
+    std::string value;
+    for (uint64_t seq : tail.events) {
+      leveldb::Status g =
+          s.db->Get(leveldb::ReadOptions(), EventKey(seq), &value);
+      if (g.ok()) continue;
+      if (!g.IsNotFound()) return FromLevelDb(g, "counting a damaged log");
+      g = s.db->Get(leveldb::ReadOptions(), DeadLetterKey(seq), &value);
+      if (g.ok()) continue;
+      if (!g.IsNotFound()) return FromLevelDb(g, "counting a damaged log");
+      lost++;
+    }
+    Meta m = s.meta;
+    m.repairs++;
+    if (lost > 0) {
+      m.dropped[std::string(DropReasonName(DropReason::kCorruption))] += lost;
+    }
+    // The counters came from the last intact record: the lost events were
+    // never counted in after it, but a kept one might be missing from them.
+    if (!tail.events.empty()) {
+      m.next_seq = std::max(m.next_seq, *tail.events.rbegin() + 1);
+    }
+    LogLine(s.logger.get(), "spool: damaged log tail: %llu events lost",
+            static_cast<unsigned long long>(lost));
+    leveldb::WriteBatch batch;
+    PutMetaChanges(&batch, m, &s.meta);
+    ZENML_TRY(WriteLocked(s, &batch));
+    s.meta = m;
+    return Status::OK();
   }
 
   // After a repair: count what survived, charge the difference to

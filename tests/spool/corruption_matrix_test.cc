@@ -154,8 +154,8 @@ std::vector<Case> Cases() {
          FlipByte(log, records[records.size() / 2] + 5);  // length, high byte
        },
        // In the log's last block LevelDB takes a bad length for a torn
-       // write and drops the rest silently; not counted yet.
-       Report::kUndetectable},
+       // write and drops the rest silently; the spool tells them apart.
+       Report::kExact},
       {"newest log: payload flipped",
        [](const fs::path& a) {
          const fs::path log = NewestLog(a);
