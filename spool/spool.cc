@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <csignal>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
@@ -1584,13 +1583,8 @@ class Spool::Impl {
       leveldb::WriteBatch batch;
       for (const std::string& name : fresh) batch.Put(InboxMarkerKey(name), "");
       ZENML_TRY(AppendLocked(s, events, &batch, lost, lost_unknown));
-#ifdef ZENML_SPOOL_TEST_HOOKS
-      // Test builds only: die between the batch and the unlink.
-      if (const char* v = std::getenv("ZENML_SPOOL_TEST_CRASH_AFTER_INGEST");
-          v != nullptr && std::string_view(v) == "1") {
-        std::raise(SIGKILL);
-      }
-#endif
+      // tests/spool/spool_helper.cc --crash-after-ingest dies here, in the
+      // first RemoveFile below (through a leveldb::Env wrapper).
     }
     leveldb::WriteBatch markers;
     for (const auto* list : {&fresh, &done}) {
