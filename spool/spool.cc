@@ -590,6 +590,16 @@ void SyncDir(const fs::path& dir) {
   ::close(fd);
 }
 
+// Makes the name of a directory just created durable: fsync its parent. A
+// power cut before that can lose the new directory and everything in it,
+// however well the files inside were synced (issue 9: 640 acknowledged
+// events lost in 150 simulated power cuts after a spool's creation). Paid
+// once, on creation.
+void SyncParent(const fs::path& path) {
+  const fs::path parent = path.parent_path();
+  SyncDir(parent.empty() ? fs::path(".") : parent);
+}
+
 // Creates missing parents (0700) of the analytics directory without judging
 // their owner: they are the user's config directories, not ours.
 Status PrepareParent(const fs::path& path) {
@@ -598,11 +608,13 @@ Status PrepareParent(const fs::path& path) {
   if (path.has_parent_path() && path.parent_path() != path) {
     ZENML_TRY(PrepareParent(path.parent_path()));
   }
-  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
+  if (::mkdir(path.c_str(), 0700) != 0) {
+    if (errno == EEXIST) return Status::OK();
     return Status::IoError(fmt::format("spool: cannot create {}: {}",
                                        path.string(),
                                        std::generic_category().message(errno)));
   }
+  SyncParent(path);
   return Status::OK();
 }
 
@@ -621,10 +633,14 @@ Status PrepareDir(const fs::path& path, bool create) {
     if (path.has_parent_path() && path.parent_path() != path) {
       ZENML_TRY(PrepareParent(path.parent_path()));
     }
-    if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
-      return Status::IoError(
-          fmt::format("spool: cannot create {}: {}", path.string(),
-                      std::generic_category().message(errno)));
+    if (::mkdir(path.c_str(), 0700) != 0) {
+      if (errno != EEXIST) {
+        return Status::IoError(
+            fmt::format("spool: cannot create {}: {}", path.string(),
+                        std::generic_category().message(errno)));
+      }
+    } else {
+      SyncParent(path);
     }
     if (::lstat(path.c_str(), &st) != 0) {
       return Status::IoError(
@@ -1210,7 +1226,8 @@ class Spool::Impl {
     ZENML_TRY(PrepareDirs(create));
     OpenInfoLog(s);
     bool repaired = known_count.has_value();
-    if (!s.env->FileExists(db_path_ + "/CURRENT")) {
+    const bool had_current = s.env->FileExists(db_path_ + "/CURRENT");
+    if (!had_current) {
       // Without CURRENT, LevelDB would create a fresh database over the old
       // tables and logs and then delete them as obsolete: every event lost.
       // A directory that still holds them is repaired instead.
@@ -1226,6 +1243,10 @@ class Spool::Impl {
     o.create_if_missing = create;
     LockBackoff backoff(clock_, options_.lock_wait);
     LogTailDamage tail;
+    // LevelDB does not fsync the directory after renaming CURRENT into place
+    // (nor, reusing its MANIFEST, after creating the first log): a new
+    // database's names are made durable here, once.
+    const bool creating = !had_current;
     for (;;) {
       const bool tails_complete =
           DatabaseLogTailsComplete(s.env.get(), db_path_);
@@ -1240,6 +1261,7 @@ class Spool::Impl {
       leveldb::Status ls = leveldb::DB::Open(o, db_path_, &raw);
       if (ls.ok()) {
         s.db.reset(raw);
+        if (creating) SyncDir(db_path_);
         break;
       }
       if (IsLockError(ls)) {
