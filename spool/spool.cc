@@ -96,8 +96,8 @@ Status Spool::Impl::AppendToInbox(std::span<const std::string> messages) {
 }
 
 Result<std::vector<Entry>> Spool::Impl::Peek(std::string_view after_key,
-                                             size_t max_bytes,
-                                             size_t max_count) {
+                                             size_t max_bytes, size_t max_count,
+                                             bool ingest) {
   std::vector<Entry> out;
   bool absent = false;
   Status run_status = Run(
@@ -106,8 +106,9 @@ Result<std::vector<Entry>> Spool::Impl::Peek(std::string_view after_key,
         out.clear();
         if (max_count == 0) return Status::OK();
         // Only readers that walk the spool pay for this, never a writer
-        // (a tracking process must not spend seconds compacting).
-        CompactIfLevel0Crowded(s);
+        // (a tracking process must not spend seconds compacting), and never
+        // a pure read (Scan).
+        if (ingest) CompactIfLevel0Crowded(s);
         leveldb::ReadOptions ro;
         ro.verify_checksums = true;
         std::unique_ptr<leveldb::Iterator> it(s.db->NewIterator(ro));
@@ -137,7 +138,7 @@ Result<std::vector<Entry>> Spool::Impl::Peek(std::string_view after_key,
         }
         return FromLevelDb(it->status(), "reading events");
       },
-      &absent);
+      &absent, ingest);
   ZENML_TRY(run_status);
   return out;
 }
@@ -460,7 +461,12 @@ Status Spool::AppendToInbox(std::span<const std::string> messages) {
 
 Result<std::vector<Entry>> Spool::Peek(std::string_view after_key,
                                        size_t max_bytes, size_t max_count) {
-  return impl_->Peek(after_key, max_bytes, max_count);
+  return impl_->Peek(after_key, max_bytes, max_count, /*ingest=*/true);
+}
+
+Result<std::vector<Entry>> Spool::Scan(std::string_view after_key,
+                                       size_t max_bytes, size_t max_count) {
+  return impl_->Peek(after_key, max_bytes, max_count, /*ingest=*/false);
 }
 
 Status Spool::Ack(std::span<const std::string> keys) {

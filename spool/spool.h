@@ -215,6 +215,13 @@ class Spool {
   Result<std::vector<Entry>> Peek(std::string_view after_key, size_t max_bytes,
                                   size_t max_count);
 
+  // Like Peek, but a pure read: does not ingest the inbox (events waiting in
+  // inbox files are not returned; Stats().inbox_files counts the files) and
+  // does not compact. For tools that must change nothing (zenml-spool-dump,
+  // its export); the uploader uses Peek.
+  Result<std::vector<Entry>> Scan(std::string_view after_key, size_t max_bytes,
+                                  size_t max_count);
+
   // Deletes exactly the given event keys (ones already gone are ignored) and
   // updates count and bytes in the same batch. Compacts the drained range
   // after large deletes.

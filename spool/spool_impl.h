@@ -126,8 +126,9 @@ class Spool::Impl {
 
   Status AppendToInbox(std::span<const std::string> messages);
 
+  // Peek with ingest; Scan without (nor compaction).
   Result<std::vector<Entry>> Peek(std::string_view after_key, size_t max_bytes,
-                                  size_t max_count);
+                                  size_t max_count, bool ingest);
 
   Status Ack(std::span<const std::string> keys);
 

@@ -162,7 +162,7 @@ class Dumper {
     if (!SpoolExists()) return Status::OK();
     std::string after;
     for (;;) {
-      auto chunk = GetSpool().Peek(after, kChunkBytes, kChunkCount);
+      auto chunk = GetSpool().Scan(after, kChunkBytes, kChunkCount);
       if (!chunk.ok()) return chunk.status();
       if (chunk->empty()) return Status::OK();
       after = chunk->back().key;
