@@ -216,7 +216,9 @@ Status Spool::Impl::OpenLocked(SharedDb& s, bool create, bool writes,
     s.db.reset();
     LogLine(s.logger.get(), "spool: metadata unreadable; repairing");
     ZENML_TRY(RepairLocked(s));
-    return OpenLocked(s, /*create=*/false, writes, s.meta.count);
+    // known_count 0: this process's cached counters may be from an earlier
+    // open, since when others acked events; trust only what repair finds.
+    return OpenLocked(s, /*create=*/false, writes, /*known_count=*/0);
   }
   if (st.ok() && s.meta.format_version > kFormatVersion) {
     st = Status::FailedPrecondition(fmt::format(
