@@ -19,7 +19,9 @@
 //   Append ──> e/ (pending) ──Peek──> in flight (still e/) ──Ack──> deleted
 //                                         └──DeadLetter──> d/ (kept, counted)
 //   Append when the database is busy past lock_wait ──> inbox/<file>
-//        ──(next open, one WriteBatch with its i/ marker)──> e/ ; file unlinked
+//        ──(next writing call: Append, Peek, Ack, DeadLetter, RecordUpload;
+//           one WriteBatch with its i/ marker)──> e/ ; file unlinked
+//   Reads (Stats, Scan, PeekDeadLetters) ingest nothing and apply no bounds.
 //   bounds (count, bytes, age), stored in c/limit/, applied where events
 //   enter (Append, ingestion) ──> oldest e/ deleted, counted by reason
 //

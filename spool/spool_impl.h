@@ -217,7 +217,10 @@ class Spool::Impl {
 
   // RepairDB does not take LevelDB's LOCK, so we take it ourselves: no other
   // process may open the database while it is being rewritten.
-  Status RepairLocked(SharedDb& s);
+  // With `only_if_current_missing`, repairs only if CURRENT is still missing
+  // once the LOCK is held; `*did_repair` (optional) says whether it did.
+  Status RepairLocked(SharedDb& s, bool only_if_current_missing = false,
+                      bool* did_repair = nullptr);
 
   // After an open that dropped a damaged log tail (log_tail.h): the events
   // the dropped records put that are not in the database are lost; count

@@ -163,9 +163,12 @@ Status Spool::Impl::OpenLocked(SharedDb& s, bool create, bool writes,
     if (!HasDatabaseFiles(s.env.get(), db_path_)) {
       if (!create) return Status::NotFound("spool: no spool yet");
     } else if (!repaired) {
-      LogLine(s.logger.get(), "spool: CURRENT is missing; repairing");
-      repaired = true;
-      ZENML_TRY(RepairLocked(s));
+      // Another process may be creating the database right now (LevelDB
+      // writes the MANIFEST before CURRENT, under its LOCK): RepairLocked
+      // checks again once it holds the LOCK.
+      bool did_repair = false;
+      ZENML_TRY(RepairLocked(s, /*only_if_current_missing=*/true, &did_repair));
+      repaired = did_repair;
     }
   }
   leveldb::Options o = BaseOptions(s);

@@ -66,7 +66,9 @@ Status Spool::Impl::MigrateFormatOneLocked(SharedDb& s) {
   return WriteLocked(s, &batch);
 }
 
-Status Spool::Impl::RepairLocked(SharedDb& s) {
+Status Spool::Impl::RepairLocked(SharedDb& s, bool only_if_current_missing,
+                                 bool* did_repair) {
+  if (did_repair != nullptr) *did_repair = false;
   leveldb::FileLock* file_lock = nullptr;
   LockBackoff backoff(clock_, options_.lock_wait);
   for (;;) {
@@ -78,6 +80,12 @@ Status Spool::Impl::RepairLocked(SharedDb& s) {
     }
     return FromLevelDb(ls, "locking for repair");
   }
+  if (only_if_current_missing && s.env->FileExists(db_path_ + "/CURRENT")) {
+    s.env->UnlockFile(file_lock);  // created meanwhile: nothing to repair
+    return Status::OK();
+  }
+  LogLine(s.logger.get(), "spool: repairing %s", db_path_.c_str());
+  if (did_repair != nullptr) *did_repair = true;
   leveldb::Options o = BaseOptions(s);
   s.repair = RepairReport();
   leveldb::Status rs = RepairDatabase(db_path_, o, &s.repair);
