@@ -330,7 +330,8 @@ Result<AutoUploadResult> MaybeStartUpload(const AutoUploadOptions& options) {
 
   spool::Spool spool(spool_options);
   ZENML_TRY_ASSIGN(spool::SpoolStats stats, spool.Stats());
-  in.pending = stats.count;
+  // Stats is a read: events still in inbox files are not in `count`.
+  in.pending = stats.count + stats.inbox_files;
   in.not_before = stats.not_before;
   if (stats.last_upload &&
       (!in.last_attempt || stats.last_upload->at > *in.last_attempt)) {

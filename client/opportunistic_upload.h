@@ -111,10 +111,10 @@ struct AutoUploadOptions {
   std::optional<bool> builtin_write_key;
   const core::Environment* environment = &core::ProcessEnvironment();
   const core::Clock* clock = &core::RealClock();
-  // The options the spool is opened with (bounds, clock, env, sync, dir):
-  // those of the writer whose spool this is (a Client passes its
-  // ClientOptions::spool), since the inbox ingestion the check causes applies
-  // them. `dir` empty: `<config dir>/analytics`. lock_wait is cut to
+  // The options the spool is opened with (clock, env, sync, dir): those of
+  // the writer whose spool this is (a Client passes its ClientOptions::spool).
+  // The check only reads (Spool::Stats): it ingests nothing and applies no
+  // bounds. `dir` empty: `<config dir>/analytics`. lock_wait is cut to
   // kAutoUploadLockWait if longer. Unset: the default SpoolOptions on
   // `<config dir>/analytics` with `clock`.
   std::optional<spool::SpoolOptions> spool;

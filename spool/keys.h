@@ -5,7 +5,10 @@
 //   e/<8-byte big-endian seq>  -> <8-byte big-endian append time, ms>
 //                                 <4-byte big-endian CRC-32 of the JSON> JSON
 //   d/<8-byte big-endian seq>  -> JSON {status, reason, at, message}
-//   c/<name>                   -> metadata (integers as 8-byte big-endian)
+//   c/<name>                   -> metadata (integers as 8-byte big-endian);
+//                                 keys added since format 2 (c/limit/...,
+//                                 c/repairs, c/loss_unknown) read as absent
+//                                 = default, so they need no migration
 //   i/<inbox file name>        -> "" (marker: that inbox file is ingested)
 //   m/format_version           -> only a guard for format-1 programs (below)
 //
@@ -56,6 +59,13 @@ inline constexpr std::string_view kMetaLastUpload = "c/last_upload";
 inline constexpr std::string_view kMetaNotBefore = "c/not_before";
 // "c/drop/<DropReasonName>".
 inline constexpr std::string_view kMetaDropPrefix = "c/drop/";
+// The spool's bounds (SpoolLimits), absent until a writer sets them.
+inline constexpr std::string_view kMetaLimitMaxEvents = "c/limit/max_events";
+inline constexpr std::string_view kMetaLimitMaxBytes = "c/limit/max_bytes";
+inline constexpr std::string_view kMetaLimitMaxAgeS = "c/limit/max_age_s";
+// Repairs so far, and 1 once one of them lost an uncountable number of events.
+inline constexpr std::string_view kMetaRepairs = "c/repairs";
+inline constexpr std::string_view kMetaLossUnknown = "c/loss_unknown";
 
 // The on-disk format this code writes. A spool with a higher version is
 // refused rather than misread. Format 1 had the same keys and values but its

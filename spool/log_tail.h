@@ -16,6 +16,8 @@
 #ifndef ZENML_SPOOL_LOG_TAIL_H_
 #define ZENML_SPOOL_LOG_TAIL_H_
 
+#include <cstdint>
+#include <set>
 #include <string>
 
 namespace leveldb {
@@ -32,6 +34,23 @@ bool LogTailIsComplete(leveldb::Env* env, const std::string& fname);
 // True if the newest write-ahead log and the current MANIFEST of the database
 // at `db_path` both end with complete records (or do not exist).
 bool DatabaseLogTailsComplete(leveldb::Env* env, const std::string& db_path);
+
+// A log whose last block does not parse is either torn by a crash (the
+// writer died inside its last record: nothing follows it) or damaged (a
+// record header in the middle was changed: valid records, whose CRC-32C
+// matches, follow it). LevelDB cannot tell them apart in the last block and
+// silently drops everything from the bad record on, including synced
+// events. For a damaged tail this returns the sequences of the e/ events the
+// dropped bytes put (scanned as repair.h does), so the spool can count the
+// ones that are gone after the open; for a complete or torn tail, nothing.
+struct LogTailDamage {
+  bool damaged = false;
+  std::set<uint64_t> events;
+};
+LogTailDamage FindLogTailDamage(leveldb::Env* env, const std::string& fname);
+
+// The newest write-ahead log of the database at `db_path`; empty if none.
+std::string NewestLogFile(leveldb::Env* env, const std::string& db_path);
 
 }  // namespace zenml::spool
 

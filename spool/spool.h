@@ -11,15 +11,19 @@
 // Key layout (DESIGN.md "Spool keys"):
 //   e/<8-byte big-endian seq>   one message's JSON bytes, exactly as sent
 //   d/<8-byte big-endian seq>   a dead letter {status, reason, at, message}
-//   c/<name>                    metadata: next_seq, count, bytes, drops, ...
+//   c/<name>                    metadata: next_seq, count, bytes, drops,
+//                               limits (c/limit/...), repairs, ...
 //   i/<inbox file name>         this inbox file has been ingested
 //
 // Item lifecycle (crashpad style):
 //   Append ──> e/ (pending) ──Peek──> in flight (still e/) ──Ack──> deleted
 //                                         └──DeadLetter──> d/ (kept, counted)
 //   Append when the database is busy past lock_wait ──> inbox/<file>
-//        ──(next open, one WriteBatch with its i/ marker)──> e/ ; file unlinked
-//   bounds (count, bytes, age) ──> oldest e/ deleted, counted by reason
+//        ──(next writing call: Append, Peek, Ack, DeadLetter, RecordUpload;
+//           one WriteBatch with its i/ marker)──> e/ ; file unlinked
+//   Reads (Stats, Scan, PeekDeadLetters) ingest nothing and apply no bounds.
+//   bounds (count, bytes, age), stored in c/limit/, applied where events
+//   enter (Append, ingestion) ──> oldest e/ deleted, counted by reason
 //
 // Thread safety: a Spool is thread-safe; calls are serialized internally.
 
@@ -50,16 +54,38 @@ namespace zenml::spool {
 using core::Result;
 using core::Status;
 
+// The spool's bounds. They are applied only where events enter the spool
+// (Append and inbox ingestion; spool/bounds.h), oldest events first, each
+// drop counted by reason. Reads never apply them.
+struct SpoolLimits {
+  uint64_t max_events = 100'000;
+  uint64_t max_bytes = 64ull << 20;  // 64 MiB of message bytes
+  std::chrono::seconds max_age = std::chrono::hours(24 * 30);
+
+  // No bound at all: for a writer that must keep everything (a bundle being
+  // sent). Readers need no such thing: they never apply bounds.
+  static SpoolLimits Unbounded() {
+    return {UINT64_MAX, UINT64_MAX, std::chrono::seconds::max()};
+  }
+  bool operator==(const SpoolLimits&) const = default;
+};
+
 struct SpoolOptions {
   // The analytics directory, normally `<config dir>/analytics`. The database
   // is `dir/spool`, inbox files are in `dir/inbox`. Created 0700 on first
   // write; refused if it is a symlink or owned by another user.
   std::filesystem::path dir;
 
-  // Bounds; the oldest events are dropped first and counted by reason.
-  uint64_t max_events = 100'000;
-  uint64_t max_bytes = 64ull << 20;  // 64 MiB of message bytes
-  std::chrono::seconds max_age = std::chrono::hours(24 * 30);
+  // The writer's bounds (SpoolLimits). Each one set here is stored in the
+  // spool (c/limit/...) by the next Append or inbox ingestion this Spool
+  // does, and from then on holds for every process. Unset (the default):
+  // keep what the spool has stored, or SpoolLimits' defaults if it never
+  // stored one. So an opener that sets nothing (a reader, a dump, the
+  // uploader) never changes, and never lowers, the stored bounds; a writer
+  // that sets one replaces it, lower or higher (last writer wins).
+  std::optional<uint64_t> max_events;
+  std::optional<uint64_t> max_bytes;
+  std::optional<std::chrono::seconds> max_age;
 
   // How long a call retries (jittered backoff) while another process holds
   // the database. Past it, Append writes to the inbox and other calls return
@@ -128,7 +154,17 @@ struct SpoolStats {
   uint64_t next_seq = 0;  // the sequence the next event will get
   uint64_t dead_letters = 0;
   std::map<std::string, uint64_t> dropped;  // by DropReasonName
-  uint64_t inbox_files = 0;                 // inbox files not yet ingested
+  // Inbox files not yet ingested: their events are pending too but not in
+  // `count` (Stats never ingests); each holds at least one event.
+  uint64_t inbox_files = 0;
+  // The bounds in force: stored in the spool, else the defaults.
+  SpoolLimits limits;
+  // Repairs of a damaged database (RepairDB) so far, and whether any of them
+  // lost events that could not be counted (a table that could not be read
+  // whole, metadata that had to be rebuilt): then dropped["corruption"] is a
+  // lower bound. Reset by Purge.
+  uint64_t repairs = 0;
+  bool corruption_loss_unknown = false;
   // LevelDB writes that failed (each was reported to its caller as an
   // IoError); persisted with the next successful write.
   uint64_t write_errors = 0;
@@ -168,13 +204,24 @@ class Spool {
   // (empty: from the oldest), at most `max_count` of them and at most
   // `max_bytes` of message bytes (but always the first one if any is left).
   // Seeks directly past `after_key`, so acknowledged tombstones are not walked.
-  // Ingests inbox files first. An empty vector means nothing is pending.
-  // Also applies the age bound, so an idle spool never returns stale events.
+  // Ingests inbox files first (decided: the uploader must see events that a
+  // busy writer left in the inbox; ingestion is an entry point, so it applies
+  // the stored bounds to what enters). Never applies the bounds otherwise:
+  // an idle spool keeps its events, however old, until something enters.
+  // An empty vector means nothing is pending.
   // Every call that only reads (Peek, Ack, DeadLetter, PeekDeadLetters,
   // Stats, Purge) creates nothing when no spool exists yet. Busy if another
   // process holds the database past lock_wait; a damaged database is
-  // repaired (RepairDB) and the loss counted as DropReason::kCorruption.
+  // repaired (RepairDB) and the loss counted as DropReason::kCorruption (see
+  // SpoolStats::corruption_loss_unknown).
   Result<std::vector<Entry>> Peek(std::string_view after_key, size_t max_bytes,
+                                  size_t max_count);
+
+  // Like Peek, but a pure read: does not ingest the inbox (events waiting in
+  // inbox files are not returned; Stats().inbox_files counts the files) and
+  // does not compact. For tools that must change nothing (zenml-spool-dump,
+  // its export); the uploader uses Peek.
+  Result<std::vector<Entry>> Scan(std::string_view after_key, size_t max_bytes,
                                   size_t max_count);
 
   // Deletes exactly the given event keys (ones already gone are ignored) and
@@ -187,16 +234,21 @@ class Spool {
                     std::string_view reason);
 
   // Dead letters in sequence order, after `after_seq`, at most `max_count`.
+  // A read: does not ingest the inbox.
   Result<std::vector<DeadLetterEntry>> PeekDeadLetters(uint64_t after_seq,
                                                        size_t max_count);
 
-  // Counts, bytes, drops, last upload: read from metadata, O(1) (after the
-  // inbox is ingested, like every call). All zero, format_version 0, when no
-  // spool exists yet.
+  // Counts, bytes, drops, limits, last upload: read from metadata, O(1).
+  // A read: it neither ingests the inbox (inbox_files counts what waits
+  // there) nor applies bounds nor removes anything; the only write it can
+  // cause is the repair of a damaged database, which is never deferred.
+  // All zero, format_version 0, when no spool exists yet.
   Result<SpoolStats> Stats();
 
   // Deletes every pending event, dead letter and inbox file. Returns how many
-  // pending events were deleted. Drop counters and upload history are reset.
+  // pending events were deleted (inbox files are deleted unread). Drop
+  // counters, repair counters and upload history are reset; the stored
+  // limits are kept.
   Result<uint64_t> Purge();
 
   // Stores the result of an uploader run (and its not-before time, if any).

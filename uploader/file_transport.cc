@@ -108,9 +108,10 @@ Result<FromFileResult> SendBundle(const std::filesystem::path& bundle,
   spool_options.dir = analytics;
   // A bundle's events are kept until delivered, however many and however
   // old: the bounds guard a user's machine, not a bundle being sent.
-  spool_options.max_events = std::numeric_limits<uint64_t>::max();
-  spool_options.max_bytes = std::numeric_limits<uint64_t>::max();
-  spool_options.max_age = std::chrono::hours(24 * 365 * 100);
+  const spool::SpoolLimits unbounded = spool::SpoolLimits::Unbounded();
+  spool_options.max_events = unbounded.max_events;
+  spool_options.max_bytes = unbounded.max_bytes;
+  spool_options.max_age = unbounded.max_age;
   spool_options.clock = &clock;
   spool::Spool progress(spool_options);
 

@@ -434,17 +434,17 @@ TEST_F(OpportunisticUploadTest, ClientStartsItWhenItFlushesAtExit) {
   EXPECT_EQ(record->args, "--quiet");
 }
 
-// The exit check opens the spool, which ingests inbox files: a write that
-// applies the spool's bounds. With the default bounds instead of the
-// Client's, the two tests below lose events to the check itself.
+// The exit check only reads the spool (Stats): it must neither ingest the
+// inbox file nor apply any bounds, whatever they are. (It once ingested with
+// the default bounds instead of the Client's and lost events to the check.)
 class ClientBoundsTest : public OpportunisticUploadTest {
  protected:
   // Larger bounds than the defaults, on the fixture's clock.
   spool::SpoolOptions ClientSpool() {
     spool::SpoolOptions o;
     o.sync = false;
-    o.max_events = 2 * spool::SpoolOptions().max_events;
-    o.max_age = 3 * spool::SpoolOptions().max_age;
+    o.max_events = 2 * spool::SpoolLimits().max_events;
+    o.max_age = 3 * spool::SpoolLimits().max_age;
     o.clock = &fixture_.clock();
     return o;
   }
@@ -476,7 +476,7 @@ class ClientBoundsTest : public OpportunisticUploadTest {
 };
 
 TEST_F(ClientBoundsTest, ExitCheckKeepsEventsBeyondTheDefaultCountBound) {
-  const uint64_t over_default = spool::SpoolOptions().max_events + 1;
+  const uint64_t over_default = spool::SpoolLimits().max_events + 1;
   fixture_.Append(std::vector<std::string>(over_default, "{}"));
   fixture_.Close();
 
@@ -484,17 +484,17 @@ TEST_F(ClientBoundsTest, ExitCheckKeepsEventsBeyondTheDefaultCountBound) {
 
   auto stats = fixture_.spool().Stats();
   ASSERT_TRUE(stats.ok()) << stats.status().ToString();
-  EXPECT_EQ(stats->inbox_files, 0u);
+  EXPECT_EQ(stats->inbox_files, 1u);  // a read ingests nothing
   EXPECT_TRUE(stats->dropped.empty())
       << "dropped for max_events: " << stats->dropped["max_events"];
-  EXPECT_EQ(stats->count, over_default + 2);  // + the tracked, + the inbox
+  EXPECT_EQ(stats->count, over_default + 1);  // + the tracked one
 }
 
 TEST_F(ClientBoundsTest, ExitCheckKeepsEventsOlderThanTheDefaultAgeBound) {
   fixture_.Append({FixedMessage(1, "Pipeline run")});
   fixture_.Close();
   // Older than the default max_age, well within the Client's.
-  fixture_.clock().Advance(spool::SpoolOptions().max_age + hours(24));
+  fixture_.clock().Advance(spool::SpoolLimits().max_age + hours(24));
 
   ASSERT_TRUE(TrackAndExitWithAnInboxFileWaiting());
 
@@ -502,7 +502,8 @@ TEST_F(ClientBoundsTest, ExitCheckKeepsEventsOlderThanTheDefaultAgeBound) {
   ASSERT_TRUE(stats.ok()) << stats.status().ToString();
   EXPECT_TRUE(stats->dropped.empty())
       << "dropped for max_age: " << stats->dropped["max_age"];
-  EXPECT_EQ(stats->count, 3u);
+  EXPECT_EQ(stats->count, 2u);
+  EXPECT_EQ(stats->inbox_files, 1u);
 }
 
 TEST_F(OpportunisticUploadTest,

@@ -4,6 +4,7 @@
 // uploads (Peek + Ack).
 
 #include <gtest/gtest.h>
+#include <leveldb/db.h>
 
 #include <chrono>
 #include <filesystem>
@@ -159,6 +160,46 @@ TEST_F(TrackCliTest, OptOutPurgesTheSpoolAndSaysHowManyItDeleted) {
   auto after = core::ParseJson(status.out);
   ASSERT_TRUE(after.ok()) << status.out;
   EXPECT_EQ(Str(after->Find("pending_events")), "0");
+}
+
+// Issue 9, as a user meets it: damage to the spool's files is repaired and
+// counted, never fatal. Deleting CURRENT once made the next track create a
+// fresh database and LevelDB delete the old tables (every event lost); a
+// truncated table holding the metadata made track exit 78, and opt-out
+// unable to purge.
+TEST_F(TrackCliTest, DamagedSpoolFilesAreRepairedNeverFatal) {
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(
+        Cli({"track", "Step created"}, {{"ZENML_ANALYTICS_OPT_IN", "true"}})
+            .exit_code,
+        0);
+  }
+  const fs::path db = analytics_dir() / "spool";
+  auto compact = [&] {
+    leveldb::DB* raw = nullptr;
+    ASSERT_TRUE(leveldb::DB::Open(leveldb::Options(), db.string(), &raw).ok());
+    raw->CompactRange(nullptr, nullptr);
+    delete raw;
+  };
+  compact();
+  fs::remove(db / "CURRENT");
+  auto r = Cli({"track", "Step created"}, {{"ZENML_ANALYTICS_OPT_IN", "true"}});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(PendingMessages(analytics_dir()).size(), 4u) << "nothing lost";
+
+  compact();
+  for (const auto& f : fs::directory_iterator(db)) {
+    if (f.path().extension() == ".ldb") {
+      fs::resize_file(f.path(), fs::file_size(f.path()) / 2);
+    }
+  }
+  r = Cli({"track", "Step created"}, {{"ZENML_ANALYTICS_OPT_IN", "true"}});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  auto status = Cli({"status", "--json"});
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  auto opt_out = Cli({"opt-out"});
+  EXPECT_EQ(opt_out.exit_code, 0) << opt_out.err;
+  EXPECT_TRUE(PendingMessages(analytics_dir()).empty());
 }
 
 TEST_F(TrackCliTest, OptOutWithoutASpoolCreatesNone) {

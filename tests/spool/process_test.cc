@@ -271,9 +271,8 @@ TEST_F(SpoolProcessTest,
                   .ok());
   ASSERT_EQ(InboxFileCount(Dir()), 1u);
 
-  ProcessOptions crash;
-  crash.env["ZENML_SPOOL_TEST_CRASH_AFTER_INGEST"] = "1";
-  auto r = testing::Run({Helper(), "peek", "--dir", Dir().string()}, crash);
+  auto r = testing::Run(
+      {Helper(), "peek", "--dir", Dir().string(), "--crash-after-ingest"});
   EXPECT_EQ(r.signal, SIGKILL) << r.out << r.err;
   // The batch (events + marker) is in; the file is still there.
   EXPECT_EQ(InboxFileCount(Dir()), 1u);

@@ -14,13 +14,20 @@
 //   spool_helper hold    --dir D --until-file F [--max-ms T]
 //       Hold()s the database, prints "held", waits until F exists (at most
 //       T ms), releases.
-//   spool_helper peek    --dir D
-//       Peeks everything (ingesting the inbox) and prints "count N".
+//   spool_helper peek    --dir D [--crash-after-ingest]
+//       Peeks everything (ingesting the inbox) and prints "count N". With
+//       --crash-after-ingest the process SIGKILLs itself when the spool
+//       unlinks the first ingested inbox file, i.e. between the ingestion
+//       batch (events + i/ markers, synced) and the unlink: through a
+//       leveldb::Env wrapper, so the shipped library has no test hook.
 //
 // Exit status: 0 on success, 1 on a spool error (message on stderr), 2 on
 // bad usage.
 
+#include <leveldb/env.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <chrono>
 #include <cstdio>
@@ -60,9 +67,26 @@ int Fail(const zenml::core::Status& status) {
   return 1;
 }
 
+// Dies on the first unlink of an inbox file (not of a stale temporary one).
+class CrashOnInboxUnlinkEnv final : public leveldb::EnvWrapper {
+ public:
+  CrashOnInboxUnlinkEnv() : EnvWrapper(leveldb::Env::Default()) {}
+  leveldb::Status RemoveFile(const std::string& f) override {
+    const std::string name = std::filesystem::path(f).filename().string();
+    if (name.ends_with(".inbox") && !name.starts_with(".")) {
+      std::raise(SIGKILL);
+    }
+    return target()->RemoveFile(f);
+  }
+};
+
 SpoolOptions Options(const Args& args) {
   SpoolOptions options;
   options.dir = args.Get("dir", "");
+  if (args.Has("crash-after-ingest")) {
+    static CrashOnInboxUnlinkEnv* const crash = new CrashOnInboxUnlinkEnv();
+    options.env = crash;
+  }
   options.lock_wait = std::chrono::milliseconds(args.Int("lock-wait-ms", 2000));
   return options;
 }

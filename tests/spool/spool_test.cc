@@ -256,14 +256,109 @@ TEST_F(SpoolTest, MaxAgeDropsEventsOlderThanTheBound) {
   clock_.Advance(std::chrono::minutes(50));
   ASSERT_TRUE(spool.Append(Messages(2, "young")).ok());
   clock_.Advance(std::chrono::minutes(11));
-  // Peek alone enforces it: an idle spool does not send stale events.
-  auto entries = All(spool);
-  ASSERT_EQ(entries.size(), 2u);
-  EXPECT_EQ(entries.front().json, "{\"messageId\":\"young0\"}");
+  // Reads never apply it: an idle spool keeps its events.
+  EXPECT_EQ(All(spool).size(), 5u);
   auto stats = spool.Stats();
   ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->dropped["max_age"], 0u);
+  // The next event to enter applies it, with a count.
+  ASSERT_TRUE(spool.Append(Messages(1, "new")).ok());
+  auto entries = All(spool);
+  ASSERT_EQ(entries.size(), 3u);
+  EXPECT_EQ(entries.front().json, "{\"messageId\":\"young0\"}");
+  stats = spool.Stats();
+  ASSERT_TRUE(stats.ok());
   EXPECT_EQ(stats->dropped["max_age"], 3u);
-  EXPECT_EQ(stats->count, 2u);
+  EXPECT_EQ(stats->count, 3u);
+}
+
+// The bounds are the spool's: stored by the writer that sets them, kept by
+// every opener that sets none, applied only where events enter.
+TEST_F(SpoolTest, AWritersBoundsHoldForOpenersThatSetNone) {
+  auto writer_options = Options();
+  writer_options.max_events = 20;
+  Spool writer(writer_options);
+  ASSERT_TRUE(writer.Append(Messages(15)).ok());
+  auto reader_options = Options();  // no bounds: a reader, a tool
+  Spool reader(reader_options);
+  auto stats = reader.Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->limits.max_events, 20u);
+  EXPECT_EQ(stats->limits.max_bytes, SpoolLimits().max_bytes);
+  // An opener with no bounds appending past the default would still keep
+  // the writer's 20.
+  ASSERT_TRUE(reader.Append(Messages(10, "r")).ok());
+  stats = reader.Stats();
+  EXPECT_EQ(stats->count, 20u);
+  EXPECT_EQ(stats->dropped["max_events"], 5u);
+  EXPECT_EQ(stats->limits.max_events, 20u);  // never lowered, never reset
+  // A writer that sets a bound replaces it, higher or lower.
+  auto raiser = Options();
+  raiser.max_events = 100;
+  ASSERT_TRUE(Spool(raiser).Append(Messages(30, "x")).ok());
+  stats = reader.Stats();
+  EXPECT_EQ(stats->count, 50u);
+  EXPECT_EQ(stats->limits.max_events, 100u);
+  // Purge deletes data, not policy.
+  ASSERT_TRUE(reader.Purge().ok());
+  EXPECT_EQ(reader.Stats()->limits.max_events, 100u);
+}
+
+TEST_F(SpoolTest, ReadsNeverDeleteWhateverTheirDefaults) {
+  // A writer with a count bound above the default fills past the default.
+  auto writer_options = Options();
+  writer_options.max_events = 300;
+  writer_options.max_age = std::chrono::hours(24 * 365);
+  const uint64_t n = 250;
+  {
+    Spool writer(writer_options);
+    ASSERT_TRUE(writer.Append(Messages(static_cast<int>(n))).ok());
+    ASSERT_TRUE(writer.AppendToInbox(Messages(3, "inbox")).ok());
+  }
+  clock_.Advance(std::chrono::hours(24 * 60));  // past the default max_age
+  // A reader with default options: past the default age bound.
+  Spool reader(Options());
+  auto stats = reader.Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->count, n);
+  EXPECT_EQ(stats->inbox_files, 1u);  // Stats did not ingest
+  EXPECT_TRUE(stats->dropped.empty());
+  auto dead = reader.PeekDeadLetters(0, 10);
+  ASSERT_TRUE(dead.ok());
+  EXPECT_EQ(reader.Stats()->inbox_files, 1u);  // nor did PeekDeadLetters
+  // Peek ingests the inbox (an entry point, under the stored bounds: a year
+  // old limit keeps 60-day-old events).
+  auto all = All(reader);
+  EXPECT_EQ(all.size(), n + 3);
+  stats = reader.Stats();
+  EXPECT_TRUE(stats->dropped.empty());
+  EXPECT_EQ(stats->inbox_files, 0u);
+}
+
+TEST_F(SpoolTest, StatsChangesNothingOnDisk) {
+  {
+    Spool writer(Options());
+    ASSERT_TRUE(writer.Append(Messages(5)).ok());
+    ASSERT_TRUE(writer.AppendToInbox(Messages(2, "inbox")).ok());
+  }
+  const fs::path inbox = dir_.path() / "analytics" / "inbox";
+  auto inbox_listing = [&] {
+    std::set<std::string> names;
+    for (const auto& e : fs::directory_iterator(inbox)) {
+      names.insert(e.path().filename().string());
+    }
+    return names;
+  };
+  const auto before = inbox_listing();
+  ASSERT_EQ(before.size(), 1u);
+  Spool reader(Options());
+  for (int i = 0; i < 3; ++i) {
+    auto stats = reader.Stats();
+    ASSERT_TRUE(stats.ok());
+    EXPECT_EQ(stats->count, 5u);
+    EXPECT_EQ(stats->inbox_files, 1u);
+  }
+  EXPECT_EQ(inbox_listing(), before);
 }
 
 TEST_F(SpoolTest, PurgeDeletesEverythingAndResetsCounters) {
@@ -276,8 +371,8 @@ TEST_F(SpoolTest, PurgeDeletesEverythingAndResetsCounters) {
   ASSERT_TRUE(spool.AppendToInbox(Messages(2, "inbox")).ok());
   auto purged = spool.Purge();
   ASSERT_TRUE(purged.ok());
-  // One pending + two from the inbox - one dropped by max_events = 2.
-  EXPECT_EQ(*purged, 2u);
+  // One pending + two in the inbox, deleted unread but counted.
+  EXPECT_EQ(*purged, 3u);
   auto stats = spool.Stats();
   ASSERT_TRUE(stats.ok());
   EXPECT_EQ(stats->count, 0u);
@@ -539,11 +634,14 @@ TEST_F(SpoolTest, AppendToInboxIsIngestedOnceByTheNextCall) {
   Spool spool(Options());
   ASSERT_TRUE(spool.Append(Messages(1, "db")).ok());
   ASSERT_TRUE(spool.AppendToInbox(Messages(2, "inbox")).ok());
-  auto stats = spool.Stats();  // ingests
+  auto stats = spool.Stats();  // a read: does not ingest
   ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->count, 1u);
+  EXPECT_EQ(stats->inbox_files, 1u);
+  auto entries = All(spool);
+  stats = spool.Stats();
   EXPECT_EQ(stats->count, 3u);
   EXPECT_EQ(stats->inbox_files, 0u);
-  auto entries = All(spool);
   ASSERT_EQ(entries.size(), 3u);
   EXPECT_EQ(entries[1].json, "{\"messageId\":\"inbox0\"}");
   EXPECT_EQ(All(spool).size(), 3u);

@@ -215,12 +215,7 @@ class Dumper {
     if (!spool_) {
       spool::SpoolOptions o;
       o.dir = analytics_dir_;
-      // The spool enforces its bounds on every call (the age bound holds
-      // even when nobody appends). A dump must never delete anything, so it
-      // opens with no bounds; trackers and uploaders apply theirs.
-      o.max_events = std::numeric_limits<uint64_t>::max();
-      o.max_bytes = std::numeric_limits<uint64_t>::max();
-      o.max_age = std::chrono::hours(24 * 365 * 1000);
+      // No bounds: reads never apply them, and the stored ones stay.
       spool_ = std::make_unique<spool::Spool>(std::move(o));
     }
     return *spool_;
@@ -240,7 +235,7 @@ class Dumper {
       Status status;
       bool more = true;
       while (more && std::chrono::steady_clock::now() < slice_end) {
-        auto chunk = spool.Peek(after, kChunkBytes, kChunkCount);
+        auto chunk = spool.Scan(after, kChunkBytes, kChunkCount);
         if (!chunk.ok()) {
           status = chunk.status();
           break;

@@ -168,12 +168,8 @@ Report Run(const Flags& flags, const core::Environment& env, bool progress,
   std::filesystem::path analytics = core::AnalyticsDir(config_dir);
   spool::SpoolOptions spool_options;
   spool_options.dir = analytics;
-  // The spool enforces the bounds of whoever opens it on every call. The
-  // count and size bounds are the writers' to apply (they may have raised
-  // them): an uploader must never drop what it is about to send. The age
-  // bound stays, so nothing older than it is ever sent.
-  spool_options.max_events = std::numeric_limits<uint64_t>::max();
-  spool_options.max_bytes = std::numeric_limits<uint64_t>::max();
+  // No bounds set: the spool keeps the ones its writers stored, and applies
+  // them only where events enter (inbox ingestion here), never to a read.
 
   // Consent first: opted out means purge and leave, whatever else is set.
   // (--from-file sends a bundle, not this spool: it skips this step.)

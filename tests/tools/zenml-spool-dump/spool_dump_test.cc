@@ -278,6 +278,26 @@ TEST_F(SpoolDumpTest, DumpNeverChangesTheSpool) {
   EXPECT_EQ(stats_after->next_seq, stats_before->next_seq);
 }
 
+// Issue 9: a dump is a read: it leaves inbox files where they are (Spool::Scan
+// and Stats ingest nothing) and applies no bounds.
+TEST_F(SpoolDumpTest, DumpLeavesTheInboxAlone) {
+  FillSample();
+  ASSERT_TRUE(fixture_.spool()
+                  .AppendToInbox(std::vector<std::string>{
+                      FixedMessage(200, "Pipeline run")})
+                  .ok());
+  fixture_.Close();
+  for (auto args : std::vector<std::vector<std::string>>{
+           {}, {"--json"}, {"--stats"}, {"--dead-letter"}}) {
+    EXPECT_EQ(Dump(args).code, 0);
+  }
+  auto stats = fixture_.spool().Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->inbox_files, 1u);
+  EXPECT_EQ(stats->count, 7u);
+  EXPECT_TRUE(stats->dropped.empty());
+}
+
 TEST_F(SpoolDumpTest, MissingSpoolIsEmptyAndNothingIsCreated) {
   DumpRun r = Dump({});
   EXPECT_EQ(r.code, 0) << r.err;

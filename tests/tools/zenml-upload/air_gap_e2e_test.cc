@@ -97,6 +97,44 @@ TEST_F(AirGapTest, ToFileThenFromFileDeliversEveryEventExactlyOnce) {
   EXPECT_EQ(server_.request_count(), requests);
 }
 
+// Issue 9: a writer with max_events = 200,000 filled the spool to 100,050;
+// --to-file opened it with the default bounds and dropped 50. The bounds are
+// the spool's (stored by the writer) and reads never apply them; an inbox
+// file waiting makes --to-file's ingestion an entry point too.
+TEST_F(AirGapTest, ToFileWritesEveryEventOfASpoolFilledPastTheDefaultBounds) {
+  SpoolFixture offline;
+  spool::SpoolOptions writer;
+  writer.dir = offline.analytics_dir();
+  writer.sync = false;
+  writer.max_events = 200'000;
+  const uint64_t n = spool::SpoolLimits().max_events + 50;  // 100,050
+  {
+    spool::Spool spool(writer);
+    std::vector<std::string> batch;
+    for (uint64_t i = 0; i < n - 1; ++i) {
+      batch.push_back(FixedMessage(static_cast<int>(i), "Pipeline run"));
+      if (batch.size() == 10'000 || i == n - 2) {
+        ASSERT_TRUE(spool.Append(batch).ok());
+        batch.clear();
+      }
+    }
+    // The last one waits in the inbox.
+    const std::vector<std::string> last = {
+        FixedMessage(static_cast<int>(n - 1), "Last run")};
+    ASSERT_TRUE(spool.AppendToInbox(last).ok());
+  }
+  fs::path bundle = out_ / "big.bundle";
+  ProcessResult to =
+      Upload(offline.config_dir(), {"--to-file", bundle.string()});
+  ASSERT_EQ(to.exit_code, 0) << to.err;
+  EXPECT_THAT(to.err, HasSubstr(fmt::format("wrote {} events", n)));
+  auto stats = offline.spool().Stats();
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_TRUE(stats->dropped.empty())
+      << "dropped for max_events: " << stats->dropped["max_events"];
+  EXPECT_EQ(stats->count, 0u);
+}
+
 TEST_F(AirGapTest, RunCutShortByTheServerThenRerunDeliversTheRest) {
   ASSERT_TRUE(server_.ok());
   SpoolFixture offline;

@@ -1,0 +1,173 @@
+#include "spool/meta.h"
+
+#include <leveldb/iterator.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <memory>
+#include <utility>
+
+#include "core/result.h"
+#include "spool/util.h"
+
+namespace zenml::spool {
+
+uint64_t GetMetaInt(leveldb::DB* db, std::string_view key, uint64_t fallback,
+                    Status* status) {
+  std::string value;
+  leveldb::Status s = db->Get(leveldb::ReadOptions(), ToSlice(key), &value);
+  if (s.IsNotFound()) return fallback;
+  if (!s.ok()) {
+    *status = FromLevelDb(s, "reading metadata");
+    return fallback;
+  }
+  return DecodeFixed64BE(value).value_or(fallback);
+}
+
+std::optional<uint64_t> GetMetaOpt(leveldb::DB* db, std::string_view key,
+                                   Status* status) {
+  std::string value;
+  leveldb::Status s = db->Get(leveldb::ReadOptions(), ToSlice(key), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  if (!s.ok()) {
+    *status = FromLevelDb(s, "reading metadata");
+    return std::nullopt;
+  }
+  return DecodeFixed64BE(value);
+}
+
+void PutMetaInt(leveldb::WriteBatch* batch, std::string_view key,
+                uint64_t value) {
+  batch->Put(ToSlice(key), EncodeFixed64BE(value));
+}
+
+Status LoadMeta(leveldb::DB* db, Meta* meta) {
+  Status status;
+  Meta m;
+  m.next_seq = GetMetaInt(db, kMetaNextSeq, 1, &status);
+  m.count = GetMetaInt(db, kMetaCount, 0, &status);
+  m.bytes = GetMetaInt(db, kMetaBytes, 0, &status);
+  m.dead_letters = GetMetaInt(db, kMetaDeadLetters, 0, &status);
+  m.first_seq = GetMetaInt(db, kMetaFirstSeq, 1, &status);
+  m.format_version = GetMetaInt(db, kMetaFormat, 0, &status);
+  m.write_errors = GetMetaInt(db, kMetaWriteErrors, 0, &status);
+  m.deletes_since_compact =
+      GetMetaInt(db, kMetaDeletesSinceCompact, 0, &status);
+  m.limit_max_events = GetMetaOpt(db, kMetaLimitMaxEvents, &status);
+  m.limit_max_bytes = GetMetaOpt(db, kMetaLimitMaxBytes, &status);
+  m.limit_max_age_s = GetMetaOpt(db, kMetaLimitMaxAgeS, &status);
+  m.repairs = GetMetaInt(db, kMetaRepairs, 0, &status);
+  m.loss_unknown = GetMetaInt(db, kMetaLossUnknown, 0, &status);
+  m.counters_present = GetMetaOpt(db, kMetaCount, &status).has_value();
+  ZENML_TRY(status);
+  std::unique_ptr<leveldb::Iterator> it(
+      db->NewIterator(leveldb::ReadOptions()));
+  for (it->Seek(ToSlice(kMetaDropPrefix));
+       it->Valid() && ToView(it->key()).starts_with(kMetaDropPrefix);
+       it->Next()) {
+    std::string name(ToView(it->key()).substr(kMetaDropPrefix.size()));
+    m.dropped[name] = DecodeFixed64BE(ToView(it->value())).value_or(0);
+  }
+  ZENML_TRY(FromLevelDb(it->status(), "reading drop counters"));
+  *meta = std::move(m);
+  return Status::OK();
+}
+
+void PutMetaChanges(leveldb::WriteBatch* batch, const Meta& m,
+                    const Meta* old) {
+  auto put = [&](std::string_view key, uint64_t now, uint64_t before) {
+    if (old == nullptr || now != before) PutMetaInt(batch, key, now);
+  };
+  const Meta empty;
+  const Meta& o = old ? *old : empty;
+  put(kMetaNextSeq, m.next_seq, o.next_seq);
+  put(kMetaCount, m.count, o.count);
+  put(kMetaBytes, m.bytes, o.bytes);
+  put(kMetaDeadLetters, m.dead_letters, o.dead_letters);
+  put(kMetaFirstSeq, m.first_seq, o.first_seq);
+  put(kMetaFormat, m.format_version, o.format_version);
+  put(kMetaWriteErrors, m.write_errors, o.write_errors);
+  put(kMetaDeletesSinceCompact, m.deletes_since_compact,
+      o.deletes_since_compact);
+  auto put_opt = [&](std::string_view key, const std::optional<uint64_t>& now,
+                     const std::optional<uint64_t>& before) {
+    if (now && (old == nullptr || now != before)) PutMetaInt(batch, key, *now);
+  };
+  put_opt(kMetaLimitMaxEvents, m.limit_max_events, o.limit_max_events);
+  put_opt(kMetaLimitMaxBytes, m.limit_max_bytes, o.limit_max_bytes);
+  put_opt(kMetaLimitMaxAgeS, m.limit_max_age_s, o.limit_max_age_s);
+  if (old == nullptr || m.repairs != o.repairs) {
+    PutMetaInt(batch, kMetaRepairs, m.repairs);
+  }
+  if (old == nullptr || m.loss_unknown != o.loss_unknown) {
+    PutMetaInt(batch, kMetaLossUnknown, m.loss_unknown);
+  }
+  for (const auto& [name, value] : m.dropped) {
+    auto it = o.dropped.find(name);
+    if (old == nullptr || it == o.dropped.end() || it->second != value) {
+      PutMetaInt(batch, std::string(kMetaDropPrefix) + name, value);
+    }
+  }
+}
+
+std::string UploadRecordToJson(const UploadRecord& r) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  w.StartObject();
+  w.Key("at");
+  w.Int64(ToMs(r.at));
+  w.Key("outcome");
+  w.String(r.outcome.data(),
+           static_cast<rapidjson::SizeType>(r.outcome.size()));
+  w.Key("sent");
+  w.Uint64(r.sent);
+  w.Key("requests");
+  w.Uint64(r.requests);
+  w.Key("dead_lettered");
+  w.Uint64(r.dead_lettered);
+  w.Key("remaining");
+  w.Uint64(r.remaining);
+  if (r.not_before) {
+    w.Key("not_before");
+    w.Int64(ToMs(*r.not_before));
+  }
+  w.Key("detail");
+  w.String(r.detail.data(), static_cast<rapidjson::SizeType>(r.detail.size()));
+  w.EndObject();
+  return {buffer.GetString(), buffer.GetSize()};
+}
+
+std::optional<UploadRecord> UploadRecordFromJson(std::string_view json) {
+  rapidjson::Document d;
+  d.Parse(json.data(), json.size());
+  if (d.HasParseError() || !d.IsObject()) return std::nullopt;
+  UploadRecord r;
+  auto i64 = [&](const char* key) -> std::optional<int64_t> {
+    auto it = d.FindMember(key);
+    if (it == d.MemberEnd() || !it->value.IsInt64()) return std::nullopt;
+    return it->value.GetInt64();
+  };
+  auto u64 = [&](const char* key) -> uint64_t {
+    auto it = d.FindMember(key);
+    return it != d.MemberEnd() && it->value.IsUint64() ? it->value.GetUint64()
+                                                       : 0;
+  };
+  auto str = [&](const char* key) -> std::string {
+    auto it = d.FindMember(key);
+    return it != d.MemberEnd() && it->value.IsString()
+               ? std::string(it->value.GetString(), it->value.GetStringLength())
+               : std::string();
+  };
+  r.at = FromMs(i64("at").value_or(0));
+  r.outcome = str("outcome");
+  r.sent = u64("sent");
+  r.requests = u64("requests");
+  r.dead_lettered = u64("dead_lettered");
+  r.remaining = u64("remaining");
+  if (auto nb = i64("not_before")) r.not_before = FromMs(*nb);
+  r.detail = str("detail");
+  return r;
+}
+
+}  // namespace zenml::spool

@@ -1,0 +1,277 @@
+// Spool::Impl: the handle registry, transactions, opening (spool_impl.h).
+
+#include <leveldb/db.h>
+#include <leveldb/env.h>
+#include <leveldb/iterator.h>
+#include <leveldb/options.h>
+#include <leveldb/write_batch.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <set>
+#include <span>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "core/result.h"
+#include "spool/bounds.h"
+#include "spool/dirs.h"
+#include "spool/env.h"
+#include "spool/inbox.h"
+#include "spool/keys.h"
+#include "spool/lock_backoff.h"
+#include "spool/log_tail.h"
+#include "spool/meta.h"
+#include "spool/repair.h"
+#include "spool/spool_impl.h"
+#include "spool/util.h"
+
+namespace zenml::spool {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// The process-wide registry: a second leveldb::DB::Open of a path already
+// open in this process fails, and on its way out closes a descriptor of LOCK,
+// which drops the POSIX lock and lets another process in (DESIGN.md). So every
+// Spool of a path shares one SharedDb.
+//
+// After fork(2) the child must not use what it inherited: the parent's
+// handles (the child does not hold their POSIX lock) and the registry's
+// mutex (maybe locked by a thread that does not exist in the child). A
+// pthread_atfork child handler gives the child an empty registry and a new
+// mutex, leaking the old ones on purpose (destroying a handle would touch
+// the parent's files); a Spool made before the fork keeps its old handle.
+using Registry =
+    std::map<std::pair<leveldb::Env*, std::string>, std::weak_ptr<SharedDb>>;
+std::mutex* registry_mu = nullptr;  // set once, reset in a forked child
+Registry* registry = nullptr;
+
+std::shared_ptr<SharedDb> AcquireShared(leveldb::Env* env,
+                                        const std::string& path) {
+  static const int init = [] {
+    auto fresh = [] {  // malloc is usable in the child: glibc resets it first
+      registry_mu = new std::mutex();
+      registry = new Registry();
+    };
+    fresh();
+    return ::pthread_atfork(nullptr, nullptr, fresh);
+  }();
+  (void)init;
+  std::lock_guard<std::mutex> lock(*registry_mu);
+  auto& slot = (*registry)[{env, path}];
+  if (auto existing = slot.lock()) return existing;
+  auto created = std::make_shared<SharedDb>();
+  created->env =
+      NewPrivateFilesEnv(env, /*pread_tables=*/env == leveldb::Env::Default());
+  slot = created;
+  // Drop entries whose Spools are all gone.
+  for (auto it = registry->begin(); it != registry->end();) {
+    it = it->second.expired() ? registry->erase(it) : std::next(it);
+  }
+  return created;
+}
+
+}  // namespace
+
+SharedDb& Spool::Impl::Shared() {
+  std::lock_guard<std::mutex> lock(init_mu_);
+  if (shared_ == nullptr) {
+    std::error_code ec;
+    fs::path key = fs::weakly_canonical(fs::absolute(dir_, ec), ec);
+    if (key.empty()) key = dir_;
+    shared_ = AcquireShared(base_env_, (key / "spool").string());
+  }
+  return *shared_;
+}
+
+Status Spool::Impl::Run(bool create, const Fn& fn, bool* absent, bool ingest) {
+  if (absent != nullptr) *absent = false;
+  SharedDb& s = Shared();
+  std::lock_guard<std::mutex> lock(s.mu);
+  Status st;
+  if (!s.db) {
+    st = OpenLocked(s, create, /*writes=*/ingest);
+    if (st.code() == Status::Code::kNotFound && !create && absent != nullptr) {
+      *absent = true;
+      return Status::OK();
+    }
+  }
+  if (st.ok() && ingest) st = IngestInboxLocked(s);
+  if (st.ok()) st = fn(s);
+  if (st.code() == Status::Code::kCorruption && s.db) {
+    const uint64_t known_count = s.meta.count;
+    s.db.reset();
+    st = RepairLocked(s);
+    if (st.ok()) {
+      st = OpenLocked(s, /*create=*/false, /*writes=*/ingest, known_count);
+    }
+    if (st.ok()) st = fn(s);
+  }
+  // LevelDB keeps a failed write's error for the life of the handle; close
+  // so the next call starts clean.
+  if (!st.ok() && (st.code() == Status::Code::kIoError ||
+                   st.code() == Status::Code::kCorruption)) {
+    s.db.reset();  // a holder's next call reopens it
+  }
+  if (s.holds == 0) s.db.reset();
+  return st;
+}
+
+void Spool::Impl::OpenInfoLog(SharedDb& s) {
+  s.logger.reset();
+  const std::string log = db_path_ + "/LOG";
+  uint64_t size = 0;
+  if (s.env->GetFileSize(log, &size).ok() && size > kMaxInfoLogBytes) {
+    s.env->RenameFile(log, db_path_ + "/LOG.old");
+  }
+  leveldb::WritableFile* file = nullptr;
+  // NewWritableFile for a new LOG: LevelDB 1.23's in-memory env does not
+  // register a file created by NewAppendableFile (a later GetFileSize on
+  // it crashes).
+  leveldb::Status opened = s.env->FileExists(log)
+                               ? s.env->NewAppendableFile(log, &file)
+                               : s.env->NewWritableFile(log, &file);
+  if (opened.ok()) {
+    s.logger = NewAppendingLogger(file);
+  }
+}
+
+leveldb::Options Spool::Impl::BaseOptions(SharedDb& s) const {
+  leveldb::Options o;
+  o.env = s.env.get();
+  o.info_log = s.logger.get();  // nullptr: LevelDB's own LOG handling
+  o.paranoid_checks = true;     // a damaged log fails Open: we repair and count
+  o.write_buffer_size = kWriteBufferSize;
+  o.max_open_files = kMaxOpenFiles;
+  o.block_size = kBlockSize;
+  return o;
+}
+
+Status Spool::Impl::PrepareDirs(bool create) {
+  ZENML_TRY(PrepareDir(dir_, create));
+  ZENML_TRY(PrepareDir(dir_ / "spool", create));
+  Status inbox = PrepareDir(dir_ / "inbox", create);
+  if (inbox.code() == Status::Code::kNotFound) return Status::OK();
+  return inbox;
+}
+
+Status Spool::Impl::OpenLocked(SharedDb& s, bool create, bool writes,
+                               std::optional<uint64_t> known_count) {
+  ZENML_TRY(PrepareDirs(create));
+  OpenInfoLog(s);
+  bool repaired = known_count.has_value();
+  const bool had_current = s.env->FileExists(db_path_ + "/CURRENT");
+  if (!had_current) {
+    // Without CURRENT, LevelDB would create a fresh database over the old
+    // tables and logs and then delete them as obsolete: every event lost.
+    // A directory that still holds them is repaired instead.
+    if (!HasDatabaseFiles(s.env.get(), db_path_)) {
+      if (!create) return Status::NotFound("spool: no spool yet");
+    } else if (!repaired) {
+      // Another process may be creating the database right now (LevelDB
+      // writes the MANIFEST before CURRENT, under its LOCK): RepairLocked
+      // checks again once it holds the LOCK.
+      bool did_repair = false;
+      ZENML_TRY(RepairLocked(s, /*only_if_current_missing=*/true, &did_repair));
+      repaired = did_repair;
+    }
+  }
+  leveldb::Options o = BaseOptions(s);
+  o.create_if_missing = create;
+  LockBackoff backoff(clock_, options_.lock_wait);
+  LogTailDamage tail;
+  // LevelDB does not fsync the directory after renaming CURRENT into place
+  // (nor, reusing its MANIFEST, after creating the first log): a new
+  // database's names are made durable here, once.
+  const bool creating = !had_current;
+  for (;;) {
+    const bool tails_complete = DatabaseLogTailsComplete(s.env.get(), db_path_);
+    o.reuse_logs = kReuseLogs && tails_complete;
+    if (!tails_complete) {
+      // Rare (a crash mid-write, or damage): look closer before LevelDB
+      // drops the bad tail (log_tail.h).
+      const std::string log = NewestLogFile(s.env.get(), db_path_);
+      if (!log.empty()) tail = FindLogTailDamage(s.env.get(), log);
+    }
+    leveldb::DB* raw = nullptr;
+    leveldb::Status ls = leveldb::DB::Open(o, db_path_, &raw);
+    if (ls.ok()) {
+      s.db.reset(raw);
+      if (creating) SyncDir(db_path_);
+      break;
+    }
+    if (IsLockError(ls)) {
+      if (backoff.Wait()) continue;
+      return Status::Busy(
+          fmt::format("spool: another process held {} for longer than {} ms",
+                      db_path_, options_.lock_wait.count()));
+    }
+    // Corruption (LevelDB reports a MANIFEST that CURRENT names but that
+    // is missing as Corruption too): repair once. Never on an I/O error:
+    // RepairDB under a failing disk archives the logs it cannot convert.
+    if (!repaired && ls.IsCorruption()) {
+      repaired = true;
+      ZENML_TRY(RepairLocked(s));
+      continue;
+    }
+    return FromLevelDb(ls, "opening " + db_path_);
+  }
+  Status st = MigrateFormatOneLocked(s);
+  if (st.ok()) st = LoadMeta(s.db.get(), &s.meta);
+  if (st.code() == Status::Code::kCorruption && !repaired) {
+    // A damaged table under the metadata: repair, then open again (the
+    // metadata is rebuilt from the e/ keys by RecountLocked).
+    s.db.reset();
+    LogLine(s.logger.get(), "spool: metadata unreadable; repairing");
+    ZENML_TRY(RepairLocked(s));
+    // known_count 0: this process's cached counters may be from an earlier
+    // open, since when others acked events; trust only what repair finds.
+    return OpenLocked(s, /*create=*/false, writes, /*known_count=*/0);
+  }
+  if (st.ok() && s.meta.format_version > kFormatVersion) {
+    st = Status::FailedPrecondition(fmt::format(
+        "spool: {} has format version {}, newer than this program's {}",
+        db_path_, s.meta.format_version, kFormatVersion));
+  }
+  if (st.ok() && s.meta.format_version == 0) {
+    // A new database: record the format it is written in.
+    s.meta.format_version = kFormatVersion;
+    leveldb::WriteBatch batch;
+    PutMetaInt(&batch, kMetaFormat, kFormatVersion);
+    PutMetaInt(&batch, kLegacyMetaFormat, kFormatVersion);
+    st = WriteLocked(s, &batch);
+  }
+  if (st.ok() && repaired) st = RecountLocked(s, known_count.value_or(0));
+  if (st.ok() && tail.damaged) st = CountTailLossLocked(s, tail);
+  if (st.ok() && writes) st = SweepMarkersLocked(s);
+  if (!st.ok()) s.db.reset();
+  return st;
+}
+
+void Spool::Impl::CompactIfLevel0Crowded(SharedDb& s) {
+  if (s.holds > 0 || Level0Files(s) < kLevel0FilesToCompact) return;
+  const std::string head = EventKey(s.meta.first_seq);
+  leveldb::Slice end(head);
+  s.db->CompactRange(nullptr, &end);
+}
+
+uint64_t Spool::Impl::Level0Files(SharedDb& s) {
+  std::string files;
+  if (!s.db->GetProperty("leveldb.num-files-at-level0", &files)) return 0;
+  return std::strtoull(files.c_str(), nullptr, 10);
+}
+
+}  // namespace zenml::spool

@@ -1,0 +1,199 @@
+// Spool::Impl: repair, recount, migration (spool_impl.h).
+
+#include <leveldb/db.h>
+#include <leveldb/env.h>
+#include <leveldb/iterator.h>
+#include <leveldb/options.h>
+#include <leveldb/write_batch.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <set>
+#include <span>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "core/result.h"
+#include "spool/bounds.h"
+#include "spool/dirs.h"
+#include "spool/env.h"
+#include "spool/inbox.h"
+#include "spool/keys.h"
+#include "spool/lock_backoff.h"
+#include "spool/log_tail.h"
+#include "spool/meta.h"
+#include "spool/repair.h"
+#include "spool/spool_impl.h"
+#include "spool/util.h"
+
+namespace zenml::spool {
+
+namespace fs = std::filesystem;
+
+Status Spool::Impl::MigrateFormatOneLocked(SharedDb& s) {
+  std::string value;
+  leveldb::Status g =
+      s.db->Get(leveldb::ReadOptions(), ToSlice(kMetaFormat), &value);
+  if (g.ok()) return Status::OK();
+  if (!g.IsNotFound()) return FromLevelDb(g, "reading the format version");
+  leveldb::WriteBatch batch;
+  bool any = false;
+  std::unique_ptr<leveldb::Iterator> it(
+      s.db->NewIterator(leveldb::ReadOptions()));
+  for (it->Seek(ToSlice(kLegacyMetaPrefix));
+       it->Valid() && ToView(it->key()).starts_with(kLegacyMetaPrefix);
+       it->Next()) {
+    std::string_view name = ToView(it->key()).substr(kLegacyMetaPrefix.size());
+    batch.Put(std::string(kMetaPrefix) + std::string(name), it->value());
+    batch.Delete(it->key());
+    any = true;
+  }
+  ZENML_TRY(FromLevelDb(it->status(), "reading format-1 metadata"));
+  if (!any) return Status::OK();  // a new database
+  LogLine(s.logger.get(), "spool: format 1 -> 2 (metadata m/ -> c/)");
+  PutMetaInt(&batch, kMetaFormat, kFormatVersion);
+  PutMetaInt(&batch, kLegacyMetaFormat, kFormatVersion);
+  return WriteLocked(s, &batch);
+}
+
+Status Spool::Impl::RepairLocked(SharedDb& s, bool only_if_current_missing,
+                                 bool* did_repair) {
+  if (did_repair != nullptr) *did_repair = false;
+  leveldb::FileLock* file_lock = nullptr;
+  LockBackoff backoff(clock_, options_.lock_wait);
+  for (;;) {
+    leveldb::Status ls = s.env->LockFile(db_path_ + "/LOCK", &file_lock);
+    if (ls.ok()) break;
+    if (IsLockError(ls) && backoff.Wait()) continue;
+    if (IsLockError(ls)) {
+      return Status::Busy("spool: busy while trying to repair " + db_path_);
+    }
+    return FromLevelDb(ls, "locking for repair");
+  }
+  if (only_if_current_missing && s.env->FileExists(db_path_ + "/CURRENT")) {
+    s.env->UnlockFile(file_lock);  // created meanwhile: nothing to repair
+    return Status::OK();
+  }
+  LogLine(s.logger.get(), "spool: repairing %s", db_path_.c_str());
+  if (did_repair != nullptr) *did_repair = true;
+  leveldb::Options o = BaseOptions(s);
+  s.repair = RepairReport();
+  leveldb::Status rs = RepairDatabase(db_path_, o, &s.repair);
+  s.env->UnlockFile(file_lock);
+  SyncDir(db_path_);
+  return FromLevelDb(rs, "repairing " + db_path_);
+}
+
+Status Spool::Impl::CountTailLossLocked(SharedDb& s,
+                                        const LogTailDamage& tail) {
+  uint64_t lost = 0;
+  std::string value;
+  for (uint64_t seq : tail.events) {
+    leveldb::Status g =
+        s.db->Get(leveldb::ReadOptions(), EventKey(seq), &value);
+    if (g.ok()) continue;
+    if (!g.IsNotFound()) return FromLevelDb(g, "counting a damaged log");
+    g = s.db->Get(leveldb::ReadOptions(), DeadLetterKey(seq), &value);
+    if (g.ok()) continue;
+    if (!g.IsNotFound()) return FromLevelDb(g, "counting a damaged log");
+    lost++;
+  }
+  Meta m = s.meta;
+  m.repairs++;
+  if (lost > 0) {
+    m.dropped[std::string(DropReasonName(DropReason::kCorruption))] += lost;
+  }
+  // The counters came from the last intact record: the lost events were
+  // never counted in after it, but a kept one might be missing from them.
+  if (!tail.events.empty()) {
+    m.next_seq = std::max(m.next_seq, *tail.events.rbegin() + 1);
+  }
+  LogLine(s.logger.get(), "spool: damaged log tail: %llu events lost",
+          static_cast<unsigned long long>(lost));
+  leveldb::WriteBatch batch;
+  PutMetaChanges(&batch, m, &s.meta);
+  ZENML_TRY(WriteLocked(s, &batch));
+  s.meta = m;
+  return Status::OK();
+}
+
+Status Spool::Impl::RecountLocked(SharedDb& s, uint64_t known_count) {
+  Meta m = s.meta;
+  leveldb::WriteBatch batch;
+  uint64_t count = 0, bytes = 0, dead = 0, max_seq = 0;
+  std::optional<uint64_t> min_seq;
+  const std::set<uint64_t>& live = s.repair.log_live_events;
+  uint64_t live_found = 0;
+  std::unique_ptr<leveldb::Iterator> it(
+      s.db->NewIterator(leveldb::ReadOptions()));
+  for (it->Seek(ToSlice(kEventPrefix));
+       it->Valid() && ToView(it->key()).starts_with(kEventPrefix); it->Next()) {
+    auto seq = DecodeSeqKey(ToView(it->key()), kEventPrefix);
+    auto v = DecodeEventValue(ToView(it->value()));
+    if (!seq || !v || !v->intact) {
+      batch.Delete(it->key());  // damaged: lost, and counted below
+      continue;
+    }
+    count++;
+    bytes += v->json.size();
+    if (!min_seq) min_seq = *seq;
+    max_seq = std::max(max_seq, *seq);
+    if (live.contains(*seq)) live_found++;
+  }
+  for (it->Seek(ToSlice(kDeadLetterPrefix));
+       it->Valid() && ToView(it->key()).starts_with(kDeadLetterPrefix);
+       it->Next()) {
+    if (auto seq = DecodeSeqKey(ToView(it->key()), kDeadLetterPrefix)) {
+      dead++;
+      if (live.contains(*seq)) live_found++;
+      max_seq = std::max(max_seq, *seq);
+    }
+  }
+  ZENML_TRY(FromLevelDb(it->status(), "recounting after repair"));
+  // Two lower bounds of the loss, of which the larger is counted: the
+  // count the metadata (or this process) last knew minus what survived,
+  // and the events the logs held (RepairReport) that are gone now.
+  const uint64_t expected = std::max(m.count, known_count);
+  uint64_t lost = expected > count ? expected - count : 0;
+  // Sequences of lost events are never given out again.
+  if (!live.empty()) max_seq = std::max(max_seq, *live.rbegin());
+  const uint64_t lost_from_logs =
+      live.size() > live_found ? live.size() - live_found : 0;
+  lost = std::max(lost, lost_from_logs);
+  if (lost > 0)
+    m.dropped[std::string(DropReasonName(DropReason::kCorruption))] += lost;
+  // What nothing can count: a table dropped or cut short by RepairDB, a log
+  // that could not be scanned, counters that had to be rebuilt while
+  // events were there.
+  const bool unknown = s.repair.tables_damaged || s.repair.scan_failed ||
+                       (!m.counters_present && (count > 0 || dead > 0));
+  if (unknown) m.loss_unknown = 1;
+  m.repairs++;
+  LogLine(s.logger.get(), "spool: repaired: %llu events kept, %llu lost%s",
+          static_cast<unsigned long long>(count),
+          static_cast<unsigned long long>(lost),
+          unknown ? ", and an unknown number more" : "");
+  s.repair = RepairReport();
+  m.count = count;
+  m.bytes = bytes;
+  m.dead_letters = dead;
+  m.next_seq = std::max(m.next_seq, max_seq + 1);
+  m.first_seq = min_seq.value_or(m.next_seq);
+  m.format_version = kFormatVersion;
+  PutMetaChanges(&batch, m, nullptr);
+  ZENML_TRY(WriteLocked(s, &batch));
+  s.meta = m;
+  return Status::OK();
+}
+
+}  // namespace zenml::spool
