@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "client/purge_request.h"
 #include "core/config_dir.h"
 #include "core/consent.h"
 #include "core/exit_code.h"
@@ -222,6 +223,9 @@ class Dumper {
       o.max_bytes = std::numeric_limits<uint64_t>::max();
       o.max_age = std::chrono::hours(24 * 365 * 1000);
       spool_ = std::make_unique<spool::Spool>(std::move(o));
+      // An opt-out's pending purge goes first: never show what the user
+      // asked to delete (client/purge_request.h).
+      (void)client::HonourPurgeRequest(*spool_, analytics_dir_);
     }
     return *spool_;
   }
