@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "client/message_queue.h"
+#include "client/purge_request.h"
 #include "core/config_dir.h"
 #include "core/global_config.h"
 #include "core/message.h"
@@ -62,6 +63,8 @@ Client::Client(ClientOptions options) : options_(std::move(options)) {
     }
     consent_ = core::DecideConsent(config_dir_, *options_.environment);
     if (!consent_.allowed) return Status::OK();  // build nothing else
+    consent_watcher_.emplace(config_dir_, *options_.environment,
+                             *options_.clock);
 
     context_ = core::DetectContext(options_.zenml_version);
     queue_ = std::make_unique<MessageQueue>(options_.queue_capacity);
@@ -105,7 +108,8 @@ Client::~Client() {
     (void)NoThrow([&]() -> Status {
       AutoUploadOptions o = options_.auto_upload_options;
       o.config_dir = config_dir_;
-      o.consent = consent_.allowed;
+      o.consent =
+          consent_.allowed && !opted_out_.load(std::memory_order_acquire);
       o.environment = options_.environment;
       o.clock = options_.clock;
       // The check ingests inbox files, which applies the spool's bounds:
@@ -126,6 +130,8 @@ Status Client::Track(std::string_view event, const core::Value& properties,
   return NoThrow([&]() -> Status {
     if (!init_status_.ok()) return init_status_;
     if (!consent_.allowed) return Status::OK();
+    // The writer saw an opt-out: nothing is queued any more.
+    if (opted_out_.load(std::memory_order_acquire)) return Status::OK();
     std::call_once(start_once_, [this] { StartOnce(); });
     if (!start_status_.ok()) return start_status_;
     return EncodeAndQueue(event, properties, message_id);
@@ -217,6 +223,7 @@ ClientStats Client::stats() const {
   s.write_errors = write_errors_.load(std::memory_order_relaxed);
   s.written = written_.load(std::memory_order_relaxed);
   s.written_to_inbox = written_to_inbox_.load(std::memory_order_relaxed);
+  s.dropped_opted_out = dropped_opted_out_.load(std::memory_order_relaxed);
   return s;
 }
 
@@ -246,7 +253,27 @@ void Client::Batch::Add(QueuedMessage& m) {
   completions.push_back(m.completion);
 }
 
+bool Client::StillConsented() {
+  if (opted_out_.load(std::memory_order_acquire)) return false;
+  std::lock_guard<std::mutex> lock(consent_mu_);
+  if (!consent_watcher_.has_value() || consent_watcher_->Allowed()) return true;
+  opted_out_.store(true, std::memory_order_release);
+  return false;
+}
+
+void Client::DropOptedOut(Batch& batch) {
+  for (auto& m : queue_->TakeAll()) batch.Add(m);
+  const size_t n = batch.jsons.size();
+  dropped_opted_out_.fetch_add(n, std::memory_order_relaxed);
+  // Not an error for a synchronous caller: consent withheld is OK (Track()).
+  Finish(batch, n, Status::OK());
+}
+
 void Client::WriteToInbox(spool::Spool& spool, Batch& batch) {
+  if (!StillConsented()) {
+    DropOptedOut(batch);
+    return;
+  }
   const size_t n = batch.jsons.size();
   Status s = spool.AppendToInbox(batch.jsons);
   if (s.ok()) {
@@ -310,7 +337,28 @@ void Client::WriterLoop() {
 
       Status status;
       bool to_inbox = false;
+      bool purge_failed = false;
+      // Consent is checked as late as possible: after Hold() (which may wait
+      // lock_wait for another process), right before the write, so an
+      // opt-out that returned is seen by the very next write.
+      auto opted_out = [&] {
+        if (StillConsented()) return false;
+        DropOptedOut(work);
+        if (holding) {
+          // Give the database back at once: `opt-out` may be waiting to
+          // purge it. A purge it left pending is ours to carry out.
+          if (!options_.inbox_only) {
+            (void)HonourPurgeRequest(*spool_, options_.spool.dir);
+          }
+          spool_->Release();
+          holding = false;
+        } else if (!options_.inbox_only) {
+          (void)HonourPurgeRequest(*spool_, options_.spool.dir);
+        }
+        return true;
+      };
       if (options_.inbox_only) {
+        if (opted_out()) continue;
         status = spool_->AppendToInbox(work.jsons);
         to_inbox = true;
       } else if (!holding) {
@@ -320,12 +368,20 @@ void Client::WriterLoop() {
         } else if (held.code() == Status::Code::kBusy) {
           // Another process kept the database past lock_wait already; waiting
           // a second time in Append would only double the delay.
+          if (opted_out()) continue;
           status = spool_->AppendToInbox(work.jsons);
           to_inbox = true;
         }
         // Other Hold errors: let Append try on its own and report.
       }
-      if (!to_inbox) {
+      if (!to_inbox && opted_out()) continue;
+      if (!to_inbox && !purge_failed) {
+        // `opt-out` found the database busy and left a purge for us: it goes
+        // before anything we write.
+        status = HonourPurgeRequest(*spool_, options_.spool.dir);
+        if (!status.ok()) purge_failed = true;  // an error: retried
+      }
+      if (!to_inbox && !purge_failed) {
         auto appended = spool_->Append(work.jsons);
         status = appended.status();
         to_inbox = appended.ok() && *appended == spool::AppendTarget::kInbox;

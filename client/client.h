@@ -23,9 +23,17 @@
 // it after `idle_close_delay` without any, so other processes get their turn
 // at the one-process-at-a-time LevelDB database.
 //
-// Consent is decided once, at construction. The anonymous id is read (or
-// created) once, on the first Track(); the writer thread starts then too, so a
-// Client that never tracks costs nothing.
+// Consent is decided at construction, and checked again before every write
+// (each group commit, each inbox file, the one at exit) through a
+// core::ConsentWatcher: one stat of config.yaml per write, a parse only when
+// the file changed. `opt-out` replaces config.yaml (a new inode), so the
+// first write after it returned sees it. Once consent is gone the queued
+// events are dropped (counted in dropped_opted_out), nothing more is written,
+// and Track() returns OK without queueing for the rest of the Client's life.
+// Before writing, the writer also carries out a purge that `opt-out` left
+// pending (client/purge_request.h). The anonymous id is read (or created)
+// once, on the first Track(); the writer thread starts then too, so a Client
+// that never tracks costs nothing.
 //
 // Thread safety: Track(), Flush() and stats() may be called from any number
 // of threads at once. Nothing here throws into the caller.
@@ -51,6 +59,7 @@
 #include "core/catalogue.h"
 #include "core/clock.h"
 #include "core/consent.h"
+#include "core/consent_watcher.h"
 #include "core/context.h"
 #include "core/environment.h"
 #include "core/message.h"
@@ -135,6 +144,8 @@ struct ClientStats {
                                     // mode: returned to the caller)
   uint64_t written = 0;             // events made durable
   uint64_t written_to_inbox = 0;    // ... of which into an inbox file
+  uint64_t dropped_opted_out = 0;   // accepted, then dropped unwritten:
+                                    // consent was withdrawn meanwhile
   uint64_t queued = 0;              // events waiting for the writer now
 };
 
@@ -178,8 +189,12 @@ class Client {
   // pending or consent is withheld.
   Status Flush(std::chrono::milliseconds timeout);
 
-  // Whether events are recorded at all, and why (decided at construction).
-  bool enabled() const { return consent_.allowed && init_status_.ok(); }
+  // Whether events are recorded at all, and why (decided at construction;
+  // false too once the writer saw consent withdrawn).
+  bool enabled() const {
+    return consent_.allowed && init_status_.ok() &&
+           !opted_out_.load(std::memory_order_acquire);
+  }
   const core::Consent& consent() const { return consent_; }
   // The config dir in use (empty if it could not be resolved).
   const std::filesystem::path& config_dir() const { return config_dir_; }
@@ -204,8 +219,15 @@ class Client {
   // The first `count` messages of `batch` are done with `status`: wakes their
   // synchronous callers, advances finished_, removes them from `batch`.
   void Finish(Batch& batch, size_t count, const Status& status);
-  // Writes all of `batch` to an inbox file through `spool` and finishes it.
+  // Writes all of `batch` to an inbox file through `spool` and finishes it
+  // (drops it instead if consent is gone).
   void WriteToInbox(spool::Spool& spool, Batch& batch);
+  // Whether consent still holds, as of now (one stat; see above). Once it
+  // returns false it always does. Any thread.
+  bool StillConsented();
+  // Consent is gone: `batch` and everything queued are dropped, counted in
+  // dropped_opted_out, and their waiters (synchronous mode) get OK.
+  void DropOptedOut(Batch& batch);
 
   ClientOptions options_;
   std::filesystem::path config_dir_;
@@ -240,7 +262,14 @@ class Client {
   bool urgent_ = false;  // guarded by control_mu_: a Flush() is waiting
   std::atomic<bool> stop_requested_{false};
 
+  // Re-checks consent before each write. Guarded by consent_mu_ (the writer
+  // and the destructor's exit-time inbox write may ask at once).
+  std::mutex consent_mu_;
+  std::optional<core::ConsentWatcher> consent_watcher_;
+  std::atomic<bool> opted_out_{false};  // consent withdrawn since construction
+
   std::atomic<uint64_t> dropped_queue_full_{0};
+  std::atomic<uint64_t> dropped_opted_out_{0};
   std::atomic<uint64_t> rejected_invalid_{0};
   std::atomic<uint64_t> write_errors_{0};
   std::atomic<uint64_t> written_{0};

@@ -6,10 +6,11 @@
 //       holds the spool (Spool::Hold), prints "held", waits until
 //       RELEASE_FILE exists, releases, exits 0.
 //   track CONFIG_DIR COUNT TAG [--sync] [--report] [--flush-ms N]
-//         [--lock-wait-ms N] [--max-batch N]
+//         [--lock-wait-ms N] [--max-batch N] [--pause-us N]
 //       tracks COUNT events "Helper event" {"tag": TAG, "n": i} with a
 //       Client on CONFIG_DIR; with --report prints each accepted messageId
-//       (with --sync: once durable) on its own line, flushed. Then exits
+//       (with --sync: once durable) on its own line, flushed; with
+//       --pause-us sleeps N microseconds after each Track(). Then exits
 //       normally: the Client's destructor does the flushing.
 //   drain ANALYTICS_DIR STOP_FILE OUT_FILE
 //       loops Peek + Ack until STOP_FILE exists, appending every
@@ -62,6 +63,7 @@ int Track(int argc, char** argv) {
   long count = std::atol(argv[3]);
   std::string tag = argv[4];
   bool report = false;
+  long pause_us = 0;
   for (int i = 5; i < argc; ++i) {
     std::string_view a = argv[i];
     auto next = [&]() -> long {
@@ -75,6 +77,8 @@ int Track(int argc, char** argv) {
       options.flush_on_exit_timeout = std::chrono::milliseconds(next());
     } else if (a == "--lock-wait-ms") {
       options.spool.lock_wait = std::chrono::milliseconds(next());
+    } else if (a == "--pause-us") {
+      pause_us = next();
     } else if (a == "--max-batch") {
       options.max_batch_count = static_cast<size_t>(next());
     } else {
@@ -92,6 +96,8 @@ int Track(int argc, char** argv) {
       std::printf("%s\n", id.c_str());
       std::fflush(stdout);
     }
+    if (pause_us > 0)
+      std::this_thread::sleep_for(std::chrono::microseconds(pause_us));
   }
   std::printf("tracked\n");
   std::fflush(stdout);

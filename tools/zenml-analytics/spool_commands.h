@@ -37,8 +37,12 @@ core::Value PropertyValue(std::string_view text);
 core::Result<core::Value> BuildProperties(
     std::string_view properties_json, const std::vector<std::string>& pairs);
 
-// opt-out hook: deletes every pending event, dead letter and inbox file and
-// prints "Deleted N pending events." Creates nothing when there is no spool.
+// opt-out hook (config.yaml already says opted out): deletes every pending
+// event, dead letter and inbox file and prints "Deleted N pending events."
+// When another process keeps the spool for more than 5 s, leaves a durable
+// purge request for the next opener (client/purge_request.h), still removes
+// every inbox file (temporary ones too), says the purge will complete when
+// the spool is free, and returns OK. Creates nothing when there is no spool.
 core::Status PurgeSpoolOnOptOut(const std::filesystem::path& config_dir,
                                 std::ostream& out);
 

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "client/purge_request.h"
 #include "core/config_dir.h"
 #include "core/consent.h"
 #include "core/exit_code.h"
@@ -217,6 +218,9 @@ class Dumper {
       o.dir = analytics_dir_;
       // No bounds: reads never apply them, and the stored ones stay.
       spool_ = std::make_unique<spool::Spool>(std::move(o));
+      // An opt-out's pending purge goes first: never show what the user
+      // asked to delete (client/purge_request.h).
+      (void)client::HonourPurgeRequest(*spool_, analytics_dir_);
     }
     return *spool_;
   }

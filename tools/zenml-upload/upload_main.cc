@@ -16,6 +16,7 @@
 #include <limits>
 #include <optional>
 
+#include "client/purge_request.h"
 #include "core/clock.h"
 #include "core/config_dir.h"
 #include "core/consent.h"
@@ -175,11 +176,18 @@ Report Run(const Flags& flags, const core::Environment& env, bool progress,
   // (--from-file sends a bundle, not this spool: it skips this step.)
   core::Consent consent = core::DecideConsent(config_dir, env);
   bool have_spool = std::filesystem::exists(analytics, ec);
+  // An opt-out that found the spool busy left its purge to us: before
+  // anything is sent (client/purge_request.h).
+  if (have_spool && flags.from_file.empty() && !flags.dry_run) {
+    if (auto p = client::HonourPurgeRequest(spool_options); !p.ok()) {
+      return ErrorReport(p, core::ExitCodeFor(p));
+    }
+  }
   if (!consent.allowed && flags.from_file.empty()) {
     uint64_t purged = 0;
     if (have_spool && !flags.dry_run) {
       spool::Spool spool(spool_options);
-      auto n = spool.Purge();
+      auto n = client::PurgeSpool(spool);  // no bytes left in a table
       if (!n.ok())
         return ErrorReport(n.status(), core::ExitCodeFor(n.status()));
       purged = *n;

@@ -1,0 +1,67 @@
+// Purge request: a durable "purge pending" marker for a spool that was busy
+// when the user opted out (docs/privacy.md, "Opting out").
+//
+// `zenml-analytics opt-out` turns consent off first, then purges the spool.
+// When another process keeps the LevelDB database past the wait, it cannot
+// purge it: it then writes `<analytics dir>/purge-requested` (fsynced, and
+// the directory too), removes every inbox file itself, and returns. Every
+// opener of the spool (the Client's writer before it writes, zenml-upload
+// before it sends, zenml-spool-dump before it reads) calls
+// HonourPurgeRequest() first: when the marker exists, it purges the spool and
+// the inbox and only then removes the marker, so a crash in between leaves
+// the request in place.
+//
+// This lives outside spool/ for now; it belongs in Spool's open path.
+//
+// Thread-safe (no state); each call touches the file system only.
+// Failures are Status values; nothing throws.
+
+#ifndef ZENML_CLIENT_PURGE_REQUEST_H_
+#define ZENML_CLIENT_PURGE_REQUEST_H_
+
+#include <cstdint>
+#include <filesystem>
+
+#include "core/result.h"
+#include "core/status.h"
+#include "spool/spool.h"
+
+namespace zenml::client {
+
+// `analytics_dir`/purge-requested.
+std::filesystem::path PurgeRequestPath(
+    const std::filesystem::path& analytics_dir);
+
+// Whether the marker exists (one stat).
+bool PurgeRequested(const std::filesystem::path& analytics_dir);
+
+// Writes the marker durably (file and directory fsynced). IoError otherwise.
+core::Status RequestPurge(const std::filesystem::path& analytics_dir);
+
+// Removes every file in `analytics_dir`/inbox, whatever its name (ready and
+// temporary files alike: both hold event JSON). Returns how many it removed;
+// a file that vanished meanwhile is not an error.
+core::Result<uint64_t> RemoveInboxFiles(
+    const std::filesystem::path& analytics_dir);
+
+// Spool::Purge(), done so that no file keeps the deleted events' bytes:
+// Purge() compacts, but LevelDB's CompactRange compacts only the levels that
+// held files before it flushed the memtable, and a memtable flushed straight
+// to level 2 (events that were never in a table yet) keeps both the events
+// and their deletions there. A second Purge() writes over that range again and
+// compacts it into the bottom level, where both are dropped. Returns how many
+// events the first deleted. (Belongs in Spool::Purge itself.)
+core::Result<uint64_t> PurgeSpool(spool::Spool& spool);
+
+// If the marker exists in `spool`'s directory: Spool::Purge(), then every
+// inbox file, then the marker. OK when there is no marker or the purge is
+// done; the purge's error (Busy when the database stays held) otherwise, and
+// the marker stays for the next opener.
+core::Status HonourPurgeRequest(spool::Spool& spool,
+                                const std::filesystem::path& analytics_dir);
+// The same through a Spool opened with `options` (only if a marker exists).
+core::Status HonourPurgeRequest(const spool::SpoolOptions& options);
+
+}  // namespace zenml::client
+
+#endif  // ZENML_CLIENT_PURGE_REQUEST_H_
