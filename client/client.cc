@@ -60,7 +60,14 @@ Client::Client(ClientOptions options) : options_(std::move(options)) {
     } else {
       config_dir_ = options_.config_dir;
     }
-    consent_ = core::DecideConsent(config_dir_, *options_.environment);
+    // config.yaml, if consent needs it, is read once: StartOnce takes the
+    // anonymous id from the same parse.
+    consent_ = core::DecideConsent(
+        config_dir_, *options_.environment,
+        [this]() -> core::Result<core::GlobalConfig> {
+          config_.emplace(core::GlobalConfig::Load(config_dir_));
+          return *config_;
+        });
     if (!consent_.allowed) return Status::OK();  // build nothing else
 
     context_ = core::DetectContext(options_.zenml_version);
@@ -143,12 +150,25 @@ Status Client::Track(std::string_view event, const core::Value& properties,
 
 void Client::StartOnce() {
   // Inside call_once: if anything here throws, the next Track() tries again.
-  auto id = core::EnsureAnonymousId(config_dir_);
-  if (!id.ok()) {
-    start_status_ = id.status();
-    return;
+  // The id from the config.yaml consent was decided on, if it holds a valid
+  // one; else (not read, absent, invalid) EnsureAnonymousId creates it or
+  // reports why it cannot.
+  std::optional<std::string> known;
+  if (config_.has_value() && config_->ok()) {
+    auto id = (*config_)->user_id();
+    if (id.ok() && id->has_value() && core::IsUuid(**id)) known = **id;
   }
-  anonymous_id_ = std::move(id).value();
+  config_.reset();
+  if (known.has_value()) {
+    anonymous_id_ = std::move(*known);
+  } else {
+    auto id = core::EnsureAnonymousId(config_dir_);
+    if (!id.ok()) {
+      start_status_ = id.status();
+      return;
+    }
+    anonymous_id_ = std::move(id).value();
+  }
   // Serializes the constant part of every message once (message.h).
   auto encoder = core::TrackEncoder::Create(anonymous_id_, context_);
   if (encoder.ok()) {

@@ -24,8 +24,9 @@
 // at the one-process-at-a-time LevelDB database.
 //
 // Consent is decided once, at construction. The anonymous id is read (or
-// created) once, on the first Track(); the writer thread starts then too, so a
-// Client that never tracks costs nothing.
+// created) once, on the first Track(), from the same read of config.yaml
+// that decided consent when there was one (the file is read once); the writer
+// thread starts then too, so a Client that never tracks costs nothing.
 //
 // A synchronous Client (ClientOptions::synchronous) starts no writer thread:
 // its callers write themselves. The first caller that finds no write in
@@ -63,6 +64,7 @@
 #include "core/consent.h"
 #include "core/context.h"
 #include "core/environment.h"
+#include "core/global_config.h"
 #include "core/message.h"
 #include "core/status.h"
 #include "core/value.h"
@@ -230,6 +232,9 @@ class Client {
   std::filesystem::path config_dir_;
   Status init_status_;
   core::Consent consent_;
+  // config.yaml as read for consent (set only if the environment did not
+  // decide), kept until StartOnce takes the anonymous id from it.
+  std::optional<core::Result<core::GlobalConfig>> config_;
   core::Context context_;
 
   std::once_flag start_once_;

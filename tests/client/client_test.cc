@@ -342,6 +342,27 @@ TEST_F(ClientTest, ConcurrentSynchronousCallersAllLandDurably) {
   }
 }
 
+// config.yaml is read once: the anonymous id comes from the read that
+// decided consent at construction, not from a second read at the first
+// Track() (which would see the id written in between).
+TEST_F(ClientTest, TheAnonymousIdComesFromTheConfigReadForConsent) {
+  const std::string first = "11111111-2222-4333-8444-555555555555";
+  const std::string second = "66666666-7777-4888-9999-aaaaaaaaaaaa";
+  fs::create_directories(config_dir_);
+  testing::WriteFile(core::ConfigFilePath(config_dir_),
+                     "analytics_opt_in: true\nuser_id: " + first + "\n");
+  {
+    Client client(Options());  // the environment is empty: the file decides
+    ASSERT_EQ(client.consent().source, core::ConsentSource::kConfigFile);
+    testing::WriteFile(core::ConfigFilePath(config_dir_),
+                       "analytics_opt_in: true\nuser_id: " + second + "\n");
+    ASSERT_TRUE(client.Track("Id event").ok());
+  }
+  Spooled s = ReadSpool(analytics_dir());
+  ASSERT_EQ(s.messages.size(), 1u);
+  EXPECT_EQ(s.messages[0].Find("anonymousId")->as_string(), first);
+}
+
 TEST_F(ClientTest, FailedWritesAreCountedAndRetriedUntilTheEventsLand) {
   FailingEnv env;
   env.failing = true;
