@@ -61,7 +61,14 @@ Client::Client(ClientOptions options) : options_(std::move(options)) {
     } else {
       config_dir_ = options_.config_dir;
     }
-    consent_ = core::DecideConsent(config_dir_, *options_.environment);
+    // config.yaml, if consent needs it, is read once: StartOnce takes the
+    // anonymous id from the same parse.
+    consent_ = core::DecideConsent(
+        config_dir_, *options_.environment,
+        [this]() -> core::Result<core::GlobalConfig> {
+          config_.emplace(core::GlobalConfig::Load(config_dir_));
+          return *config_;
+        });
     if (!consent_.allowed) return Status::OK();  // build nothing else
     consent_watcher_.emplace(config_dir_, *options_.environment,
                              *options_.clock);
@@ -79,6 +86,13 @@ Client::Client(ClientOptions options) : options_(std::move(options)) {
 
 Client::~Client() {
   if (!started_.load(std::memory_order_acquire)) return;
+  // A synchronous Client has no writer: every Track() returned with its
+  // event finished, so there is nothing to flush or stop.
+  if (writer_.joinable()) StopWriter();
+  MaybeUploadAtExit();
+}
+
+void Client::StopWriter() {
   (void)Flush(options_.flush_on_exit_timeout);
 
   {
@@ -102,7 +116,9 @@ Client::~Client() {
     return Status::OK();
   });
   writer_.join();
+}
 
+void Client::MaybeUploadAtExit() {
   // Best effort: an upload that cannot start now is tried at the next exit.
   if (options_.auto_upload) {
     (void)NoThrow([&]() -> Status {
@@ -140,12 +156,25 @@ Status Client::Track(std::string_view event, const core::Value& properties,
 
 void Client::StartOnce() {
   // Inside call_once: if anything here throws, the next Track() tries again.
-  auto id = core::EnsureAnonymousId(config_dir_);
-  if (!id.ok()) {
-    start_status_ = id.status();
-    return;
+  // The id from the config.yaml consent was decided on, if it holds a valid
+  // one; else (not read, absent, invalid) EnsureAnonymousId creates it or
+  // reports why it cannot.
+  std::optional<std::string> known;
+  if (config_.has_value() && config_->ok()) {
+    auto id = (*config_)->user_id();
+    if (id.ok() && id->has_value() && core::IsUuid(**id)) known = **id;
   }
-  anonymous_id_ = std::move(id).value();
+  config_.reset();
+  if (known.has_value()) {
+    anonymous_id_ = std::move(*known);
+  } else {
+    auto id = core::EnsureAnonymousId(config_dir_);
+    if (!id.ok()) {
+      start_status_ = id.status();
+      return;
+    }
+    anonymous_id_ = std::move(id).value();
+  }
   // Serializes the constant part of every message once (message.h).
   auto encoder = core::TrackEncoder::Create(anonymous_id_, context_);
   if (encoder.ok()) {
@@ -153,7 +182,8 @@ void Client::StartOnce() {
   } else {
     encoder_status_ = encoder.status();  // each Track() reports it
   }
-  writer_ = std::thread([this] { WriterLoop(); });
+  // Synchronous callers write themselves (WriteOrWait): no thread.
+  if (!options_.synchronous) writer_ = std::thread([this] { WriterLoop(); });
   started_.store(true, std::memory_order_release);
 }
 
@@ -182,10 +212,110 @@ Status Client::EncodeAndQueue(std::string_view event,
   }
   if (message_id != nullptr) message_id->assign(id.data(), id.size());
   if (!options_.synchronous) return Status::OK();
-
-  std::unique_lock<std::mutex> lock(done_mu_);
-  done_cv_.wait(lock, [&] { return completion.done; });
+  WriteOrWait(completion);
   return completion.status;
+}
+
+void Client::WriteOrWait(Completion& completion) {
+  std::unique_lock<std::mutex> lock(done_mu_);
+  while (!completion.done) {
+    if (leader_active_) {
+      // The leader finishes us, or steps down and wakes us to take over.
+      done_cv_.wait(lock);
+      continue;
+    }
+    leader_active_ = true;
+    lock.unlock();
+    DrainInline();  // never throws
+    lock.lock();
+    leader_active_ = false;
+    // A caller that queued after the leader's last look waits for this.
+    done_cv_.notify_all();
+  }
+}
+
+void Client::DrainInline() {
+  Batch work;
+  std::vector<QueuedMessage> incoming;
+  bool holding = false;
+  Status s = NoThrow([&]() -> Status {
+    while (queue_->PopBatch(&incoming, options_.max_batch_count,
+                            options_.max_batch_bytes,
+                            std::chrono::nanoseconds(0)) > 0) {
+      for (auto& m : incoming) work.Add(m);
+      incoming.clear();
+      Status status;
+      bool to_inbox = false;
+      // As in WriterLoop: consent is checked right before the write (after
+      // Hold(), which may have waited for another process), and a purge that
+      // `opt-out` left pending goes before anything this Client writes.
+      auto opted_out = [&] {
+        if (StillConsented()) return false;
+        DropOptedOut(work);
+        if (!options_.inbox_only) {
+          (void)HonourPurgeRequest(*spool_, options_.spool.dir);
+        }
+        if (holding) {
+          spool_->Release();
+          holding = false;
+        }
+        return true;
+      };
+      if (options_.inbox_only) {
+        if (opted_out()) continue;
+        status = spool_->AppendToInbox(work.jsons);
+        to_inbox = true;
+      } else if (!holding) {
+        Status held = spool_->Hold();
+        if (held.ok()) {
+          holding = true;
+        } else if (held.code() == Status::Code::kBusy) {
+          // Past lock_wait already: waiting again in Append would double it.
+          if (opted_out()) continue;
+          status = spool_->AppendToInbox(work.jsons);
+          to_inbox = true;
+        }
+        // Other Hold errors: let Append try on its own and report.
+      }
+      if (!to_inbox && opted_out()) continue;
+      if (!to_inbox) status = HonourPurgeRequest(*spool_, options_.spool.dir);
+      if (!to_inbox && status.ok()) {
+        auto appended = spool_->Append(work.jsons);
+        status = appended.status();
+        to_inbox = appended.ok() && *appended == spool::AppendTarget::kInbox;
+      }
+      const size_t n = work.jsons.size();
+      if (status.ok()) {
+        written_.fetch_add(n, std::memory_order_relaxed);
+        if (to_inbox) written_to_inbox_.fetch_add(n, std::memory_order_relaxed);
+      } else {
+        // Each waiting caller gets the error and decides; nothing is kept.
+        write_errors_.fetch_add(1, std::memory_order_relaxed);
+        {
+          std::lock_guard<std::mutex> lock(done_mu_);
+          last_write_error_ = status;
+        }
+        if (holding) {
+          spool_->Release();  // the handle may be what is broken
+          holding = false;
+        }
+      }
+      Finish(work, n, status);
+    }
+    return Status::OK();
+  });
+  if (holding)
+    (void)NoThrow([&]() -> Status {
+      spool_->Release();
+      return Status::OK();
+    });
+  if (!s.ok()) {
+    // Only allocation failure is plausible: whoever was taken out of the
+    // queue gets the error rather than waiting for ever.
+    write_errors_.fetch_add(1, std::memory_order_relaxed);
+    for (auto& m : incoming) work.Add(m);
+    Finish(work, work.jsons.size(), s);
+  }
 }
 
 Status Client::Flush(std::chrono::milliseconds timeout) {

@@ -32,8 +32,21 @@
 // and Track() returns OK without queueing for the rest of the Client's life.
 // Before writing, the writer also carries out a purge that `opt-out` left
 // pending (client/purge_request.h). The anonymous id is read (or created)
-// once, on the first Track(); the writer thread starts then too, so a Client
-// that never tracks costs nothing.
+// once, on the first Track(), from the same read of config.yaml that decided
+// consent when there was one (the file is read once); the writer thread
+// starts then too, so a Client that never tracks costs nothing.
+//
+// A synchronous Client (ClientOptions::synchronous) starts no writer thread:
+// its callers write themselves. The first caller that finds no write in
+// progress becomes the leader: it takes everything queued (its own event and
+// whatever other callers queued meanwhile, one group commit), appends it on
+// its own thread, finishes those callers, and repeats until the queue is
+// empty; the others wait for their event to be finished, or for the leader
+// to step down and take over. So a one-event `zenml-analytics track` pays
+// for no thread, and concurrent synchronous callers still share commits. The
+// spool is released when the leader steps down (no idle_close_delay). The
+// leader checks consent and pending purges before each write, as the writer
+// thread does.
 //
 // Thread safety: Track(), Flush() and stats() may be called from any number
 // of threads at once. Nothing here throws into the caller.
@@ -62,6 +75,7 @@
 #include "core/consent_watcher.h"
 #include "core/context.h"
 #include "core/environment.h"
+#include "core/global_config.h"
 #include "core/message.h"
 #include "core/status.h"
 #include "core/value.h"
@@ -216,6 +230,15 @@ class Client {
   Status EncodeAndQueue(std::string_view event, const core::Value& properties,
                         std::string* message_id);
   void WriterLoop();
+  // ~Client's parts: flush and stop the writer thread; the opportunistic
+  // upload.
+  void StopWriter();
+  void MaybeUploadAtExit();
+  // Synchronous mode: waits until `completion` is done, writing on this
+  // thread whenever no other caller is (the header comment).
+  void WriteOrWait(Completion& completion);
+  // The leader's part: appends what is queued until nothing is.
+  void DrainInline();
   // The first `count` messages of `batch` are done with `status`: wakes their
   // synchronous callers, advances finished_, removes them from `batch`.
   void Finish(Batch& batch, size_t count, const Status& status);
@@ -233,6 +256,9 @@ class Client {
   std::filesystem::path config_dir_;
   Status init_status_;
   core::Consent consent_;
+  // config.yaml as read for consent (set only if the environment did not
+  // decide), kept until StartOnce takes the anonymous id from it.
+  std::optional<core::Result<core::GlobalConfig>> config_;
   core::Context context_;
 
   std::once_flag start_once_;
@@ -251,9 +277,11 @@ class Client {
   // Writer → waiters: progress, completions of synchronous events.
   mutable std::mutex done_mu_;
   std::condition_variable done_cv_;
-  uint64_t finished_ = 0;    // guarded by done_mu_: events out of the queue
-                             // for good (durable, or failed synchronously)
-  Status last_write_error_;  // guarded by done_mu_
+  uint64_t finished_ = 0;       // guarded by done_mu_: events out of the queue
+                                // for good (durable, or failed synchronously)
+  Status last_write_error_;     // guarded by done_mu_
+  bool leader_active_ = false;  // guarded by done_mu_: a synchronous caller
+                                // is writing (DrainInline)
 
   // Controller → writer: stop, retry now.
   std::mutex control_mu_;

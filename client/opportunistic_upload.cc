@@ -281,8 +281,13 @@ Result<AutoUploadResult> MaybeStartUpload(const AutoUploadOptions& options) {
   }
   in.pending = 1;  // not known yet: decide on everything cheap first
   AutoUploadResult result;
-  // The config file is read only if the environment did not already say no.
-  if (in.env_enabled) in.config_enabled = ConfigEnabled(options.config_dir);
+  // config.yaml is read only when it can change the outcome: the environment
+  // did not already say no, and there is a write key and consent. Without
+  // them nothing starts whatever the file says, and an exiting one-shot
+  // process (`zenml-analytics track`) is spared a second read and parse.
+  if (in.env_enabled && in.has_write_key && in.consent) {
+    in.config_enabled = ConfigEnabled(options.config_dir);
+  }
   result.decision = DecideAutoUpload(in);
   if (result.decision != AutoUploadDecision::kStart) return result;
 

@@ -17,6 +17,10 @@
 //      start one uploader, not one each;
 //   5. no not-before time from an earlier 429 lies in the future;
 //   6. the spool is not empty.
+// MaybeStartUpload reads config.yaml for step 1 only once steps 2 and 3
+// hold (the file cannot start an upload they forbid), so without a write key
+// or consent it reports kNoWriteKey or kNoConsent even when the file says
+// `analytics_auto_upload: false`.
 // Reading the spool for step 6 ingests its inbox files, a write that applies
 // the spool's bounds; so the check opens it with the bounds of the process
 // that writes to it (AutoUploadOptions::spool), never the defaults, or a

@@ -46,6 +46,13 @@ std::string_view ConsentSourceName(ConsentSource source) {
 
 Consent DecideConsent(const std::filesystem::path& config_dir,
                       const Environment& env) {
+  return DecideConsent(config_dir, env,
+                       [&] { return GlobalConfig::Load(config_dir); });
+}
+
+Consent DecideConsent(const std::filesystem::path& config_dir,
+                      const Environment& env,
+                      const std::function<Result<GlobalConfig>()>& load) {
   std::string notes;  // why a source that was present did not decide
   auto note = [&](std::string text) {
     if (!notes.empty()) notes += "; ";
@@ -68,7 +75,7 @@ Consent DecideConsent(const std::filesystem::path& config_dir,
     }
   }
   const std::string path = ConfigFilePath(config_dir).string();
-  Result<GlobalConfig> config = GlobalConfig::Load(config_dir);
+  Result<GlobalConfig> config = load();
   if (!config.ok()) {
     note(fmt::format("{}; ignored", config.status().message()));
   } else {

@@ -18,11 +18,13 @@
 #define ZENML_CORE_CONSENT_H_
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "core/environment.h"
+#include "core/global_config.h"
 #include "core/result.h"
 #include "core/status.h"
 
@@ -52,6 +54,14 @@ struct Consent {
 // creates or changes a file.
 Consent DecideConsent(const std::filesystem::path& config_dir,
                       const Environment& env);
+
+// The same, with config.yaml read through `load` (called at most once, and
+// only when the environment does not decide): a caller that needs the file's
+// other keys too (the Client's anonymous id) keeps what `load` read and so
+// reads and parses the file once.
+Consent DecideConsent(const std::filesystem::path& config_dir,
+                      const Environment& env,
+                      const std::function<Result<GlobalConfig>()>& load);
 
 // Writes `analytics_opt_in: <opt_in>` to `config_dir/config.yaml`, keeping
 // every other key, creating the file (0600) and directory (0700) if needed.

@@ -263,6 +263,106 @@ TEST_F(ClientTest, SynchronousTrackReturnsOnlyOnceTheEventIsInTheSpool) {
   }
 }
 
+// Threads of this process now (/proc/self/task has one entry per thread).
+size_t ThreadCount() {
+  size_t n = 0;
+  for (const auto& e : fs::directory_iterator("/proc/self/task")) {
+    (void)e;
+    ++n;
+  }
+  return n;
+}
+
+TEST_F(ClientTest, SynchronousTrackWritesOnTheCallersThreadWithoutAWriter) {
+  ClientOptions o = Options();
+  o.synchronous = true;
+  const size_t before = ThreadCount();
+  std::string id;
+  {
+    Client client(o);
+    ASSERT_TRUE(client.Track("One shot", Value::Object{{"n", 1}}, &id).ok());
+    // No writer thread was started for it, and none lingers.
+    EXPECT_EQ(ThreadCount(), before);
+    EXPECT_EQ(client.stats().written, 1u);
+    EXPECT_TRUE(client.Flush(1s).ok());
+    // The spool was given back when the call returned: another opener gets
+    // it at once (ReadSpool would otherwise wait for the lock).
+    Spooled s = ReadSpool(analytics_dir());
+    ASSERT_EQ(s.messages.size(), 1u);
+    EXPECT_EQ(MessageId(s.messages[0]), id);
+  }
+  EXPECT_EQ(ThreadCount(), before);
+}
+
+TEST_F(ClientTest, ConcurrentSynchronousCallersAllLandDurably) {
+  ClientOptions o = Options();
+  o.synchronous = true;
+  constexpr int kThreads = 6;
+  constexpr int kEach = 40;
+  std::vector<std::vector<std::string>> ids(kThreads);
+  std::atomic<int> failures{0};
+  {
+    Client client(o);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kEach; ++i) {
+          std::string id;
+          if (!client.Track("Sync many", Value::Object{{"t", t}, {"i", i}}, &id)
+                   .ok()) {
+            ++failures;
+            continue;
+          }
+          ids[static_cast<size_t>(t)].push_back(id);
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(failures.load(), 0);
+    EXPECT_EQ(client.stats().written, uint64_t{kThreads * kEach});
+    EXPECT_EQ(client.stats().queued, 0u);
+  }
+  Spooled s = ReadSpool(analytics_dir());
+  std::multiset<std::string> found;
+  for (const auto& m : s.messages) found.insert(MessageId(m));
+  std::multiset<std::string> want;
+  for (const auto& v : ids) want.insert(v.begin(), v.end());
+  EXPECT_EQ(want.size(), static_cast<size_t>(kThreads * kEach));
+  EXPECT_EQ(found, want);
+  // Each thread's events are in its own order.
+  std::map<int, int> last;
+  for (const auto& m : s.messages) {
+    int t = std::stoi(Prop(m, "t"));
+    int i = std::stoi(Prop(m, "i"));
+    auto it = last.find(t);
+    if (it != last.end()) {
+      EXPECT_LT(it->second, i);
+    }
+    last[t] = i;
+  }
+}
+
+// config.yaml is read once: the anonymous id comes from the read that
+// decided consent at construction, not from a second read at the first
+// Track() (which would see the id written in between).
+TEST_F(ClientTest, TheAnonymousIdComesFromTheConfigReadForConsent) {
+  const std::string first = "11111111-2222-4333-8444-555555555555";
+  const std::string second = "66666666-7777-4888-9999-aaaaaaaaaaaa";
+  fs::create_directories(config_dir_);
+  testing::WriteFile(core::ConfigFilePath(config_dir_),
+                     "analytics_opt_in: true\nuser_id: " + first + "\n");
+  {
+    Client client(Options());  // the environment is empty: the file decides
+    ASSERT_EQ(client.consent().source, core::ConsentSource::kConfigFile);
+    testing::WriteFile(core::ConfigFilePath(config_dir_),
+                       "analytics_opt_in: true\nuser_id: " + second + "\n");
+    ASSERT_TRUE(client.Track("Id event").ok());
+  }
+  Spooled s = ReadSpool(analytics_dir());
+  ASSERT_EQ(s.messages.size(), 1u);
+  EXPECT_EQ(s.messages[0].Find("anonymousId")->as_string(), first);
+}
+
 TEST_F(ClientTest, FailedWritesAreCountedAndRetriedUntilTheEventsLand) {
   FailingEnv env;
   env.failing = true;

@@ -366,6 +366,27 @@ TEST_F(OpportunisticUploadTest, ConfigYamlKeyTurnsItOff) {
   EXPECT_TRUE(WaitForRecord().has_value());
 }
 
+TEST_F(OpportunisticUploadTest, ConfigYamlIsNotReadWithoutWriteKeyOrConsent) {
+  FillSpool();
+  // Were the file read, the decision would be kDisabledByConfig.
+  WriteFile(fixture_.config_dir() / "config.yaml",
+            "analytics_opt_in: true\nanalytics_auto_upload: false\n");
+  env_.Unset("ZENML_SEGMENT_WRITE_KEY");
+  AutoUploadOptions o = Options();
+  o.builtin_write_key = false;
+  auto no_key = MaybeStartUpload(o);
+  ASSERT_TRUE(no_key.ok());
+  EXPECT_EQ(no_key->decision, D::kNoWriteKey);
+
+  o = Options();
+  o.builtin_write_key = true;
+  o.consent = false;
+  auto no_consent = MaybeStartUpload(o);
+  ASSERT_TRUE(no_consent.ok());
+  EXPECT_EQ(no_consent->decision, D::kNoConsent);
+  EXPECT_FALSE(Started());
+}
+
 TEST_F(OpportunisticUploadTest, NoWriteKeyNoUpload) {
   FillSpool();
   env_.Unset("ZENML_SEGMENT_WRITE_KEY");

@@ -52,6 +52,24 @@ TEST_F(ConsentTest, ConfigFileDecidesWhenTheEnvironmentIsSilent) {
   EXPECT_EQ(c.source, ConsentSource::kConfigFile);
 }
 
+TEST_F(ConsentTest, TheLoaderIsCalledOnceAndOnlyWhenTheEnvironmentIsSilent) {
+  WriteConfig("analytics_opt_in: false\n");
+  int loads = 0;
+  auto load = [&]() -> Result<GlobalConfig> {
+    ++loads;
+    return GlobalConfig::Load(dir());
+  };
+  Consent c = DecideConsent(dir(), env_, load);
+  EXPECT_EQ(loads, 1);
+  EXPECT_FALSE(c.allowed);
+  EXPECT_EQ(c.source, ConsentSource::kConfigFile);
+
+  env_.Set("ZENML_ANALYTICS_OPT_IN", "true");
+  c = DecideConsent(dir(), env_, load);
+  EXPECT_EQ(loads, 1);  // the environment decided: the file is not read
+  EXPECT_TRUE(c.allowed);
+}
+
 TEST_F(ConsentTest, ConfigFileWithoutTheKeyFallsToTheDefault) {
   WriteConfig("version: 0.5.0\n");
   Consent c = Decide();

@@ -6,6 +6,7 @@
 
 #include <sstream>
 
+#include "core/context.h"
 #include "core/exit_code.h"
 #include "core/value.h"
 #include "tests/testing/temp_dir.h"
@@ -32,6 +33,17 @@ class AnalyticsCommandTest : public ::testing::Test {
   std::ostringstream out_;
   std::ostringstream err_;
 };
+
+// The help names the build's default ZenML version, now taken from CMake
+// instead of core::DetectContext (which reads /etc/os-release on every run):
+// both must agree.
+TEST_F(AnalyticsCommandTest, TrackHelpNamesTheBuildsDefaultZenmlVersion) {
+  EXPECT_EQ(Run({"track", "--help"}), 0) << err_.str();
+  const std::string want =
+      "default: the build's, " + core::DetectContext().zenml_version;
+  EXPECT_NE((out_.str() + err_.str()).find(want), std::string::npos)
+      << out_.str() << err_.str();
+}
 
 TEST_F(AnalyticsCommandTest, OptOutRunsItsHooksAfterWritingTheFile) {
   std::filesystem::path seen;

@@ -17,8 +17,18 @@
 #include "core/exit_code.h"
 #include "tools/zenml-analytics/spool_commands.h"
 
+// The build's default ZenML version, the one core::DetectContext reports;
+// taken from CMake here rather than from DetectContext, which reads
+// /etc/os-release: building the command line must not cost every run of
+// every subcommand a file read (`track` reads it once, in the Client).
+#ifndef ZENML_DEFAULT_ZENML_VERSION
+#define ZENML_DEFAULT_ZENML_VERSION ""
+#endif
+
 namespace zenml::tools {
 namespace {
+
+constexpr std::string_view kBuildZenmlVersion = ZENML_DEFAULT_ZENML_VERSION;
 
 class TrackCommand final : public Command {
  public:
@@ -38,7 +48,7 @@ class TrackCommand final : public Command {
     sub->add_option("--zenml-version", zenml_version_,
                     "The ZenML version the event reports "
                     "(context.zenml.version); default: the build's, " +
-                        std::string(core::DetectContext().zenml_version));
+                        std::string(kBuildZenmlVersion));
     return sub;
   }
 
