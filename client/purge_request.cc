@@ -75,18 +75,10 @@ core::Result<uint64_t> RemoveInboxFiles(
   return removed;
 }
 
-core::Result<uint64_t> PurgeSpool(spool::Spool& spool) {
-  auto purged = spool.Purge();
-  if (!purged.ok()) return purged;
-  auto again = spool.Purge();
-  if (!again.ok()) return again.status();
-  return *purged + *again;
-}
-
 core::Status HonourPurgeRequest(spool::Spool& spool,
                                 const std::filesystem::path& analytics_dir) {
   if (!PurgeRequested(analytics_dir)) return core::Status::OK();
-  auto purged = PurgeSpool(spool);
+  auto purged = spool.Purge();
   if (!purged.ok()) {
     return purged.status().WithContext("carrying out a pending purge");
   }

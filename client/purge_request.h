@@ -44,15 +44,6 @@ core::Status RequestPurge(const std::filesystem::path& analytics_dir);
 core::Result<uint64_t> RemoveInboxFiles(
     const std::filesystem::path& analytics_dir);
 
-// Spool::Purge(), done so that no file keeps the deleted events' bytes:
-// Purge() compacts, but LevelDB's CompactRange compacts only the levels that
-// held files before it flushed the memtable, and a memtable flushed straight
-// to level 2 (events that were never in a table yet) keeps both the events
-// and their deletions there. A second Purge() writes over that range again and
-// compacts it into the bottom level, where both are dropped. Returns how many
-// events the first deleted. (Belongs in Spool::Purge itself.)
-core::Result<uint64_t> PurgeSpool(spool::Spool& spool);
-
 // If the marker exists in `spool`'s directory: Spool::Purge(), then every
 // inbox file, then the marker. OK when there is no marker or the purge is
 // done; the purge's error (Busy when the database stays held) otherwise, and

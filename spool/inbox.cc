@@ -60,4 +60,21 @@ Status ReadWholeFile(leveldb::Env* env, const std::string& fname,
   }
 }
 
+uint64_t InboxDeclaredCount(leveldb::Env* env, const std::string& fname) {
+  leveldb::SequentialFile* raw = nullptr;
+  if (!env->NewSequentialFile(fname, &raw).ok()) return 0;
+  std::unique_ptr<leveldb::SequentialFile> file(raw);
+  char scratch[kInboxMagic.size() + 8];
+  leveldb::Slice header;
+  if (!file->Read(sizeof scratch, &header, scratch).ok() ||
+      header.size() != sizeof scratch ||
+      !std::string_view(header.data(), header.size())
+           .starts_with(kInboxMagic)) {
+    return 0;
+  }
+  return DecodeFixed64BE(
+             std::string_view(header.data() + kInboxMagic.size(), 8))
+      .value_or(0);
+}
+
 }  // namespace zenml::spool

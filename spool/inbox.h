@@ -46,6 +46,10 @@ bool DecodeInbox(std::string_view data, std::vector<PendingEvent>* out,
 Status ReadWholeFile(leveldb::Env* env, const std::string& fname,
                      std::string* out);
 
+// The event count in the header of inbox file `fname` (reads its first 14
+// bytes only); 0 if it cannot be read or has no header.
+uint64_t InboxDeclaredCount(leveldb::Env* env, const std::string& fname);
+
 }  // namespace zenml::spool
 
 #endif  // ZENML_SPOOL_INBOX_H_

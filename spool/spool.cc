@@ -321,6 +321,16 @@ Result<SpoolStats> Spool::Impl::Stats() {
         stats.limits = m.Limits();
         stats.repairs = m.repairs;
         stats.corruption_loss_unknown = m.loss_unknown != 0;
+        for (const std::string& name : InboxFiles(/*remove_stale=*/false)) {
+          std::string marker;
+          if (s.db->Get(leveldb::ReadOptions(), InboxMarkerKey(name), &marker)
+                  .ok()) {
+            continue;  // ingested already; only its unlink is left
+          }
+          stats.inbox_files++;
+          stats.inbox_events +=
+              InboxDeclaredCount(s.env.get(), inbox_path_ + "/" + name);
+        }
         std::string value;
         leveldb::Status g =
             s.db->Get(leveldb::ReadOptions(), ToSlice(kMetaLastUpload), &value);
@@ -345,8 +355,12 @@ Result<SpoolStats> Spool::Impl::Stats() {
     stats.next_seq = 1;
     stats.format_version = 0;  // no spool yet
     if (shared_ != nullptr) stats.write_errors = shared_->pending_write_errors;
+    for (const std::string& name : InboxFiles(/*remove_stale=*/false)) {
+      stats.inbox_files++;
+      stats.inbox_events +=
+          InboxDeclaredCount(SharedEnv(), inbox_path_ + "/" + name);
+    }
   }
-  stats.inbox_files = InboxFiles(/*remove_stale=*/false).size();
   return stats;
 }
 
@@ -385,6 +399,17 @@ Result<uint64_t> Spool::Impl::Purge() {
         ZENML_TRY(WriteLocked(s, &batch));
         s.meta = m;
         s.pending_write_errors = 0;
+        s.db->CompactRange(nullptr, nullptr);
+        // LevelDB's CompactRange picks the levels to compact before it
+        // flushes the memtable, and a flushed memtable may land on level 2,
+        // past them: events that never left the memtable would stay readable
+        // in that table, next to their deletions. Writing the metadata again
+        // puts a newer table over the same range, and a second CompactRange
+        // merges both into the bottom level, where deleted values are
+        // dropped: no file holds event JSON after a purge.
+        leveldb::WriteBatch again;
+        PutMetaChanges(&again, m, nullptr);
+        ZENML_TRY(WriteLocked(s, &again));
         s.db->CompactRange(nullptr, nullptr);
         return Status::OK();
       },

@@ -157,6 +157,10 @@ struct SpoolStats {
   // Inbox files not yet ingested: their events are pending too but not in
   // `count` (Stats never ingests); each holds at least one event.
   uint64_t inbox_files = 0;
+  // The events those files hold, from their headers (not yet ingested, so
+  // not in `count`; an inbox file already ingested by a process that died
+  // before unlinking it is not counted).
+  uint64_t inbox_events = 0;
   // The bounds in force: stored in the spool, else the defaults.
   SpoolLimits limits;
   // Repairs of a damaged database (RepairDB) so far, and whether any of them

@@ -177,7 +177,8 @@ TEST_F(OptOutTest, APurgeRequestIsCarriedOutByTheNextOpenerAndThenRemoved) {
   EXPECT_FALSE(PurgeRequested(analytics_dir()));
   EXPECT_EQ(SpoolCount(), 0u);
   EXPECT_EQ(InboxFiles(), 0u);
-  // Not even LevelDB's tables keep the events' bytes (PurgeSpool()).
+  // Not even LevelDB's tables keep the events' bytes (Spool::Purge compacts
+  // twice).
   auto files = FilesWithEventJson(analytics_dir());
   EXPECT_TRUE(files.empty()) << files.front();
   // No marker: nothing happens.

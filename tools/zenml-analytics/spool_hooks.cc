@@ -41,7 +41,7 @@ core::Status PurgeSpoolOnOptOut(const std::filesystem::path& config_dir,
   options.dir = dir;
   options.lock_wait = kOptOutSpoolWait;
   spool::Spool spool(options);
-  auto purged = client::PurgeSpool(spool);
+  auto purged = spool.Purge();
   if (!purged.ok() && purged.status().code() != core::Status::Code::kBusy) {
     return purged.status().WithContext("purging the spool");
   }

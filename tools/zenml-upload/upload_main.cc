@@ -187,7 +187,7 @@ Report Run(const Flags& flags, const core::Environment& env, bool progress,
     uint64_t purged = 0;
     if (have_spool && !flags.dry_run) {
       spool::Spool spool(spool_options);
-      auto n = client::PurgeSpool(spool);  // no bytes left in a table
+      auto n = spool.Purge();  // compacts: no bytes left in a table
       if (!n.ok())
         return ErrorReport(n.status(), core::ExitCodeFor(n.status()));
       purged = *n;
