@@ -1087,7 +1087,7 @@ class Spool::Impl {
         return Status::OK();
       }
     }
-    if (st.ok()) st = IngestInboxLocked(s);
+    if (st.ok() && options_.ingest_inbox) st = IngestInboxLocked(s);
     if (st.ok()) st = fn(s);
     if (st.code() == Status::Code::kCorruption && s.db) {
       const uint64_t known_count = s.meta.count;

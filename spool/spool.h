@@ -76,6 +76,11 @@ struct SpoolOptions {
 
   // Time source for bounds by age and metadata timestamps. Not owned.
   const core::Clock* clock = &core::RealClock();
+
+  // Whether calls move inbox files into the database first. A reader that
+  // must change nothing (`zenml-analytics status`) turns it off: ingestion
+  // is a write, and it applies this object's bounds, not the writer's.
+  bool ingest_inbox = true;
 };
 
 // One pending event.

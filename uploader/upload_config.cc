@@ -1,4 +1,4 @@
-#include "tools/zenml-upload/upload_config.h"
+#include "uploader/upload_config.h"
 
 #include <fmt/format.h>
 #include <sys/stat.h>
@@ -10,7 +10,13 @@
 #include <fstream>
 #include <sstream>
 
-namespace zenml::tools {
+#include "uploader/uploader.h"  // kDefaultEndpoint
+
+#ifndef ZENML_SEGMENT_WRITE_KEY
+#define ZENML_SEGMENT_WRITE_KEY ""
+#endif
+
+namespace zenml::uploader {
 namespace {
 
 // Whether `path` exists; fails unless it is a regular file only its owner
@@ -120,4 +126,49 @@ core::Result<std::string> ReadWriteKeyFile(const std::filesystem::path& path) {
   return line.substr(begin, end - begin + 1);
 }
 
-}  // namespace zenml::tools
+std::string_view BuiltInWriteKey() { return ZENML_SEGMENT_WRITE_KEY; }
+
+core::Result<ResolvedUploadConfig> ResolveUploadConfig(
+    const UploadConfigFlags& flags, const std::filesystem::path& config_dir,
+    const core::Environment& env) {
+  ResolvedUploadConfig r;
+  r.user_config = UploadConfigPath(config_dir);
+  ZENML_TRY_ASSIGN(r.file, LoadUploadConfig(r.user_config));
+
+  auto set_key = [&r](std::string key, std::string_view source) {
+    if (!r.write_key.empty() || key.empty()) return;
+    r.write_key = std::move(key);
+    r.write_key_source = source;
+  };
+  set_key(flags.write_key, "flag");
+  if (r.write_key.empty() && !flags.write_key_file.empty()) {
+    auto from_file = ReadWriteKeyFile(flags.write_key_file);
+    if (!from_file.ok()) {
+      return core::Status::FailedPrecondition(from_file.status().message());
+    }
+    set_key(*from_file, "key_file");
+  }
+  set_key(env.Get("ZENML_SEGMENT_WRITE_KEY").value_or(""), "env");
+  set_key(r.file.write_key.value_or(""), "user_config");
+  set_key(std::string(BuiltInWriteKey()), "built_in");
+  if (r.write_key.empty()) r.write_key_source = "none";
+
+  auto set_endpoint = [&r](std::string url, std::string_view source) {
+    if (!r.endpoint.empty() || url.empty()) return;
+    r.endpoint = std::move(url);
+    r.endpoint_source = source;
+  };
+  set_endpoint(flags.endpoint, "flag");
+  set_endpoint(env.Get("ZENML_ANALYTICS_ENDPOINT").value_or(""), "env");
+  set_endpoint(r.file.endpoint.value_or(""), "user_config");
+  set_endpoint(std::string(kDefaultEndpoint), "default");
+  return r;
+}
+
+std::string MaskWriteKey(std::string_view key) {
+  if (key.empty()) return "";
+  if (key.size() <= 8) return "…";
+  return std::string(key.substr(0, 4)) + "…";
+}
+
+}  // namespace zenml::uploader
