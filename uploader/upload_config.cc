@@ -21,7 +21,8 @@ namespace {
 
 // Whether `path` exists; fails unless it is a regular file only its owner
 // (this user, or root) can access, as a file holding a secret must be.
-core::Result<bool> CheckPrivate(const std::filesystem::path& path) {
+core::Result<bool> CheckPrivate(const std::filesystem::path& path,
+                                bool root_only = false) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     if (errno == ENOENT) return false;
@@ -37,6 +38,12 @@ core::Result<bool> CheckPrivate(const std::filesystem::path& path) {
         "{} holds a write key but group or others may access it (mode {:04o});"
         " refused: chmod 600 {}",
         path.string(), st.st_mode & 07777, path.string()));
+  }
+  if (root_only && st.st_uid != 0) {
+    return core::Status::FailedPrecondition(
+        fmt::format("{} is a system-wide file but belongs to uid {}, not "
+                    "root; refused",
+                    path.string(), st.st_uid));
   }
   if (st.st_uid != ::geteuid() && st.st_uid != 0) {
     return core::Status::FailedPrecondition(
@@ -64,8 +71,9 @@ std::filesystem::path UploadConfigPath(
   return config_dir / "analytics" / "upload.yaml";
 }
 
-core::Result<UploadConfig> LoadUploadConfig(const std::filesystem::path& path) {
-  ZENML_TRY_ASSIGN(bool exists, CheckPrivate(path));
+core::Result<UploadConfig> LoadUploadConfig(const std::filesystem::path& path,
+                                            bool system_wide) {
+  ZENML_TRY_ASSIGN(bool exists, CheckPrivate(path, system_wide));
   UploadConfig config;
   if (!exists) return config;
   ZENML_TRY_ASSIGN(std::string text, ReadAll(path));
@@ -126,6 +134,12 @@ core::Result<std::string> ReadWriteKeyFile(const std::filesystem::path& path) {
   return line.substr(begin, end - begin + 1);
 }
 
+std::filesystem::path SystemUploadConfigPath(const core::Environment& env) {
+  auto v = env.Get("ZENML_SYSTEM_UPLOAD_CONFIG");
+  if (v && !v->empty()) return *v;
+  return kSystemUploadConfig;
+}
+
 std::string_view BuiltInWriteKey() { return ZENML_SEGMENT_WRITE_KEY; }
 
 core::Result<ResolvedUploadConfig> ResolveUploadConfig(
@@ -133,7 +147,10 @@ core::Result<ResolvedUploadConfig> ResolveUploadConfig(
     const core::Environment& env) {
   ResolvedUploadConfig r;
   r.user_config = UploadConfigPath(config_dir);
+  r.system_config = SystemUploadConfigPath(env);
   ZENML_TRY_ASSIGN(r.file, LoadUploadConfig(r.user_config));
+  ZENML_TRY_ASSIGN(UploadConfig system,
+                   LoadUploadConfig(r.system_config, /*system_wide=*/true));
 
   auto set_key = [&r](std::string key, std::string_view source) {
     if (!r.write_key.empty() || key.empty()) return;
@@ -150,6 +167,7 @@ core::Result<ResolvedUploadConfig> ResolveUploadConfig(
   }
   set_key(env.Get("ZENML_SEGMENT_WRITE_KEY").value_or(""), "env");
   set_key(r.file.write_key.value_or(""), "user_config");
+  set_key(system.write_key.value_or(""), "system_config");
   set_key(std::string(BuiltInWriteKey()), "built_in");
   if (r.write_key.empty()) r.write_key_source = "none";
 
@@ -161,7 +179,11 @@ core::Result<ResolvedUploadConfig> ResolveUploadConfig(
   set_endpoint(flags.endpoint, "flag");
   set_endpoint(env.Get("ZENML_ANALYTICS_ENDPOINT").value_or(""), "env");
   set_endpoint(r.file.endpoint.value_or(""), "user_config");
+  set_endpoint(system.endpoint.value_or(""), "system_config");
   set_endpoint(std::string(kDefaultEndpoint), "default");
+  // The user's file wins key by key; the system's fills what it leaves out.
+  if (!r.file.ca_file) r.file.ca_file = system.ca_file;
+  if (!r.file.max_time) r.file.max_time = system.max_time;
   return r;
 }
 

@@ -13,6 +13,7 @@
 #include <rapidjson/schema.h>
 #include <rapidjson/stringbuffer.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -52,7 +53,9 @@ class StatusJsonSchemaTest : public ::testing::Test {
                 {"ZENML_SEGMENT_WRITE_KEY", std::nullopt},
                 {"ZENML_ANALYTICS_ENDPOINT", std::nullopt},
                 {"ZENML_ANALYTICS_AUTO_UPLOAD", std::nullopt},
-                {"ZENML_ANALYTICS_AUTO_UPLOAD_INTERVAL", std::nullopt}};
+                {"ZENML_ANALYTICS_AUTO_UPLOAD_INTERVAL", std::nullopt},
+                {"ZENML_SYSTEM_UPLOAD_CONFIG",
+                 (dir_.path() / "etc-upload.yaml").string()}};
   }
 
   static void Load(const char* file, rapidjson::Document& doc,
@@ -198,6 +201,36 @@ TEST_F(StatusJsonSchemaTest, UploadYamlIsASourceAndARefusedOneABlocker) {
                "upload_config_error");
   EXPECT_TRUE(refused["upload_config_error"].IsString());
   EXPECT_FALSE(refused["write_key"]["present"].GetBool());
+}
+
+TEST_F(StatusJsonSchemaTest, TheSystemUploadYamlIsASourceTheUsersBeats) {
+  // The system file must be root's: only a root test can write one.
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (a root-owned file)";
+  std::filesystem::path system = dir_.path() / "etc-upload.yaml";
+  std::ofstream(system) << "write_key: systemkey-0123456789\n"
+                           "endpoint: http://127.0.0.1:9/v1/batch\n";
+  ASSERT_EQ(::chmod(system.c_str(), 0600), 0);
+  rapidjson::Document status;
+  CheckBoth(status);
+  EXPECT_STREQ(status["system_upload_config"].GetString(),
+               system.string().c_str());
+  EXPECT_STREQ(status["write_key"]["source"].GetString(), "system_config");
+  EXPECT_STREQ(status["write_key"]["masked"].GetString(), "syst…");
+  EXPECT_STREQ(status["endpoint"]["source"].GetString(), "system_config");
+
+  WriteUploadYaml("write_key: userkey-0123456789\n", 0600);
+  rapidjson::Document both;
+  CheckBoth(both);
+  EXPECT_STREQ(both["write_key"]["source"].GetString(), "user_config");
+  EXPECT_STREQ(both["endpoint"]["source"].GetString(), "system_config");
+
+  {
+    ASSERT_EQ(::chown(system.c_str(), 65534, 65534), 0);
+    rapidjson::Document foreign;
+    CheckBoth(foreign);
+    EXPECT_STREQ(foreign["will_upload"]["blockers"][0].GetString(),
+                 "upload_config_error");
+  }
 }
 
 TEST_F(StatusJsonSchemaTest, SpoolFactsAndEveryLastUploadAreTheSameInBoth) {

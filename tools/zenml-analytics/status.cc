@@ -184,6 +184,8 @@ class StatusCommand final : public Command {
                                  : core::Value(upload.endpoint_source));
       out.Set("endpoint", std::move(endpoint));
       out.Set("upload_config", uploader::UploadConfigPath(*dir).string());
+      out.Set("system_upload_config",
+              uploader::SystemUploadConfigPath(io.env).string());
       out.Set("upload_config_error", upload_config_error.empty()
                                          ? core::Value()
                                          : core::Value(upload_config_error));
@@ -239,8 +241,10 @@ class StatusCommand final : public Command {
                       upload.write_key_source));
     } else {
       row("Write key",
-          fmt::format("none (set ZENML_SEGMENT_WRITE_KEY or write_key in {})",
-                      uploader::UploadConfigPath(*dir).string()));
+          fmt::format(
+              "none (set ZENML_SEGMENT_WRITE_KEY, or write_key in {} or {})",
+              uploader::UploadConfigPath(*dir).string(),
+              uploader::SystemUploadConfigPath(io.env).string()));
     }
     if (!upload.endpoint.empty()) {
       row("Endpoint",

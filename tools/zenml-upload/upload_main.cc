@@ -344,8 +344,9 @@ int RunUpload(const std::vector<std::string>& args, std::ostream& out,
     auto* write_key = app.add_option(
         "--write-key", flags.write_key,
         "Segment write key (default: $ZENML_SEGMENT_WRITE_KEY, then "
-        "write_key in <config dir>/analytics/upload.yaml, then the built-in "
-        "key). Visible to every local user in ps: prefer --write-key-file or "
+        "write_key in <config dir>/analytics/upload.yaml, then in "
+        "/etc/zenml/upload.yaml, then the built-in key). Visible to every "
+        "local user in ps: prefer --write-key-file or "
         "upload.yaml");
     app.add_option("--write-key-file", flags.write_key_file,
                    "Read the write key from the first line of FILE (mode "
@@ -354,6 +355,7 @@ int RunUpload(const std::vector<std::string>& args, std::ostream& out,
     auto* endpoint = app.add_option(
         "--endpoint", flags.endpoint,
         "Batch endpoint URL (default: $ZENML_ANALYTICS_ENDPOINT, then "
+        "endpoint in upload.yaml (yours, then /etc/zenml's), then "
         "https://api.segment.io/v1/batch)");
     app.add_option("--region", flags.region,
                    "Segment region: us (default) or eu "
