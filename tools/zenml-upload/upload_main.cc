@@ -242,6 +242,12 @@ Report Run(const Flags& flags, const core::Environment& env, bool progress,
     if (key.empty()) return NoWriteKey(nullptr);
     // A bundle's events were recorded with consent where they were spooled;
     // this machine's own spool is not involved.
+    if (std::filesystem::is_directory(flags.from_file, ec)) {
+      return RunFromDirectory(
+          flags.from_file,
+          [&] { return SendOptions(effective, endpoint, key); },
+          effective.cacert, analytics, flags.quiet ? nullptr : &err);
+    }
     uploader::UploaderOptions options = SendOptions(effective, endpoint, key);
     return RunFromFile(flags.from_file, std::move(options), effective.cacert);
   }
@@ -390,7 +396,9 @@ int RunUpload(const std::vector<std::string>& args, std::ostream& out,
     auto* from_file = app.add_option(
         "--from-file", flags.from_file,
         "Air gap: send a bundle made by --to-file; a rerun sends only what "
-        "was not acknowledged (progress in BUNDLE.progress/)");
+        "was not acknowledged (progress in BUNDLE.progress/). A directory: "
+        "each *.bundle in it once (ledger <config dir>/analytics/"
+        "imported-bundles)");
     to_file->excludes(from_file)->excludes(endpoint);
     app.add_option("--config-dir", flags.config_dir,
                    "ZenML config dir (default: $ZENML_CONFIG_PATH, "
