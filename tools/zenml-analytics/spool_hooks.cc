@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "client/status_facts.h"
 #include "core/config_dir.h"
 #include "core/timestamp.h"
 #include "spool/spool.h"
-#include "tools/common/spool_facts.h"
 #include "tools/zenml-analytics/spool_commands.h"
 
 namespace zenml::tools {
@@ -51,7 +51,7 @@ core::Result<std::vector<StatusField>> SpoolStatusSection(
 
   // The names and shapes are zenml-spool-dump --stats --json's too.
   core::Value facts = core::Value::Object{};
-  AppendSpoolFacts(stats, facts);
+  client::AppendSpoolFacts(stats, facts);
   static const std::map<std::string, std::string> kLabels = {
       {"pending_events", "Spooled"},    {"pending_bytes", "Spooled bytes"},
       {"dead_letters", "Dead letters"}, {"write_errors", "Write errors"},

@@ -3,20 +3,20 @@
 // from, the endpoint, auto-upload, then the anonymous id, config dir,
 // versions, and whatever StatusSections other subsystems registered (the
 // spool's facts). The JSON names are shared with zenml-spool-dump --stats
-// (tools/common/spool_facts.h); docs/schemas/zenml-analytics-status.schema.json
+// (client/status_facts.h); docs/schemas/zenml-analytics-status.schema.json
 // is the contract. Creates and changes nothing.
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
 #include "client/opportunistic_upload.h"
+#include "client/status_facts.h"
 #include "core/config_dir.h"
 #include "core/consent.h"
 #include "core/context.h"
 #include "core/exit_code.h"
 #include "core/global_config.h"
 #include "core/timestamp.h"
-#include "tools/common/spool_facts.h"
 #include "tools/zenml-analytics/command.h"
 #include "uploader/upload_config.h"
 
@@ -160,8 +160,8 @@ class StatusCommand final : public Command {
 
     if (json_) {
       core::Value out = core::Value::Object{};
-      out.Set("schema", kStatusJsonSchema);
-      out.Set("consent", ConsentValue(consent));
+      out.Set("schema", client::kStatusJsonSchema);
+      out.Set("consent", client::ConsentValue(consent));
       core::Value will = core::Value::Object{};
       will.Set("ready", ready);
       will.Set("blockers", blockers);

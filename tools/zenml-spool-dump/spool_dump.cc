@@ -20,13 +20,13 @@
 #include <string>
 #include <vector>
 
+#include "client/status_facts.h"
 #include "core/config_dir.h"
 #include "core/consent.h"
 #include "core/exit_code.h"
 #include "core/timestamp.h"
 #include "spool/spool.h"
 #include "tools/common/command_line.h"
-#include "tools/common/spool_facts.h"
 #include "uploader/file_transport.h"
 
 #ifndef ZENML_ANALYTICS_VERSION
@@ -471,19 +471,19 @@ int Dumper::DumpStats() {
 
   if (options_.format == "json") {
     // The names are shared with `zenml-analytics status --json`
-    // (tools/common/spool_facts.h,
+    // (client/status_facts.h,
     // docs/schemas/zenml-spool-dump-stats.schema.json).
     auto opt_time = [](const std::optional<WallTime>& t) {
       return t ? core::Value(core::FormatTimestamp(*t)) : core::Value();
     };
     core::Value out = core::Value::Object{};
-    out.Set("schema", kStatusJsonSchema);
+    out.Set("schema", client::kStatusJsonSchema);
     out.Set("spool_dir", analytics_dir_.string());
-    AppendSpoolFacts(stats, out);
+    client::AppendSpoolFacts(stats, out);
     out.Set("oldest", opt_time(oldest));
     out.Set("newest", opt_time(newest));
     out.Set("next_seq", stats.next_seq);
-    out.Set("consent", ConsentValue(consent));
+    out.Set("consent", client::ConsentValue(consent));
     auto text = core::ToJson(out);
     if (!text.ok()) return Fail(text.status());
     out_ << *text << "\n";

@@ -1,10 +1,10 @@
-#include "tools/common/spool_facts.h"
+#include "client/status_facts.h"
 
 #include <string>
 
 #include "core/timestamp.h"
 
-namespace zenml::tools {
+namespace zenml::client {
 namespace {
 
 core::Value TimeOrNull(const std::optional<core::WallTime>& t) {
@@ -54,4 +54,4 @@ core::Value ConsentValue(const core::Consent& consent) {
   return v;
 }
 
-}  // namespace zenml::tools
+}  // namespace zenml::client

@@ -1,5 +1,6 @@
-// The facts about a spool that `zenml-analytics status --json` and
-// `zenml-spool-dump --stats --json` both print, built in one place so the
+// The facts about a spool that `zenml-analytics status --json`,
+// zenml_analytics_status_json() (Python's status()) and
+// `zenml-spool-dump --stats --json` all print, built in one place so the
 // two tools use the same names for the same facts (issue 12):
 //
 //   pending_events, pending_bytes, dead_letters, write_errors,
@@ -10,14 +11,14 @@
 // and consent as {allowed, source, detail}. docs/schemas/ holds the schema
 // of each tool's object. Pure functions; thread-safe.
 
-#ifndef ZENML_TOOLS_COMMON_SPOOL_FACTS_H_
-#define ZENML_TOOLS_COMMON_SPOOL_FACTS_H_
+#ifndef ZENML_CLIENT_STATUS_FACTS_H_
+#define ZENML_CLIENT_STATUS_FACTS_H_
 
 #include "core/consent.h"
 #include "core/value.h"
 #include "spool/spool.h"
 
-namespace zenml::tools {
+namespace zenml::client {
 
 // The version of the --json objects of zenml-analytics status and
 // zenml-spool-dump --stats: bumped when a field is removed or changes meaning
@@ -36,6 +37,6 @@ core::Value SpoolUploadValue(const spool::UploadRecord& record);
 // {allowed, source, detail}.
 core::Value ConsentValue(const core::Consent& consent);
 
-}  // namespace zenml::tools
+}  // namespace zenml::client
 
-#endif  // ZENML_TOOLS_COMMON_SPOOL_FACTS_H_
+#endif  // ZENML_CLIENT_STATUS_FACTS_H_
