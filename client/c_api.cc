@@ -38,6 +38,7 @@
 
 #include "client/c_api_internal.h"
 #include "client/client.h"
+#include "client/status_facts.h"
 #include "core/config_dir.h"
 #include "core/consent.h"
 #include "core/context.h"
@@ -254,30 +255,14 @@ void AddSpoolStatus(const std::filesystem::path& config_dir,
     known = got.ok();
     if (known) stats = std::move(got).value();
   }
-  auto count = [&](uint64_t n) {
-    return known ? core::Value(n) : core::Value();
-  };
-  core::Value dropped = core::Value::Object{};
-  for (const auto& [reason, n] : stats.dropped) dropped.Set(reason, n);
-  core::Value last_upload;
-  if (stats.last_upload) {
-    const spool::UploadRecord& u = *stats.last_upload;
-    last_upload = fmt::format(
-        "{} at {}: {} sent in {} requests, {} dead-lettered, {} remaining{}",
-        u.outcome, core::FormatTimestamp(u.at), u.sent, u.requests,
-        u.dead_lettered, u.remaining,
-        u.detail.empty() ? "" : " (" + u.detail + ")");
-  }
-  core::Value not_before;
-  if (stats.not_before) not_before = core::FormatTimestamp(*stats.not_before);
+  // The names and shapes of the CLI's (client/status_facts.h); null where
+  // the spool could not be read.
   out.Set("spool_dir", dir.string());
-  out.Set("pending_events", count(stats.count));
-  out.Set("pending_bytes", count(stats.bytes));
-  out.Set("dead_letters", count(stats.dead_letters));
-  out.Set("dropped", known ? dropped : core::Value());
-  out.Set("inbox_files", count(stats.inbox_files));
-  out.Set("last_upload", last_upload);
-  out.Set("not_before", not_before);
+  core::Value facts = core::Value::Object{};
+  zenml::client::AppendSpoolFacts(stats, facts);
+  for (auto& [key, value] : facts.as_object()) {
+    out.Set(key, known ? std::move(value) : core::Value());
+  }
 }
 
 }  // namespace
@@ -566,9 +551,10 @@ zenml_analytics_status zenml_analytics_status_json(const char* config_dir,
     }
     // The keys and order of tools/zenml-analytics/status.cc.
     core::Value out = core::Value::Object{};
-    out.Set("opted_in", consent.allowed);
-    out.Set("source", std::string(core::ConsentSourceName(consent.source)));
-    out.Set("detail", consent.detail);
+    // The CLI adds the upload facts (write key, endpoint, auto-upload,
+    // will_upload) between consent and anonymous_id; see status.cc.
+    out.Set("schema", zenml::client::kStatusJsonSchema);
+    out.Set("consent", zenml::client::ConsentValue(consent));
     out.Set("anonymous_id", id_value);
     out.Set("config_dir", dir->string());
     out.Set("zenml_version", context.zenml_version);

@@ -264,6 +264,23 @@ std::optional<std::chrono::seconds> ParseInterval(std::string_view text) {
   return std::chrono::seconds(n * unit);
 }
 
+AutoUploadSettings ReadAutoUploadSettings(const fs::path& config_dir,
+                                          const core::Environment& env) {
+  AutoUploadSettings s;
+  s.env_enabled = EnvEnabled(env);
+  s.config_enabled = ConfigEnabled(config_dir);
+  if (auto v = env.Get("ZENML_ANALYTICS_AUTO_UPLOAD_INTERVAL")) {
+    s.interval = ParseInterval(*v).value_or(kDefaultAutoUploadInterval);
+  }
+  const fs::path marker = core::AnalyticsDir(config_dir) / kMarkerName;
+  int fd = ::open(marker.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    s.last_start = ReadMarker(fd);
+    ::close(fd);
+  }
+  return s;
+}
+
 Result<AutoUploadResult> MaybeStartUpload(const AutoUploadOptions& options) {
   const core::Environment& env = *options.environment;
   AutoUploadInputs in;

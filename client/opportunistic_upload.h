@@ -136,6 +136,20 @@ struct AutoUploadResult {
 core::Result<AutoUploadResult> MaybeStartUpload(
     const AutoUploadOptions& options);
 
+// The auto-upload settings as MaybeStartUpload would read them, for
+// `zenml-analytics status`. Reads config.yaml and the marker file; creates
+// and changes nothing.
+struct AutoUploadSettings {
+  bool env_enabled = true;     // ZENML_ANALYTICS_AUTO_UPLOAD
+  bool config_enabled = true;  // analytics_auto_upload in config.yaml
+  std::chrono::seconds interval = kDefaultAutoUploadInterval;
+  // When a process last started an uploader (auto_upload.last); nullopt:
+  // never, or the file is unreadable.
+  std::optional<core::WallTime> last_start;
+};
+AutoUploadSettings ReadAutoUploadSettings(
+    const std::filesystem::path& config_dir, const core::Environment& env);
+
 // Parses "3600", "30m", "2h", "1d" into seconds; nullopt otherwise.
 std::optional<std::chrono::seconds> ParseInterval(std::string_view text);
 

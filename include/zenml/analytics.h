@@ -201,9 +201,12 @@ zenml_analytics_opt_in(const char* config_dir);
 ZENML_ANALYTICS_C_API zenml_analytics_status
 zenml_analytics_opt_out(const char* config_dir);
 
-/* The object `zenml-analytics status --json` prints (same keys: opted_in,
- * source, detail, anonymous_id, config_dir, zenml_version, os,
- * library_version, spool_dir, pending_events, ...), as a NUL-terminated
+/* The object `zenml-analytics status --json` prints (schema 1, same keys and
+ * values: schema, consent {allowed, source, detail}, anonymous_id,
+ * config_dir, zenml_version, os, library_version, spool_dir,
+ * pending_events, ...) minus the upload configuration only the CLI reports
+ * (will_upload, write_key, endpoint, upload_config, system_upload_config,
+ * upload_config_error, auto_upload), as a NUL-terminated
  * malloc'd string in *json_out, to be released with zenml_analytics_free.
  * `zenml_version` NULL or "": the build default. Creates nothing. */
 ZENML_ANALYTICS_C_API zenml_analytics_status zenml_analytics_status_json(

@@ -35,7 +35,7 @@ def test_opted_out_writes_nothing(config_dir: Path, how: str) -> None:
         assert z.flush(5)
         stats = z.stats()
         assert stats["disabled"] == 2 and stats["accepted"] == 0, stats
-        assert z.status()["opted_in"] is False
+        assert z.status()["consent"]["allowed"] is False
         print(results)
     """, env)
     assert proc.stdout.strip() == "[False, False, False]"
@@ -53,11 +53,11 @@ def test_opt_out_stops_clients_and_purges(config_dir: Path) -> None:
         assert client.flush(5)
         assert dump(config_dir) == []
         status = zenml_analytics.status()
-        assert status["opted_in"] is False and status["source"] == "config.yaml"
+        assert status["consent"]["allowed"] is False and status["consent"]["source"] == "config.yaml"
         assert "analytics_opt_in: false" in (config_dir / "config.yaml").read_text()
 
         zenml_analytics.opt_in()
-        assert zenml_analytics.status()["opted_in"] is True
+        assert zenml_analytics.status()["consent"]["allowed"] is True
         assert client.track("Pipeline run", {"i": 3})
         assert client.flush(30)
     assert [m["properties"] for m in dump(config_dir)] == [{"i": 3}]

@@ -97,11 +97,15 @@ def opt_out(config_dir: Optional[str] = None) -> None:
 def status(
     config_dir: Optional[str] = None, zenml_version: Optional[str] = None
 ) -> Dict[str, Any]:
-    """What ``zenml-analytics status --json`` prints, as a dict with the same
-    keys: opted_in, source, detail, anonymous_id, config_dir, zenml_version,
-    os, library_version, spool_dir, pending_events, pending_bytes,
-    dead_letters, dropped, inbox_files, last_upload, not_before,
-    config_error. Creates nothing. Raises AnalyticsError when no config dir
+    """What ``zenml-analytics status --json`` prints (schema 1), as a dict
+    with the same keys and values, minus the upload configuration the CLI
+    adds (will_upload, write_key, endpoint, upload_config,
+    system_upload_config, upload_config_error, auto_upload): schema,
+    consent ({allowed, source, detail}), anonymous_id, config_dir,
+    zenml_version, os, library_version, spool_dir, pending_events,
+    pending_bytes, dead_letters, write_errors, dropped, inbox_files,
+    last_upload (None or a dict), not_before, config_error. Creates
+    nothing. Raises AnalyticsError when no config dir
     can be found."""
     result: Dict[str, Any] = _json.loads(
         _native._status_json(config_dir, zenml_version)

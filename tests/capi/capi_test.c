@@ -120,7 +120,7 @@ static void TestStatusJson(const char* dir) {
   char* json = NULL;
   CHECK(zenml_analytics_status_json(dir, "4.5.6", &json) == ZENML_ANALYTICS_OK);
   if (json == NULL) return;
-  CHECK(strstr(json, "\"opted_in\":true") != NULL);
+  CHECK(strstr(json, "\"consent\":{\"allowed\":true") != NULL);
   CHECK(strstr(json, "\"zenml_version\":\"4.5.6\"") != NULL);
   CHECK(strstr(json, "\"anonymous_id\":\"") != NULL);
   CHECK(strstr(json, "\"spool_dir\":") != NULL);
@@ -145,7 +145,7 @@ static void TestOptOutIn(const char* dir) {
 
   char* json = NULL;
   CHECK(zenml_analytics_status_json(dir, NULL, &json) == ZENML_ANALYTICS_OK);
-  CHECK(json != NULL && strstr(json, "\"opted_in\":false") != NULL);
+  CHECK(json != NULL && strstr(json, "\"consent\":{\"allowed\":false") != NULL);
   zenml_analytics_free(json);
 
   CHECK(zenml_analytics_opt_in(dir) == ZENML_ANALYTICS_OK);

@@ -69,7 +69,8 @@ TEST_F(AnalyticsCommandTest, AFailingOptOutHookIsReportedAndFailsTheRun) {
             "zenml-analytics: cannot purge the spool: disk on fire\n");
   // The opt-out itself stands.
   EXPECT_EQ(Run({"status", "--json"}), 0);
-  EXPECT_NE(out_.str().find("\"opted_in\":false"), std::string::npos);
+  EXPECT_NE(out_.str().find("\"consent\":{\"allowed\":false"),
+            std::string::npos);
 }
 
 TEST_F(AnalyticsCommandTest, StatusShowsRegisteredSectionsInTextAndJson) {

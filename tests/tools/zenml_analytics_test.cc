@@ -141,8 +141,8 @@ TEST_F(ZenmlAnalyticsTest, StatusJsonIsOneObjectWithEveryField) {
   ASSERT_EQ(Lines(r.out).size(), 1u);
   auto json = core::ParseJson(r.out);
   ASSERT_TRUE(json.ok()) << json.status() << r.out;
-  EXPECT_TRUE(json->Find("opted_in")->as_bool());
-  EXPECT_EQ(json->Find("source")->as_string(), "config.yaml");
+  EXPECT_TRUE(json->Find("consent")->Find("allowed")->as_bool());
+  EXPECT_EQ(json->Find("consent")->Find("source")->as_string(), "config.yaml");
   EXPECT_EQ(json->Find("anonymous_id")->as_string(),
             "7c8e3b5a-1d2f-4a6b-9c0d-1e2f3a4b5c6d");
   EXPECT_EQ(json->Find("config_dir")->as_string(), dir().string());
@@ -237,8 +237,9 @@ TEST_F(ZenmlAnalyticsTest, EnvironmentOverridesAreShownAsTheDecidingSource) {
   r = Run({"status", "--json"}, {{"ZENML_ANALYTICS_OPT_IN", "false"}});
   auto json = core::ParseJson(r.out);
   ASSERT_TRUE(json.ok());
-  EXPECT_FALSE(json->Find("opted_in")->as_bool());
-  EXPECT_EQ(json->Find("source")->as_string(), "ZENML_ANALYTICS_OPT_IN");
+  EXPECT_FALSE(json->Find("consent")->Find("allowed")->as_bool());
+  EXPECT_EQ(json->Find("consent")->Find("source")->as_string(),
+            "ZENML_ANALYTICS_OPT_IN");
 }
 
 TEST_F(ZenmlAnalyticsTest, OptInUnderDoNotTrackSaysAnalyticsStayOff) {

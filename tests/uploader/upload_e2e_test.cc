@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <map>
@@ -775,6 +777,44 @@ TEST_F(UploadE2eTest, WriteKeyAndEndpointComeFromAPrivateUploadYaml) {
   EXPECT_EQ(typo.exit_code, 78) << typo.err;
   EXPECT_NE(typo.err.find("unknown key 'write_kee'"), std::string::npos)
       << typo.err;
+}
+
+// /etc/zenml/upload.yaml (here $ZENML_SYSTEM_UPLOAD_CONFIG): read after the
+// user's file, which wins key by key; refused unless root's and private.
+TEST_F(UploadE2eTest, TheSystemUploadYamlFillsWhatTheUsersLeavesOut) {
+  // The system file must be root's: only a root test can write one.
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (a root-owned file)";
+  auto ids = Fill(5);
+  std::filesystem::path system = dir_ / "etc-zenml-upload.yaml";
+  testing::WriteFile(system, "write_key: system-key-never-used\nendpoint: " +
+                                 server_.url() + "\n");
+  ASSERT_EQ(::chmod(system.c_str(), 0600), 0);
+  std::filesystem::path yaml = dir_ / "analytics" / "upload.yaml";
+  testing::WriteFile(yaml, std::string("write_key: ") + kKey + "\n");
+  ASSERT_EQ(::chmod(yaml.c_str(), 0600), 0);
+  auto env = Env();
+  env.env["ZENML_SYSTEM_UPLOAD_CONFIG"] = system.string();
+  ProcessResult r = testing::Run({testing::BinPath("zenml-upload")}, env);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Accepted(), ids);  // the system file's endpoint
+  CheckEveryRequest();         // the user's key
+
+  Fill(5, "n");
+  ASSERT_EQ(::chmod(system.c_str(), 0640), 0);
+  ProcessResult open = testing::Run({testing::BinPath("zenml-upload")}, env);
+  EXPECT_EQ(open.exit_code, 78) << open.err;
+  EXPECT_NE(open.err.find(system.string()), std::string::npos) << open.err;
+  EXPECT_EQ(Pending(), 5u);
+
+  {
+    ASSERT_EQ(::chmod(system.c_str(), 0600), 0);
+    ASSERT_EQ(::chown(system.c_str(), 65534, 65534), 0);
+    ProcessResult foreign =
+        testing::Run({testing::BinPath("zenml-upload")}, env);
+    EXPECT_EQ(foreign.exit_code, 78) << foreign.err;
+    EXPECT_NE(foreign.err.find("not root"), std::string::npos) << foreign.err;
+    EXPECT_EQ(Pending(), 5u);
+  }
 }
 
 TEST_F(UploadE2eTest, WriteKeyFileMustBePrivate) {

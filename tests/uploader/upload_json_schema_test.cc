@@ -14,6 +14,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <fstream>
 #include <memory>
 #include <set>
@@ -188,6 +189,65 @@ TEST_F(UploadJsonSchemaTest, EveryOutcomeValidatesAgainstTheSchema) {
   opted_out.env["DO_NOT_TRACK"] = "1";
   Check(Run({"--write-key", kKey, "--endpoint", server_.url()}, opted_out),
         "opted_out", 0);
+}
+
+// Fleet air gap: --from-file DIR imports every *.bundle once (a ledger of
+// checksums in <analytics dir>/imported-bundles), skips damaged ones and
+// says what became of each, in the JSON too.
+TEST_F(UploadJsonSchemaTest, ADirectoryOfBundlesIsImportedOnce) {
+  std::filesystem::path fleet = dir_ / "fleet";
+  std::filesystem::create_directories(fleet);
+  Fill(3);
+  Check(Run({"--to-file", (fleet / "a.bundle").string()}), "to_file", 0);
+  Fill(4);
+  Check(Run({"--to-file", (fleet / "b.bundle").string()}), "to_file", 0);
+  std::string text = ReadFile(fleet / "a.bundle");
+  std::ofstream(fleet / "c.bundle") << text.substr(0, text.size() / 2);
+  std::ofstream(fleet / "README.txt") << "not a bundle\n";
+
+  ProcessResult first = Send({"--from-file", fleet.string()});
+  Check(first, "error", 65);  // c.bundle is damaged; a and b still went
+  EXPECT_EQ(server_.accepted_ids().size(), 7u);
+  rapidjson::Document doc;
+  doc.Parse(first.out.c_str());
+  ASSERT_TRUE(doc.HasMember("bundles")) << first.out;
+  EXPECT_EQ(doc["bundles"]["found"].GetUint64(), 3u);
+  EXPECT_EQ(doc["bundles"]["imported"].GetUint64(), 2u);
+  EXPECT_EQ(doc["bundles"]["damaged"].GetUint64(), 1u);
+  EXPECT_EQ(doc["sent"].GetUint64(), 7u);
+  EXPECT_NE(first.err.find("[1/3] a.bundle: success"), std::string::npos)
+      << first.err;
+  EXPECT_NE(first.err.find("[3/3] c.bundle: damaged"), std::string::npos)
+      << first.err;
+
+  // A rerun, and the same bundle under another name, send nothing.
+  std::filesystem::remove(fleet / "c.bundle");
+  std::filesystem::copy_file(fleet / "a.bundle", fleet / "d.bundle");
+  const size_t requests = server_.request_count();
+  ProcessResult again = Send({"--from-file", fleet.string()});
+  Check(again, "nothing_to_send", 0);
+  EXPECT_EQ(server_.request_count(), requests);
+  doc.Parse(again.out.c_str());
+  EXPECT_EQ(doc["bundles"]["already_imported"].GetUint64(), 3u);
+  EXPECT_EQ(doc["bundles"]["imported"].GetUint64(), 0u);
+  std::string ledger = ReadFile(dir_ / "analytics" / "imported-bundles");
+  EXPECT_EQ(std::count(ledger.begin(), ledger.end(), '\n'), 2) << ledger;
+
+  // A server that fails: the run stops, nothing is recorded, the rest wait.
+  Fill(2);
+  Check(Run({"--to-file", (fleet / "e.bundle").string()}), "to_file", 0);
+  server_.SetDefault(ScriptedResponse::Status(503));
+  ProcessResult failing =
+      Send({"--from-file", fleet.string(), "--max-time", "1"});
+  Check(failing, "retry", 75);
+  doc.Parse(failing.out.c_str());
+  EXPECT_EQ(doc["bundles"]["not_attempted"].GetUint64(), 1u);
+  server_.SetDefault(ScriptedResponse::Status(200));
+  ProcessResult last = Send({"--from-file", fleet.string()});
+  Check(last, "success", 0);
+  doc.Parse(last.out.c_str());
+  EXPECT_EQ(doc["bundles"]["imported"].GetUint64(), 1u);
+  EXPECT_EQ(server_.accepted_ids().size(), 9u);
 }
 
 TEST_F(UploadJsonSchemaTest, TheSchemaRefusesWhatBreaksTheContract) {

@@ -3,11 +3,13 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "client/purge_request.h"
+#include "client/status_facts.h"
 #include "core/config_dir.h"
 #include "core/timestamp.h"
 #include "spool/spool.h"
@@ -89,30 +91,29 @@ core::Result<std::vector<StatusField>> SpoolStatusSection(
     stats = std::move(got).value();
   }
 
-  core::Value dropped = core::Value::Object{};
-  for (const auto& [reason, n] : stats.dropped) dropped.Set(reason, n);
-  core::Value last_upload;  // null: never
-  if (stats.last_upload) {
-    const spool::UploadRecord& u = *stats.last_upload;
-    last_upload = fmt::format(
-        "{} at {}: {} sent in {} requests, {} dead-lettered, {} remaining{}",
-        u.outcome, core::FormatTimestamp(u.at), u.sent, u.requests,
-        u.dead_lettered, u.remaining,
-        u.detail.empty() ? "" : " (" + u.detail + ")");
-  }
-  core::Value not_before;
-  if (stats.not_before) not_before = core::FormatTimestamp(*stats.not_before);
-
-  return std::vector<StatusField>{
-      {"spool_dir", "Spool", dir.string()},
-      {"pending_events", "Spooled", stats.count},
-      {"pending_bytes", "Spooled bytes", stats.bytes},
-      {"dead_letters", "Dead letters", stats.dead_letters},
-      {"dropped", "Dropped", dropped},
-      {"inbox_files", "Inbox files", stats.inbox_files},
-      {"last_upload", "Last upload", last_upload},
-      {"not_before", "Not before", not_before},
+  // The names and shapes are zenml-spool-dump --stats --json's too.
+  core::Value facts = core::Value::Object{};
+  client::AppendSpoolFacts(stats, facts);
+  static const std::map<std::string, std::string> kLabels = {
+      {"pending_events", "Spooled"},
+      {"pending_bytes", "Spooled bytes"},
+      {"dead_letters", "Dead letters"},
+      {"write_errors", "Write errors"},
+      {"dropped", "Dropped"},
+      {"inbox_files", "Inbox files"},
+      {"inbox_events", "Inbox events"},
+      {"repairs", "Repairs"},
+      {"corruption_loss_unknown", "Uncounted loss"},
+      {"last_upload", "Last upload"},
+      {"not_before", "Not before"},
   };
+  std::vector<StatusField> fields = {{"spool_dir", "Spool", dir.string()}};
+  for (const auto& [key, value] : facts.as_object()) {
+    auto label = kLabels.find(key);
+    fields.push_back(
+        {key, label == kLabels.end() ? key : label->second, value});
+  }
+  return fields;
 }
 
 }  // namespace zenml::tools

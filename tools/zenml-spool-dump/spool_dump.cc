@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "client/purge_request.h"
+#include "client/status_facts.h"
 #include "core/config_dir.h"
 #include "core/consent.h"
 #include "core/exit_code.h"
@@ -468,38 +469,23 @@ int Dumper::DumpStats() {
   };
 
   if (options_.format == "json") {
-    std::string drops;
-    for (auto reason : kReasons) {
-      if (!drops.empty()) drops += ",";
-      drops += fmt::format("\"{}\":{}", reason, dropped(reason));
-    }
-    std::string last = "null";
-    if (stats.last_upload) {
-      const auto& u = *stats.last_upload;
-      last = fmt::format(
-          "{{\"at\":\"{}\",\"outcome\":{},\"sent\":{},\"requests\":{},"
-          "\"dead_lettered\":{},\"remaining\":{},\"not_before\":{},"
-          "\"detail\":{}}}",
-          core::FormatTimestamp(u.at), JsonString(u.outcome), u.sent,
-          u.requests, u.dead_lettered, u.remaining,
-          u.not_before ? JsonString(core::FormatTimestamp(*u.not_before))
-                       : "null",
-          JsonString(u.detail));
-    }
+    // The names are shared with `zenml-analytics status --json`
+    // (client/status_facts.h,
+    // docs/schemas/zenml-spool-dump-stats.schema.json).
     auto opt_time = [](const std::optional<WallTime>& t) {
-      return t ? JsonString(core::FormatTimestamp(*t)) : std::string("null");
+      return t ? core::Value(core::FormatTimestamp(*t)) : core::Value();
     };
-    out_ << fmt::format(
-        "{{\"spool\":{},\"pending\":{},\"bytes\":{},\"oldest\":{},"
-        "\"newest\":{},\"next_seq\":{},\"dead_letters\":{},\"dropped\":{{{}}},"
-        "\"inbox_files\":{},\"last_upload\":{},\"not_before\":{},"
-        "\"consent\":{{\"allowed\":{},\"source\":{},\"detail\":{}}}}}\n",
-        JsonString(analytics_dir_.string()), stats.count, stats.bytes,
-        opt_time(oldest), opt_time(newest), stats.next_seq, stats.dead_letters,
-        drops, stats.inbox_files, last, opt_time(stats.not_before),
-        consent.allowed ? "true" : "false",
-        JsonString(core::ConsentSourceName(consent.source)),
-        JsonString(consent.detail));
+    core::Value out = core::Value::Object{};
+    out.Set("schema", client::kStatusJsonSchema);
+    out.Set("spool_dir", analytics_dir_.string());
+    client::AppendSpoolFacts(stats, out);
+    out.Set("oldest", opt_time(oldest));
+    out.Set("newest", opt_time(newest));
+    out.Set("next_seq", stats.next_seq);
+    out.Set("consent", client::ConsentValue(consent));
+    auto text = core::ToJson(out);
+    if (!text.ok()) return Fail(text.status());
+    out_ << *text << "\n";
     return core::kExitOk;
   }
 
@@ -515,11 +501,18 @@ int Dumper::DumpStats() {
         FormatAge(std::chrono::duration_cast<std::chrono::seconds>(now_ - *t)));
   };
   row("spool", analytics_dir_.string());
-  row("pending", fmt::format("{} events, {} bytes", stats.count, stats.bytes));
+  row("pending",
+      stats.inbox_events == 0
+          ? fmt::format("{} events, {} bytes", stats.count, stats.bytes)
+          : fmt::format("{} events ({} of them in inbox files), {} bytes in "
+                        "the database",
+                        stats.count + stats.inbox_events, stats.inbox_events,
+                        stats.bytes));
   row("oldest", with_age(oldest));
   row("newest", with_age(newest));
   row("next seq", fmt::format("{}", stats.next_seq));
   row("dead letters", fmt::format("{}", stats.dead_letters));
+  row("write errors", fmt::format("{}", stats.write_errors));
   std::string drops;
   for (auto reason : kReasons) {
     if (!drops.empty()) drops += ", ";

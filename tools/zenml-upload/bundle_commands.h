@@ -6,7 +6,9 @@
 #define ZENML_TOOLS_ZENML_UPLOAD_BUNDLE_COMMANDS_H_
 
 #include <filesystem>
+#include <functional>
 #include <ostream>
+#include <string>
 
 #include "tools/zenml-upload/report.h"
 #include "uploader/uploader.h"
@@ -29,6 +31,23 @@ Report RunToFile(const std::filesystem::path& analytics_dir,
 Report RunFromFile(const std::filesystem::path& bundle,
                    uploader::UploaderOptions options,
                    const std::string& cacert);
+
+// `--from-file DIR`: every `*.bundle` file directly in DIR (one per machine),
+// in name order, each imported once. A bundle whose checksum is in the ledger
+// `<analytics dir>/imported-bundles` (one line per bundle sent in full:
+// sha256, name, time) is skipped, so a rerun, or the same bundle under
+// another name, sends nothing twice; the ledger is on this machine, so DIR
+// may be read-only media. A damaged bundle is skipped (nothing of it sent)
+// and the others still go; the run exits 65 at the end. An outcome that
+// the next bundle would meet too (75, 77, 78, 69, a stop) ends the run with
+// that outcome; the rest are left for the next run. `options_now` gives each
+// bundle's options (the budget left). One progress line per bundle goes to
+// `progress` when it is not null.
+Report RunFromDirectory(
+    const std::filesystem::path& dir,
+    const std::function<uploader::UploaderOptions()>& options_now,
+    const std::string& cacert, const std::filesystem::path& analytics_dir,
+    std::ostream* progress);
 
 }  // namespace zenml::tools
 

@@ -75,15 +75,25 @@ std::string ReportJson(const Report& report) {
         b.sha256.empty() ? "null" : Quoted(b.sha256), b.acknowledged,
         b.progress_dir.empty() ? "null" : Quoted(b.progress_dir));
   }
+  std::string bundles;  // the key only appears with --from-file DIR
+  if (report.bundles) {
+    const BundlesReport& b = *report.bundles;
+    bundles = fmt::format(
+        ",\"bundles\":{{\"dir\":{},\"found\":{},\"imported\":{},"
+        "\"already_imported\":{},\"damaged\":{},\"not_attempted\":{},"
+        "\"ledger\":{}}}",
+        Quoted(b.dir), b.found, b.imported, b.already_imported, b.damaged,
+        b.not_attempted, Quoted(b.ledger));
+  }
   return fmt::format(
       "{{\"schema\":1,\"tool\":\"{}\",\"outcome\":{},\"exit_code\":{},"
       "\"sent\":{},\"requests\":{},\"dead_lettered\":{},\"remaining\":{},"
       "\"purged\":{},\"last_http_status\":{},\"not_before\":{},"
-      "\"detail\":{},\"bundle\":{}}}",
+      "\"detail\":{},\"bundle\":{}{}}}",
       kTool, Quoted(report.outcome), report.exit_code, s.sent, s.requests,
       s.dead_lettered, s.remaining, s.purged, s.last_http_status,
       s.not_before ? Quoted(core::FormatTimestamp(*s.not_before)) : "null",
-      Quoted(s.detail), bundle);
+      Quoted(s.detail), bundle, bundles);
 }
 
 bool Loud(int exit_code, bool quiet) {

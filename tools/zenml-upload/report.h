@@ -32,6 +32,17 @@ struct BundleReport {
   std::string progress_dir;   // --from-file: <bundle>.progress
 };
 
+// --from-file DIR: what became of the directory's bundles.
+struct BundlesReport {
+  std::string dir;
+  uint64_t found = 0;             // *.bundle files in DIR
+  uint64_t imported = 0;          // sent in full by this run
+  uint64_t already_imported = 0;  // in the ledger: skipped
+  uint64_t damaged = 0;           // failed verification: nothing sent
+  uint64_t not_attempted = 0;     // left for the next run (a stop, 75, ...)
+  std::string ledger;             // <analytics dir>/imported-bundles
+};
+
 struct Report {
   // uploader::UploadOutcomeName, or one of the tool's own: "busy" (another
   // upload runs), "to_file", "usage_error", "error" (the spool, a file or
@@ -40,6 +51,7 @@ struct Report {
   int exit_code = 0;
   uploader::UploadSummary summary;  // counts; zero where they do not apply
   std::optional<BundleReport> bundle;
+  std::optional<BundlesReport> bundles;  // --from-file DIR only
   // The stderr line without the "zenml-upload: " prefix; empty: none.
   std::string line;
 };

@@ -28,15 +28,11 @@
 #include "tools/common/command_line.h"
 #include "tools/zenml-upload/bundle_commands.h"
 #include "tools/zenml-upload/report.h"
-#include "tools/zenml-upload/upload_config.h"
 #include "uploader/batch_builder.h"
 #include "uploader/curl_transport.h"
+#include "uploader/upload_config.h"
 #include "uploader/upload_lock.h"
 #include "uploader/uploader.h"
-
-#ifndef ZENML_SEGMENT_WRITE_KEY
-#define ZENML_SEGMENT_WRITE_KEY ""
-#endif
 
 namespace zenml::tools {
 namespace {
@@ -212,48 +208,36 @@ Report Run(const Flags& flags, const core::Environment& env, bool progress,
   }
 
   // Configuration: the command line, then the environment, then
-  // upload.yaml, then what was built in.
-  auto file_config = LoadUploadConfig(UploadConfigPath(config_dir));
-  if (!file_config.ok()) {
+  // upload.yaml, then what was built in (uploader/upload_config.h).
+  uploader::UploadConfigFlags config_flags;
+  config_flags.write_key = flags.write_key;
+  config_flags.write_key_file = flags.write_key_file;
+  config_flags.endpoint = flags.endpoint;
+  // An explicit --region beats the environment's endpoint.
+  if (config_flags.endpoint.empty() && flags.region == "eu") {
+    config_flags.endpoint = uploader::kEuEndpoint;
+  } else if (config_flags.endpoint.empty() && flags.region == "us") {
+    config_flags.endpoint = uploader::kDefaultEndpoint;
+  }
+  auto resolved = uploader::ResolveUploadConfig(config_flags, config_dir, env);
+  if (!resolved.ok()) {
     return ErrorReport(
-        file_config.status(),
-        file_config.status().code() == core::Status::Code::kFailedPrecondition
+        resolved.status(),
+        resolved.status().code() == core::Status::Code::kFailedPrecondition
             ? core::kExitConfig
-            : core::ExitCodeFor(file_config.status()),
+            : core::ExitCodeFor(resolved.status()),
         "config_error");
   }
+  const uploader::UploadConfig& file_config = resolved->file;
   Flags effective = flags;  // with upload.yaml's values filled in
-  if (!flags.max_time_given && file_config->max_time) {
-    effective.max_time = *file_config->max_time;
+  if (!flags.max_time_given && file_config.max_time) {
+    effective.max_time = *file_config.max_time;
   }
-  if (effective.cacert.empty() && file_config->ca_file) {
-    effective.cacert = *file_config->ca_file;
+  if (effective.cacert.empty() && file_config.ca_file) {
+    effective.cacert = *file_config.ca_file;
   }
-  std::string key = flags.write_key;
-  if (key.empty() && !flags.write_key_file.empty()) {
-    auto from_file = ReadWriteKeyFile(flags.write_key_file);
-    if (!from_file.ok()) {
-      return ErrorReport(from_file.status(), core::kExitConfig, "config_error");
-    }
-    key = *from_file;
-  }
-  if (key.empty()) key = env.Get("ZENML_SEGMENT_WRITE_KEY").value_or("");
-  if (key.empty() && file_config->write_key) key = *file_config->write_key;
-  if (key.empty()) key = ZENML_SEGMENT_WRITE_KEY;
-  std::string endpoint = flags.endpoint;
-  // An explicit --region beats the environment's endpoint.
-  if (endpoint.empty() && flags.region == "eu") {
-    endpoint = uploader::kEuEndpoint;
-  } else if (endpoint.empty() && flags.region == "us") {
-    endpoint = uploader::kDefaultEndpoint;
-  }
-  if (endpoint.empty()) {
-    endpoint = env.Get("ZENML_ANALYTICS_ENDPOINT").value_or("");
-  }
-  if (endpoint.empty() && file_config->endpoint) {
-    endpoint = *file_config->endpoint;
-  }
-  if (endpoint.empty()) endpoint = uploader::kDefaultEndpoint;
+  const std::string key = resolved->write_key;
+  const std::string endpoint = resolved->endpoint;
   if (core::Status s = uploader::CheckEndpoint(endpoint); !s.ok()) {
     return ErrorReport(s, core::kExitConfig, "config_error");
   }
@@ -262,6 +246,12 @@ Report Run(const Flags& flags, const core::Environment& env, bool progress,
     if (key.empty()) return NoWriteKey(nullptr);
     // A bundle's events were recorded with consent where they were spooled;
     // this machine's own spool is not involved.
+    if (std::filesystem::is_directory(flags.from_file, ec)) {
+      return RunFromDirectory(
+          flags.from_file,
+          [&] { return SendOptions(effective, endpoint, key); },
+          effective.cacert, analytics, flags.quiet ? nullptr : &err);
+    }
     uploader::UploaderOptions options = SendOptions(effective, endpoint, key);
     return RunFromFile(flags.from_file, std::move(options), effective.cacert);
   }
@@ -364,8 +354,9 @@ int RunUpload(const std::vector<std::string>& args, std::ostream& out,
     auto* write_key = app.add_option(
         "--write-key", flags.write_key,
         "Segment write key (default: $ZENML_SEGMENT_WRITE_KEY, then "
-        "write_key in <config dir>/analytics/upload.yaml, then the built-in "
-        "key). Visible to every local user in ps: prefer --write-key-file or "
+        "write_key in <config dir>/analytics/upload.yaml, then in "
+        "/etc/zenml/upload.yaml, then the built-in key). Visible to every "
+        "local user in ps: prefer --write-key-file or "
         "upload.yaml");
     app.add_option("--write-key-file", flags.write_key_file,
                    "Read the write key from the first line of FILE (mode "
@@ -374,6 +365,7 @@ int RunUpload(const std::vector<std::string>& args, std::ostream& out,
     auto* endpoint = app.add_option(
         "--endpoint", flags.endpoint,
         "Batch endpoint URL (default: $ZENML_ANALYTICS_ENDPOINT, then "
+        "endpoint in upload.yaml (yours, then /etc/zenml's), then "
         "https://api.segment.io/v1/batch)");
     app.add_option("--region", flags.region,
                    "Segment region: us (default) or eu "
@@ -408,7 +400,9 @@ int RunUpload(const std::vector<std::string>& args, std::ostream& out,
     auto* from_file = app.add_option(
         "--from-file", flags.from_file,
         "Air gap: send a bundle made by --to-file; a rerun sends only what "
-        "was not acknowledged (progress in BUNDLE.progress/)");
+        "was not acknowledged (progress in BUNDLE.progress/). A directory: "
+        "each *.bundle in it once (ledger <config dir>/analytics/"
+        "imported-bundles)");
     to_file->excludes(from_file)->excludes(endpoint);
     app.add_option("--config-dir", flags.config_dir,
                    "ZenML config dir (default: $ZENML_CONFIG_PATH, "

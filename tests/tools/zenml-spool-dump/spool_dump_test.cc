@@ -135,7 +135,7 @@ TEST_F(SpoolDumpTest, StatsMatchGolden) {
   rapidjson::Document doc;
   doc.Parse(j.out.c_str());
   ASSERT_FALSE(doc.HasParseError()) << j.out;
-  EXPECT_EQ(doc["pending"].GetUint64(), 6u);
+  EXPECT_EQ(doc["pending_events"].GetUint64(), 6u);
   EXPECT_EQ(doc["dead_letters"].GetUint64(), 1u);
   EXPECT_STREQ(doc["oldest"].GetString(), "2026-01-01T00:00:00.000Z");
   EXPECT_STREQ(doc["newest"].GetString(), "2026-01-01T02:50:00.000Z");

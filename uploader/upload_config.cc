@@ -1,4 +1,4 @@
-#include "tools/zenml-upload/upload_config.h"
+#include "uploader/upload_config.h"
 
 #include <fmt/format.h>
 #include <sys/stat.h>
@@ -10,12 +10,19 @@
 #include <fstream>
 #include <sstream>
 
-namespace zenml::tools {
+#include "uploader/uploader.h"  // kDefaultEndpoint
+
+#ifndef ZENML_SEGMENT_WRITE_KEY
+#define ZENML_SEGMENT_WRITE_KEY ""
+#endif
+
+namespace zenml::uploader {
 namespace {
 
 // Whether `path` exists; fails unless it is a regular file only its owner
 // (this user, or root) can access, as a file holding a secret must be.
-core::Result<bool> CheckPrivate(const std::filesystem::path& path) {
+core::Result<bool> CheckPrivate(const std::filesystem::path& path,
+                                bool root_only = false) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     if (errno == ENOENT) return false;
@@ -31,6 +38,12 @@ core::Result<bool> CheckPrivate(const std::filesystem::path& path) {
         "{} holds a write key but group or others may access it (mode {:04o});"
         " refused: chmod 600 {}",
         path.string(), st.st_mode & 07777, path.string()));
+  }
+  if (root_only && st.st_uid != 0) {
+    return core::Status::FailedPrecondition(
+        fmt::format("{} is a system-wide file but belongs to uid {}, not "
+                    "root; refused",
+                    path.string(), st.st_uid));
   }
   if (st.st_uid != ::geteuid() && st.st_uid != 0) {
     return core::Status::FailedPrecondition(
@@ -58,8 +71,9 @@ std::filesystem::path UploadConfigPath(
   return config_dir / "analytics" / "upload.yaml";
 }
 
-core::Result<UploadConfig> LoadUploadConfig(const std::filesystem::path& path) {
-  ZENML_TRY_ASSIGN(bool exists, CheckPrivate(path));
+core::Result<UploadConfig> LoadUploadConfig(const std::filesystem::path& path,
+                                            bool system_wide) {
+  ZENML_TRY_ASSIGN(bool exists, CheckPrivate(path, system_wide));
   UploadConfig config;
   if (!exists) return config;
   ZENML_TRY_ASSIGN(std::string text, ReadAll(path));
@@ -120,4 +134,63 @@ core::Result<std::string> ReadWriteKeyFile(const std::filesystem::path& path) {
   return line.substr(begin, end - begin + 1);
 }
 
-}  // namespace zenml::tools
+std::filesystem::path SystemUploadConfigPath(const core::Environment& env) {
+  auto v = env.Get("ZENML_SYSTEM_UPLOAD_CONFIG");
+  if (v && !v->empty()) return *v;
+  return kSystemUploadConfig;
+}
+
+std::string_view BuiltInWriteKey() { return ZENML_SEGMENT_WRITE_KEY; }
+
+core::Result<ResolvedUploadConfig> ResolveUploadConfig(
+    const UploadConfigFlags& flags, const std::filesystem::path& config_dir,
+    const core::Environment& env) {
+  ResolvedUploadConfig r;
+  r.user_config = UploadConfigPath(config_dir);
+  r.system_config = SystemUploadConfigPath(env);
+  ZENML_TRY_ASSIGN(r.file, LoadUploadConfig(r.user_config));
+  ZENML_TRY_ASSIGN(UploadConfig system,
+                   LoadUploadConfig(r.system_config, /*system_wide=*/true));
+
+  auto set_key = [&r](std::string key, std::string_view source) {
+    if (!r.write_key.empty() || key.empty()) return;
+    r.write_key = std::move(key);
+    r.write_key_source = source;
+  };
+  set_key(flags.write_key, "flag");
+  if (r.write_key.empty() && !flags.write_key_file.empty()) {
+    auto from_file = ReadWriteKeyFile(flags.write_key_file);
+    if (!from_file.ok()) {
+      return core::Status::FailedPrecondition(from_file.status().message());
+    }
+    set_key(*from_file, "key_file");
+  }
+  set_key(env.Get("ZENML_SEGMENT_WRITE_KEY").value_or(""), "env");
+  set_key(r.file.write_key.value_or(""), "user_config");
+  set_key(system.write_key.value_or(""), "system_config");
+  set_key(std::string(BuiltInWriteKey()), "built_in");
+  if (r.write_key.empty()) r.write_key_source = "none";
+
+  auto set_endpoint = [&r](std::string url, std::string_view source) {
+    if (!r.endpoint.empty() || url.empty()) return;
+    r.endpoint = std::move(url);
+    r.endpoint_source = source;
+  };
+  set_endpoint(flags.endpoint, "flag");
+  set_endpoint(env.Get("ZENML_ANALYTICS_ENDPOINT").value_or(""), "env");
+  set_endpoint(r.file.endpoint.value_or(""), "user_config");
+  set_endpoint(system.endpoint.value_or(""), "system_config");
+  set_endpoint(std::string(kDefaultEndpoint), "default");
+  // The user's file wins key by key; the system's fills what it leaves out.
+  if (!r.file.ca_file) r.file.ca_file = system.ca_file;
+  if (!r.file.max_time) r.file.max_time = system.max_time;
+  return r;
+}
+
+std::string MaskWriteKey(std::string_view key) {
+  if (key.empty()) return "";
+  if (key.size() <= 8) return "…";
+  return std::string(key.substr(0, 4)) + "…";
+}
+
+}  // namespace zenml::uploader
