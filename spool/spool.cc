@@ -364,6 +364,42 @@ Result<SpoolStats> Spool::Impl::Stats() {
   return stats;
 }
 
+Result<std::vector<Entry>> Spool::Impl::ScanInbox() {
+  std::vector<Entry> out;
+  std::vector<std::string> names;
+  bool absent = false;
+  Status run_status = Run(
+      /*create=*/false,
+      [&](SharedDb& s) -> Status {
+        std::string marker;
+        for (std::string& name : InboxFiles(/*remove_stale=*/false)) {
+          if (s.db->Get(leveldb::ReadOptions(), InboxMarkerKey(name), &marker)
+                  .ok()) {
+            continue;  // ingested already; only its unlink is left
+          }
+          names.push_back(std::move(name));
+        }
+        return Status::OK();
+      },
+      &absent, /*ingest=*/false);
+  ZENML_TRY(run_status);
+  if (absent) names = InboxFiles(/*remove_stale=*/false);
+  for (const std::string& name : names) {
+    std::string data;
+    if (!ReadWholeFile(SharedEnv(), inbox_path_ + "/" + name, &data).ok()) {
+      continue;  // gone meanwhile (ingested by another process)
+    }
+    std::vector<PendingEvent> events;
+    DecodeInbox(data, &events);
+    for (PendingEvent& e : events) {
+      Entry entry;
+      entry.json = std::move(e.json);
+      out.push_back(std::move(entry));
+    }
+  }
+  return out;
+}
+
 Result<uint64_t> Spool::Impl::Purge() {
   uint64_t deleted = 0;
   bool absent = false;
@@ -488,6 +524,8 @@ Result<std::vector<Entry>> Spool::Peek(std::string_view after_key,
                                        size_t max_bytes, size_t max_count) {
   return impl_->Peek(after_key, max_bytes, max_count, /*ingest=*/true);
 }
+
+Result<std::vector<Entry>> Spool::ScanInbox() { return impl_->ScanInbox(); }
 
 Result<std::vector<Entry>> Spool::Scan(std::string_view after_key,
                                        size_t max_bytes, size_t max_count) {

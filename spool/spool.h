@@ -222,9 +222,16 @@ class Spool {
                                   size_t max_count);
 
   // Like Peek, but a pure read: does not ingest the inbox (events waiting in
-  // inbox files are not returned; Stats().inbox_files counts the files) and
-  // does not compact. For tools that must change nothing (zenml-spool-dump,
+  // inbox files are not returned: ScanInbox() reads them) and does not
+  // compact. For tools that must change nothing (zenml-spool-dump,
   // its export); the uploader uses Peek.
+  // The events waiting in inbox files not yet ingested, oldest file first,
+  // each file's events in order: what the next writing call will append after
+  // the database's events. A pure read (nothing ingested, nothing deleted);
+  // entries have an empty `key` and `seq` 0 (they get theirs when ingested).
+  // A file cut short yields the events before the damage.
+  Result<std::vector<Entry>> ScanInbox();
+
   Result<std::vector<Entry>> Scan(std::string_view after_key, size_t max_bytes,
                                   size_t max_count);
 

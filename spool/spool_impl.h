@@ -139,6 +139,7 @@ class Spool::Impl {
                                                        size_t max_count);
 
   Result<SpoolStats> Stats();
+  Result<std::vector<Entry>> ScanInbox();
 
   Result<uint64_t> Purge();
 

@@ -425,7 +425,10 @@ TEST_F(HostileConfigTest, TheEnvironmentStillOptsOut) {
     r = Run({"status", "--json"}, {{"ZENML_ANALYTICS_OPT_IN", "false"}});
     auto json = core::ParseJson(r.out);
     ASSERT_TRUE(json.ok()) << r.out;
-    EXPECT_FALSE(json->Find("opted_in")->as_bool());
+    const core::Value* consent = json->Find("consent");
+    ASSERT_NE(consent, nullptr) << r.out;
+    ASSERT_NE(consent->Find("allowed"), nullptr) << r.out;
+    EXPECT_FALSE(consent->Find("allowed")->as_bool()) << h.name;
     std::filesystem::remove_all(dir());
   }
 }

@@ -227,13 +227,15 @@ class Dumper {
   }
 
   // Calls `visit` for every pending entry, in order, a chunk at a time,
-  // holding the spool for slices of kHoldSlice. `visit` returns false to
-  // stop.
+  // holding the spool for slices of kHoldSlice, then for the events waiting
+  // in inbox files (seq 0: they get theirs when a writer ingests them, after
+  // everything in the database). `visit` returns false to stop.
   template <typename Visit>
   Status ForEachEntry(Visit&& visit) {
     if (!SpoolExists()) return Status::OK();
     spool::Spool& spool = GetSpool();
     std::string after;
+    bool database_done = false;
     for (;;) {
       if (Status held = spool.Hold(); !held.ok()) return held;
       const auto slice_end = std::chrono::steady_clock::now() + kHoldSlice;
@@ -247,6 +249,7 @@ class Dumper {
         }
         if (chunk->empty()) {
           more = false;
+          database_done = true;
           break;
         }
         after = chunk->back().key;
@@ -259,8 +262,15 @@ class Dumper {
       }
       spool.Release();
       if (!status.ok()) return status;
+      if (database_done) break;
       if (!more) return Status::OK();
     }
+    auto inbox = spool.ScanInbox();
+    if (!inbox.ok()) return inbox.status();
+    for (const auto& entry : *inbox) {
+      if (!visit(entry)) break;
+    }
+    return Status::OK();
   }
 
   // Appends to the output block; writes it out once it is kOutputBlock.
@@ -368,7 +378,8 @@ int Dumper::DumpEvents() {
       // The header's columns, padded by hand: fmt's width computation
       // (display width of every code point) was a sixth of a table dump.
       line.clear();
-      AppendPadded(line, std::to_string(entry.seq), 8, Align::kRight);
+      AppendPadded(line, entry.seq == 0 ? "inbox" : std::to_string(entry.seq),
+                   8, Align::kRight);
       line += "  ";
       AppendPadded(line, f.timestamp.empty() ? "?" : f.timestamp, 24,
                    Align::kLeft);
@@ -392,7 +403,8 @@ int Dumper::DumpEvents() {
     out_ << fmt::format(
         "total: {} event{}, {} bytes shown; {} pending, {} bytes in the "
         "spool\n",
-        shown, shown == 1 ? "" : "s", shown_bytes, stats->count, stats->bytes);
+        shown, shown == 1 ? "" : "s", shown_bytes,
+        stats->count + stats->inbox_events, stats->bytes);
   }
   return core::kExitOk;
 }

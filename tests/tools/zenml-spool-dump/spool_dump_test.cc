@@ -298,6 +298,25 @@ TEST_F(SpoolDumpTest, DumpLeavesTheInboxAlone) {
   EXPECT_TRUE(stats->dropped.empty());
 }
 
+TEST_F(SpoolDumpTest, InboxEventsAreListedLastWithoutBeingIngested) {
+  FillSample();
+  const std::string waiting = FixedMessage(200, "Pipeline run");
+  ASSERT_TRUE(
+      fixture_.spool().AppendToInbox(std::vector<std::string>{waiting}).ok());
+  fixture_.Close();
+  DumpRun json = Dump({"--json"});
+  ASSERT_EQ(json.code, 0) << json.err;
+  EXPECT_TRUE(json.out.ends_with(waiting + "\n")) << json.out;
+  DumpRun table = Dump({});
+  EXPECT_THAT(table.out, HasSubstr("inbox"));
+  EXPECT_THAT(table.out, HasSubstr("8 pending"));
+  auto stats = fixture_.spool().Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->inbox_files, 1u);
+  EXPECT_EQ(stats->inbox_events, 1u);
+  EXPECT_EQ(stats->count, 7u);
+}
+
 TEST_F(SpoolDumpTest, MissingSpoolIsEmptyAndNothingIsCreated) {
   DumpRun r = Dump({});
   EXPECT_EQ(r.code, 0) << r.err;
