@@ -9,7 +9,8 @@ file(GLOB_RECURSE _files
   ${SOURCE_DIR}/uploader/*.h ${SOURCE_DIR}/uploader/*.cc
   ${SOURCE_DIR}/tools/*.h ${SOURCE_DIR}/tools/*.cc
   ${SOURCE_DIR}/tests/*.h ${SOURCE_DIR}/tests/*.cc
-  ${SOURCE_DIR}/bench/*.h ${SOURCE_DIR}/bench/*.cc)
+  ${SOURCE_DIR}/bench/*.h ${SOURCE_DIR}/bench/*.cc
+  ${SOURCE_DIR}/fuzz/*.cc ${SOURCE_DIR}/python/src/*.cc)
 execute_process(COMMAND ${CLANG_FORMAT} --dry-run -Werror ${_files} RESULT_VARIABLE _rc)
 if(NOT _rc EQUAL 0)
   message(FATAL_ERROR "clang-format: files above need formatting (run clang-format -i)")
