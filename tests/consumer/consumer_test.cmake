@@ -161,6 +161,16 @@ if(PKG_CONFIG AND CXX)
   math(EXPR expected_events "${expected_events} + 1")
 endif()
 
+# The C API from a C11 program, through pkg-config too.
+find_program(CC NAMES cc gcc)
+if(PKG_CONFIG AND CC AND EXISTS ${PREFIX}/include/zenml/analytics.h)
+  step(${CC} -std=c11 -Wall -Wextra -Werror ${SOURCE_DIR}/project/consumer.c
+    -o ${WORK_DIR}/consumer-c ${pc_flags} -Wl,-rpath,${libdir} ${san})
+  no_network_libs(${WORK_DIR}/consumer-c)
+  step(${WORK_DIR}/consumer-c)
+  math(EXPR expected_events "${expected_events} + 1")
+endif()
+
 # --- The installed zenml-spool-dump sees every event -------------------------
 step(${PREFIX}/bin/zenml-spool-dump --json)
 set(dump "${step_out}")
