@@ -171,4 +171,40 @@ Status Spool::Impl::WriteInbox(std::span<const std::string> messages,
   return Status::OK();
 }
 
+Result<std::vector<Entry>> Spool::Impl::ScanInbox() {
+  std::vector<Entry> out;
+  std::vector<std::string> names;
+  bool absent = false;
+  Status run_status = Run(
+      /*create=*/false,
+      [&](SharedDb& s) -> Status {
+        std::string marker;
+        for (std::string& name : InboxFiles(/*remove_stale=*/false)) {
+          if (s.db->Get(leveldb::ReadOptions(), InboxMarkerKey(name), &marker)
+                  .ok()) {
+            continue;  // ingested already; only its unlink is left
+          }
+          names.push_back(std::move(name));
+        }
+        return Status::OK();
+      },
+      &absent, /*ingest=*/false);
+  ZENML_TRY(run_status);
+  if (absent) names = InboxFiles(/*remove_stale=*/false);
+  for (const std::string& name : names) {
+    std::string data;
+    if (!ReadWholeFile(SharedEnv(), inbox_path_ + "/" + name, &data).ok()) {
+      continue;  // gone meanwhile (ingested by another process)
+    }
+    std::vector<PendingEvent> events;
+    DecodeInbox(data, &events);
+    for (PendingEvent& e : events) {
+      Entry entry;
+      entry.json = std::move(e.json);
+      out.push_back(std::move(entry));
+    }
+  }
+  return out;
+}
+
 }  // namespace zenml::spool
