@@ -126,9 +126,13 @@ Report NoWriteKey(spool::Spool* spool) {
   uploader::UploadSummary s;
   s.outcome = uploader::UploadOutcome::kConfigError;
   s.detail =
-      "no Segment write key: pass --write-key or set ZENML_SEGMENT_WRITE_KEY";
+      "no Segment write key: put write_key in <config dir>/analytics/"
+      "upload.yaml (0600), or pass --write-key-file, or set "
+      "ZENML_SEGMENT_WRITE_KEY";
   if (spool != nullptr) {
-    if (auto stats = spool->Stats(); stats.ok()) s.remaining = stats->count;
+    if (auto stats = spool->Stats(); stats.ok()) {
+      s.remaining = stats->count + stats->inbox_events;
+    }
     spool::UploadRecord r;
     r.at = core::RealClock().Now();
     r.outcome = std::string(uploader::UploadOutcomeName(s.outcome));
