@@ -3,6 +3,8 @@
 # Exits non-zero on any failure.
 #   scripts/test.sh            the CI build (build/ci): unit + integration
 #   scripts/test.sh asan       the same suite under AddressSanitizer + UBSan
+#   scripts/test.sh tsan       the same suite under ThreadSanitizer (Python
+#                              package off; suppressions in tests/tsan.supp)
 #   scripts/test.sh soak       the soak tests (10,000 one-event processes, the
 #                              8-process CLI + uploader run) on the CI build
 #   scripts/test.sh package    builds the Debian packages (Release, tests off)
