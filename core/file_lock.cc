@@ -1,0 +1,71 @@
+#include "core/file_lock.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+namespace zenml::core {
+namespace {
+
+Status ErrnoStatus(int err, std::string_view what,
+                   const std::filesystem::path& path) {
+  std::string msg =
+      fmt::format("cannot {} {}: {}", what, path.string(), std::strerror(err));
+  if (err == EACCES || err == EPERM) {
+    return Status::PermissionDenied(std::move(msg));
+  }
+  return Status::IoError(std::move(msg));
+}
+
+}  // namespace
+
+Result<int> FileLock::Acquire(const std::filesystem::path& path, bool wait) {
+  int fd =
+      ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0 && errno == EISDIR) {
+    fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  }
+  if (fd < 0) return ErrnoStatus(errno, "open", path);
+  while (::flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0) {
+    const int err = errno;
+    if (err == EINTR) continue;
+    ::close(fd);
+    if (err == EWOULDBLOCK && !wait) return -1;
+    return ErrnoStatus(err, "lock", path);
+  }
+  return fd;
+}
+
+Result<std::optional<FileLock>> FileLock::TryLock(
+    const std::filesystem::path& path) {
+  ZENML_TRY_ASSIGN(const int fd, Acquire(path, /*wait=*/false));
+  if (fd < 0) return std::optional<FileLock>();
+  return std::optional<FileLock>(FileLock(fd));
+}
+
+Result<FileLock> FileLock::Lock(const std::filesystem::path& path) {
+  ZENML_TRY_ASSIGN(const int fd, Acquire(path, /*wait=*/true));
+  return FileLock(fd);
+}
+
+FileLock::FileLock(FileLock&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)) {}
+
+FileLock& FileLock::operator=(FileLock&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+  }
+  return *this;
+}
+
+FileLock::~FileLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing the last descriptor drops the flock
+}
+
+}  // namespace zenml::core
