@@ -10,6 +10,7 @@
 
 #include "client/message_queue.h"
 #include "client/purge_request.h"
+#include "core/backoff.h"
 #include "core/config_dir.h"
 #include "core/global_config.h"
 #include "core/message.h"
@@ -422,7 +423,9 @@ void Client::WriterLoop() {
   Batch work;  // oldest first; a batch whose write failed stays for a retry
   std::vector<QueuedMessage> incoming;  // swapped with the queue's buffer
   bool holding = false;
-  std::chrono::milliseconds retry_delay = kFirstRetryDelay;
+  // Failed writes retry after 50 ms doubling to 5 s, no jitter
+  // (core/backoff.h).
+  core::Backoff retry({kFirstRetryDelay, kMaxRetryDelay, /*jitter=*/0.0});
   std::chrono::milliseconds next_retry = kFirstRetryDelay;
 
   auto take = [&](std::chrono::nanoseconds timeout) {
@@ -522,7 +525,7 @@ void Client::WriterLoop() {
         written_.fetch_add(n, std::memory_order_relaxed);
         if (to_inbox) written_to_inbox_.fetch_add(n, std::memory_order_relaxed);
         Finish(work, n, status);
-        retry_delay = kFirstRetryDelay;
+        retry.Reset();
         continue;
       }
 
@@ -539,8 +542,8 @@ void Client::WriterLoop() {
         // Each waiting caller gets the error and decides; nothing is kept.
         Finish(work, n, status);
       } else {
-        next_retry = retry_delay;
-        retry_delay = std::min(retry_delay * 2, kMaxRetryDelay);
+        next_retry =
+            std::chrono::duration_cast<std::chrono::milliseconds>(retry.Next());
       }
     } catch (...) {
       // Only allocation failure is plausible here. Count it, keep the work

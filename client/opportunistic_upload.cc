@@ -17,6 +17,8 @@
 #include <vector>
 
 #include "core/config_dir.h"
+#include "core/duration.h"
+#include "core/file_lock.h"
 #include "spool/spool.h"
 
 extern char** environ;
@@ -234,34 +236,7 @@ AutoUploadDecision DecideAutoUpload(const AutoUploadInputs& in) {
 }
 
 std::optional<std::chrono::seconds> ParseInterval(std::string_view text) {
-  if (text.empty()) return std::nullopt;
-  int64_t unit = 1;
-  switch (text.back()) {
-    case 's':
-      text.remove_suffix(1);
-      break;
-    case 'm':
-      unit = 60;
-      text.remove_suffix(1);
-      break;
-    case 'h':
-      unit = 3600;
-      text.remove_suffix(1);
-      break;
-    case 'd':
-      unit = 86400;
-      text.remove_suffix(1);
-      break;
-    default:
-      break;
-  }
-  int64_t n = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() ||
-      n < 0) {
-    return std::nullopt;
-  }
-  return std::chrono::seconds(n * unit);
+  return core::ParseDuration(text);
 }
 
 AutoUploadSettings ReadAutoUploadSettings(const fs::path& config_dir,
@@ -330,16 +305,10 @@ Result<AutoUploadResult> MaybeStartUpload(const AutoUploadOptions& options) {
     return result;
   }
   const fs::path marker = analytics / kMarkerName;
-  int fd = ::open(marker.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return Status::IoError(
-        fmt::format("{}: {}", marker.string(), std::strerror(errno)));
-  }
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }  // also drops the flock
-  } closer{fd};
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+  ZENML_TRY_ASSIGN(std::optional<core::FileLock> lock,
+                   core::FileLock::TryLock(marker));
+  const int fd = lock ? lock->fd() : -1;
+  if (!lock) {
     // Another process is deciding right now: it will start one if needed.
     result.decision = AutoUploadDecision::kTooSoon;
     return result;

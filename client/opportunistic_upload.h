@@ -150,7 +150,8 @@ struct AutoUploadSettings {
 AutoUploadSettings ReadAutoUploadSettings(
     const std::filesystem::path& config_dir, const core::Environment& env);
 
-// Parses "3600", "30m", "2h", "1d" into seconds; nullopt otherwise.
+// Parses "3600", "30m", "2h", "1d" into seconds; nullopt otherwise. The
+// grammar is core::ParseDuration's (core/duration.h).
 std::optional<std::chrono::seconds> ParseInterval(std::string_view text);
 
 }  // namespace zenml::client

@@ -9,16 +9,9 @@
 #include <string>
 #include <system_error>
 
+#include "core/atomic_file.h"
+
 namespace zenml::client {
-namespace {
-
-core::Status Errno(const char* what, const std::filesystem::path& path) {
-  return core::Status::IoError(std::string(what) + " " + path.string() + ": " +
-                               std::strerror(errno));
-}
-
-}  // namespace
-
 std::filesystem::path PurgeRequestPath(
     const std::filesystem::path& analytics_dir) {
   return analytics_dir / "purge-requested";
@@ -31,25 +24,11 @@ bool PurgeRequested(const std::filesystem::path& analytics_dir) {
 
 core::Status RequestPurge(const std::filesystem::path& analytics_dir) {
   const std::filesystem::path path = PurgeRequestPath(analytics_dir);
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return Errno("creating", path);
   static constexpr char kText[] =
       "The user opted out while the spool was busy: the next process that "
       "opens it deletes every event, then this file.\n";
-  bool ok = ::ftruncate(fd, 0) == 0 &&
-            ::write(fd, kText, sizeof(kText) - 1) ==
-                static_cast<ssize_t>(sizeof(kText) - 1) &&
-            ::fsync(fd) == 0;
-  core::Status s = ok ? core::Status::OK() : Errno("writing", path);
-  ::close(fd);
-  if (!s.ok()) return s;
-  // The marker's name must survive a crash too.
-  int dir = ::open(analytics_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir < 0) return Errno("opening", analytics_dir);
-  ok = ::fsync(dir) == 0;
-  s = ok ? core::Status::OK() : Errno("syncing", analytics_dir);
-  ::close(dir);
-  return s;
+  // Its content and its name must both survive a crash.
+  return core::WriteFileAtomically(path, kText);
 }
 
 core::Result<uint64_t> RemoveInboxFiles(

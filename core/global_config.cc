@@ -19,7 +19,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/atomic_file.h"
 #include "core/config_dir.h"
+#include "core/file_lock.h"
 #include "core/global_config_internal.h"
 #include "core/uuid.h"
 
@@ -450,72 +452,24 @@ Status MakeDirs(const std::filesystem::path& dir) {
   return Status::OK();
 }
 
-// Holds flock(LOCK_EX) on a directory for one read-modify-write.
+// Holds flock(LOCK_EX) on a directory for one read-modify-write
+// (core/file_lock.h).
 class DirLock {
  public:
-  DirLock() = default;
-  ~DirLock() {
-    if (fd_ >= 0) ::close(fd_);  // closing releases the lock
-  }
-  DirLock(const DirLock&) = delete;
-  DirLock& operator=(const DirLock&) = delete;
-
   Status Lock(const std::filesystem::path& dir) {
-    fd_ = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd_ < 0) return ErrnoStatus(errno, "open", dir);
-    while (::flock(fd_, LOCK_EX) != 0) {
-      if (errno != EINTR) return ErrnoStatus(errno, "lock", dir);
-    }
+    Result<FileLock> held = FileLock::Lock(dir);
+    if (!held.ok()) return held.status();
+    lock_.emplace(std::move(held).value());
     return Status::OK();
   }
 
  private:
-  int fd_ = -1;
+  std::optional<FileLock> lock_;
 };
 
-Status WriteAll(int fd, std::string_view data,
-                const std::filesystem::path& path) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus(errno, "write", path);
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return Status::OK();
-}
-
-Status FsyncDir(const std::filesystem::path& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, "open", dir);
-  const int rc = ::fsync(fd);
-  const int err = errno;
-  ::close(fd);
-  if (rc != 0) return ErrnoStatus(err, "fsync", dir);
-  return Status::OK();
-}
-
+// temp + fsync + rename + directory fsync (core/atomic_file.h).
 Status AtomicWrite(const std::filesystem::path& path, std::string_view data) {
-  const std::filesystem::path dir = path.parent_path();
-  const std::filesystem::path tmp =
-      dir / fmt::format(".{}.tmp-{}-{}", path.filename().string(), ::getpid(),
-                        NewUuid4().substr(0, 8));
-  const int fd =
-      ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return ErrnoStatus(errno, "create", tmp);
-  Status s = WriteAll(fd, data, tmp);
-  if (s.ok() && ::fchmod(fd, 0600) != 0) s = ErrnoStatus(errno, "chmod", tmp);
-  if (s.ok() && ::fsync(fd) != 0) s = ErrnoStatus(errno, "fsync", tmp);
-  if (::close(fd) != 0 && s.ok()) s = ErrnoStatus(errno, "close", tmp);
-  if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
-    s = ErrnoStatus(errno, "rename into place", path);
-  }
-  if (!s.ok()) {
-    ::unlink(tmp.c_str());
-    return s;
-  }
-  return FsyncDir(dir);
+  return WriteFileAtomically(path, data);
 }
 
 // Reads at most kConfigMaxBytes + 1 bytes, enough for Parse to say "too

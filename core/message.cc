@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "core/json_internal.h"
+#include "core/json_writer.h"
 #include "core/timestamp.h"
 #include "core/uuid.h"
 
@@ -43,76 +44,18 @@ void Pair(Writer& w, std::string_view key, std::string_view value) {
 // rapidjson::Writer<StringBuffer> (default flags, UTF-8 in and out) writes,
 // which EncodeTrackMessage uses: message_test.cc compares the two.
 
-// RapidJSON's escape table: control characters, '"' and '\\'; 'u' means
-// \u00XX with uppercase hex. Everything else, UTF-8 included, is copied.
-constexpr std::array<char, 128> MakeEscapes() {
-  std::array<char, 128> t{};
-  for (int c = 0; c < 0x20; ++c) t[static_cast<size_t>(c)] = 'u';
-  t['\b'] = 'b';
-  t['\t'] = 't';
-  t['\n'] = 'n';
-  t['\f'] = 'f';
-  t['\r'] = 'r';
-  t['"'] = '"';
-  t['\\'] = '\\';
-  return t;
-}
-constexpr std::array<char, 128> kEscape = MakeEscapes();
-
-// Appends `s` as a quoted, escaped JSON string. False (with `out` partly
-// written) when `s` is not valid UTF-8.
-// True when `s` is all printable ASCII other than '"' and '\\': valid UTF-8
-// that JSON copies as is, which is what event names, ids and most property
-// strings are. Eight bytes at a time (the "has a byte less than n" bit trick:
-// exact as to whether one exists, which is all that is asked).
-bool IsPlainAscii(std::string_view s) {
-  constexpr uint64_t kOnes = 0x0101010101010101ULL;
-  constexpr uint64_t kHigh = 0x8080808080808080ULL;
-  auto has_zero = [](uint64_t x) { return (x - kOnes) & ~x & kHigh; };
-  const char* p = s.data();
-  size_t n = s.size();
-  for (; n >= 8; p += 8, n -= 8) {
-    uint64_t w;
-    std::memcpy(&w, p, sizeof w);
-    const uint64_t care = (w & kHigh) | ((w - kOnes * 0x20) & ~w & kHigh) |
-                          has_zero(w ^ (kOnes * '"')) |
-                          has_zero(w ^ (kOnes * '\\'));
-    if (care != 0) return false;
-  }
-  for (; n > 0; ++p, --n) {
-    const auto c = static_cast<unsigned char>(*p);
-    if (c >= 0x80 || kEscape[c] != 0) return false;
-  }
-  return true;
-}
-
+// Appends `s` as a quoted, escaped JSON string (core/json_writer.h writes
+// exactly what RapidJSON writes). False, with nothing written, when `s` is
+// not valid UTF-8.
 bool AppendString(std::string& out, std::string_view s) {
-  if (IsPlainAscii(s)) {
+  if (IsPlainJsonAscii(s)) {  // the common case, scanned once
     out.push_back('"');
     out.append(s);
     out.push_back('"');
     return true;
   }
   if (internal::FindInvalidUtf8(s) != std::string_view::npos) return false;
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  out.push_back('"');
-  size_t run = 0;  // start of the bytes not yet copied
-  for (size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x80 || kEscape[c] == 0) continue;
-    out.append(s.data() + run, i - run);
-    run = i + 1;
-    const char e = kEscape[c];
-    if (e == 'u') {
-      const char u[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xf]};
-      out.append(u, sizeof u);
-    } else {
-      const char two[2] = {'\\', e};
-      out.append(two, sizeof two);
-    }
-  }
-  out.append(s.data() + run, s.size() - run);
-  out.push_back('"');
+  AppendJsonString(out, s);
   return true;
 }
 

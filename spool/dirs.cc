@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <system_error>
 
+#include "core/dir_sync.h"
 #include "core/result.h"
 
 namespace zenml::spool {
@@ -16,12 +17,7 @@ namespace fs = std::filesystem;
 
 // fsync a directory so a rename in it is durable. Only meaningful on disk; a
 // missing directory (an in-memory env) is not an error.
-void SyncDir(const fs::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  ::fsync(fd);
-  ::close(fd);
-}
+void SyncDir(const fs::path& dir) { (void)core::SyncDirectory(dir); }
 
 // Makes the name of a directory just created durable: fsync its parent. A
 // power cut before that can lose the new directory and everything in it,

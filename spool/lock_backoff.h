@@ -1,44 +1,49 @@
 // LockBackoff: how the spool waits for LevelDB's lock, which another process
 // may hold. Internal to zenml::spool. Not thread-safe (one per attempt).
+// A thin use of core::Backoff (core/backoff.h) with a deadline.
 
 #ifndef ZENML_SPOOL_LOCK_BACKOFF_H_
 #define ZENML_SPOOL_LOCK_BACKOFF_H_
 
 #include <algorithm>
 #include <chrono>
-#include <cstdint>
 #include <random>
 
+#include "core/backoff.h"
 #include "core/clock.h"
 
 namespace zenml::spool {
 
-// Jittered exponential backoff for the LevelDB lock: 1 ms doubling to 50 ms,
-// each sleep uniformly in [d/2, d], never past the deadline.
+// Jittered exponential backoff for the LevelDB lock: d = 1 ms doubling to
+// 50 ms, each sleep uniformly in [d/2, d] (core::Backoff from 0.5 ms capped
+// at 25 ms with 100 % jitter), never past the deadline.
 class LockBackoff {
  public:
   LockBackoff(const core::Clock* clock, std::chrono::milliseconds budget)
-      : clock_(clock), deadline_(clock->Monotonic() + budget) {}
+      : clock_(clock),
+        deadline_(clock->Monotonic() + budget),
+        backoff_({std::chrono::microseconds(500),
+                  std::chrono::microseconds(25'000), 1.0},
+                 [] {
+                   // Per thread: no lock shared by spool users.
+                   thread_local std::minstd_rand rng(std::random_device{}());
+                   return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+                 }) {}
 
   // Sleeps before the next attempt; false once the budget is spent.
   bool Wait() {
     const auto now = clock_->Monotonic();
     if (now >= deadline_) return false;
-    thread_local std::minstd_rand rng(std::random_device{}());
-    const auto half = delay_ / 2;
-    std::uniform_int_distribution<int64_t> dist(half.count(), delay_.count());
-    auto sleep = std::chrono::microseconds(dist(rng));
     const auto left =
         std::chrono::duration_cast<std::chrono::microseconds>(deadline_ - now);
-    clock_->SleepFor(std::min(sleep, left));
-    delay_ = std::min(delay_ * 2, std::chrono::microseconds(50'000));
+    clock_->SleepFor(std::min(backoff_.Next(), left));
     return true;
   }
 
  private:
   const core::Clock* clock_;
   core::MonoTime deadline_;
-  std::chrono::microseconds delay_{1'000};
+  core::Backoff backoff_;
 };
 
 }  // namespace zenml::spool

@@ -1,5 +1,7 @@
 #include "uploader/batch_builder.h"
 
+#include "core/json_writer.h"
+
 namespace zenml::uploader {
 namespace {
 
@@ -8,46 +10,18 @@ constexpr std::string_view kSentAt = "],\"sentAt\":\"";
 constexpr std::string_view kWriteKey = "\",\"writeKey\":\"";
 constexpr std::string_view kTail = "\"}";
 
-}  // namespace
-
-std::string JsonEscape(std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
+// The key as the contents of a JSON string.
+std::string EscapedKey(std::string_view key) {
   std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (u < 0x20) {
-          out += "\\u00";
-          out += kHex[u >> 4];
-          out += kHex[u & 0xf];
-        } else {
-          out += c;
-        }
-    }
-  }
+  core::AppendJsonEscaped(out, key);
   return out;
 }
 
+}  // namespace
+
 BatchBuilder::BatchBuilder(std::string_view write_key, size_t max_bytes,
                            size_t max_messages)
-    : escaped_key_(JsonEscape(write_key)),
+    : escaped_key_(EscapedKey(write_key)),
       max_bytes_(max_bytes),
       max_messages_(max_messages) {}
 

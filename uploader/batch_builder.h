@@ -24,17 +24,16 @@
 #include <string_view>
 #include <vector>
 
+#include "core/message.h"
+
 namespace zenml::uploader {
 
 inline constexpr size_t kMaxRequestBytes = 475'000;
 inline constexpr size_t kMaxBatchMessages = 500;
-inline constexpr size_t kMaxMessageBytes = 32'000;
+// One definition of the message limit, core's (core/message.h).
+using core::kMaxMessageBytes;
 // Length of a sentAt value: "YYYY-MM-DDTHH:MM:SS.mmmZ".
 inline constexpr size_t kSentAtLength = 24;
-
-// `s` as the contents of a JSON string (quotes, backslashes and control
-// characters escaped; everything else, UTF-8 included, copied).
-std::string JsonEscape(std::string_view s);
 
 class BatchBuilder {
  public:

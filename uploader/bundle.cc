@@ -13,6 +13,8 @@
 #include <cstring>
 #include <optional>
 
+#include "core/dir_sync.h"
+#include "core/json_writer.h"
 #include "core/timestamp.h"
 
 namespace zenml::uploader {
@@ -24,13 +26,6 @@ constexpr std::string_view kBatchPrefix = "{\"batch\":[";
 constexpr std::string_view kBatchSuffix = "]}";
 
 std::string Errno(int err) { return std::strerror(err); }
-
-std::string JsonString(std::string_view s) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  writer.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-  return std::string(buffer.GetString(), buffer.GetSize());
-}
 
 std::string Hex(const unsigned char* data, size_t n) {
   static constexpr char kDigits[] = "0123456789abcdef";
@@ -304,19 +299,6 @@ Result<BundleSummary> Scan(
   return summary;
 }
 
-Status SyncDirectory(const std::filesystem::path& dir) {
-  int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (fd < 0)
-    return Status::IoError(fmt::format("{}: {}", dir.string(), Errno(errno)));
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0)
-    return Status::IoError(
-        fmt::format("fsync {}: {}", dir.string(), Errno(err)));
-  return Status::OK();
-}
-
 }  // namespace
 
 struct BundleWriter::Hash {
@@ -397,10 +379,10 @@ Result<std::unique_ptr<BundleWriter>> BundleWriter::Create(
   std::unique_ptr<BundleWriter> writer(new BundleWriter(path, temp, fd));
   writer->summary_.created = core::FormatTimestamp(created);
   writer->summary_.origin = std::string(origin);
-  std::string header =
-      fmt::format("{{\"{}\":{},\"created\":{},\"origin\":{}}}\n", kHeaderKey,
-                  kBundleFormatVersion, JsonString(writer->summary_.created),
-                  JsonString(origin));
+  std::string header = fmt::format(
+      "{{\"{}\":{},\"created\":{},\"origin\":{}}}\n", kHeaderKey,
+      kBundleFormatVersion, core::JsonString(writer->summary_.created),
+      core::JsonString(origin));
   Status s = writer->Write(header);
   if (!s.ok()) return s;
   return writer;
@@ -460,7 +442,7 @@ Result<BundleSummary> BundleWriter::Commit() {
   }
   committed_ = true;
   ::unlink(temp_path_.c_str());
-  s = SyncDirectory(path_.parent_path());
+  s = core::SyncDirectory(path_.parent_path());
   if (!s.ok()) return s;
   return summary_;
 }

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/atomic_file.h"
 #include "uploader/upload_lock.h"
 
 namespace zenml::uploader {
@@ -39,34 +40,12 @@ std::string ReadMarker(const std::filesystem::path& path) {
   return out;
 }
 
-// Writes `content` to `path` durably: temp file, fsync, rename, dir fsync.
+// Writes `content` and a newline to `path` durably (core/atomic_file.h).
 Status WriteMarker(const std::filesystem::path& path,
                    std::string_view content) {
-  std::filesystem::path temp = path;
-  temp += ".tmp";
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return Status::IoError(
-        fmt::format("{}: {}", temp.string(), std::strerror(errno)));
-  }
-  std::string text = std::string(content) + "\n";
-  bool ok = ::write(fd, text.data(), text.size()) ==
-                static_cast<ssize_t>(text.size()) &&
-            ::fsync(fd) == 0;
-  int err = errno;
-  ::close(fd);
-  if (!ok || ::rename(temp.c_str(), path.c_str()) != 0) {
-    if (ok) err = errno;
-    ::unlink(temp.c_str());
-    return Status::IoError(
-        fmt::format("{}: {}", path.string(), std::strerror(err)));
-  }
-  int dir = ::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
-  }
-  return Status::OK();
+  std::string text(content);
+  text += '\n';
+  return core::WriteFileAtomically(path, text);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // UploadLock: the "only one uploader at a time" lock, an flock(2) on
-// `<analytics dir>/upload.lock` held for a whole run (DESIGN.md).
+// `<analytics dir>/upload.lock` held for a whole run (DESIGN.md), a
+// core::FileLock (core/file_lock.h).
 //
 // flock is released by the kernel when the holder dies, however it dies, so
 // a crashed uploader never blocks the next one and there is no stale-lock
@@ -12,6 +13,7 @@
 #include <filesystem>
 #include <optional>
 
+#include "core/file_lock.h"
 #include "core/result.h"
 
 namespace zenml::uploader {
@@ -25,16 +27,11 @@ class UploadLock {
   static core::Result<std::optional<UploadLock>> TryAcquire(
       const std::filesystem::path& analytics_dir);
 
-  UploadLock(UploadLock&& other) noexcept;
-  UploadLock& operator=(UploadLock&& other) noexcept;
-  UploadLock(const UploadLock&) = delete;
-  UploadLock& operator=(const UploadLock&) = delete;
-  // Releases the lock.
-  ~UploadLock();
+  // Move-only; destroying it releases the lock.
 
  private:
-  explicit UploadLock(int fd) : fd_(fd) {}
-  int fd_ = -1;
+  explicit UploadLock(core::FileLock lock) : lock_(std::move(lock)) {}
+  core::FileLock lock_;
 };
 
 }  // namespace zenml::uploader

@@ -419,7 +419,7 @@ class Uploader::RunState {
           return Step::kNext;
         case UploadAction::kRetry: {
           Progress();
-          milliseconds delay = backoff_.Next();
+          milliseconds delay = duration_cast<milliseconds>(backoff_.Next());
           if (delay >= Left()) {
             summary_.outcome = UploadOutcome::kRetryLater;
             summary_.detail = d.reason + "; the next retry (in " +
@@ -434,7 +434,8 @@ class Uploader::RunState {
         case UploadAction::kRateLimited: {
           Progress();
           milliseconds wait =
-              d.wait ? duration_cast<milliseconds>(*d.wait) : backoff_.Next();
+              d.wait ? duration_cast<milliseconds>(*d.wait)
+                     : duration_cast<milliseconds>(backoff_.Next());
           if (wait >= Left()) {
             summary_.outcome = UploadOutcome::kRateLimited;
             summary_.not_before =
@@ -520,7 +521,7 @@ class Uploader::RunState {
   const UploaderOptions& opts_;
   std::string body_key_;
   BatchBuilder builder_;  // for bodies built on this thread (retries, halves)
-  Backoff backoff_;
+  core::Backoff backoff_;
   core::MonoTime deadline_;
   std::string authorization_;
   UploadSummary summary_;

@@ -52,10 +52,10 @@
 #include <string>
 #include <string_view>
 
+#include "core/backoff.h"
 #include "core/clock.h"
 #include "core/result.h"
 #include "spool/spool.h"
-#include "uploader/backoff.h"
 #include "uploader/batch_builder.h"
 #include "uploader/transport.h"
 
@@ -129,7 +129,7 @@ struct UploaderOptions {
   size_t max_request_bytes = kMaxRequestBytes;
   size_t max_batch_messages = kMaxBatchMessages;
   size_t max_message_bytes = kMaxMessageBytes;
-  BackoffOptions backoff;
+  core::BackoffOptions backoff;
   // Random source in [0, 1) for the backoff jitter; empty: a real one.
   std::function<double()> random;
   // Re-checked before every request; false means the user opted out.

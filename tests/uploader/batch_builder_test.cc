@@ -106,8 +106,13 @@ TEST(BatchBuilderTest, BuildForLaysOutAnyHalf) {
   EXPECT_EQ(b.BuildFor(half, kSentAt).size(), b.BodySize(2, 14));
 }
 
-TEST(JsonEscapeTest, EscapesQuotesBackslashesAndControlCharacters) {
-  EXPECT_EQ(JsonEscape("a\"b\\c\n\x01é"), "a\\\"b\\\\c\\n\\u0001é");
+TEST(BatchBuilderTest, TheWriteKeyIsEscapedAndCountedEscaped) {
+  BatchBuilder b("a\"b\\c\n\x01é");
+  std::vector<std::string_view> one = {"{}"};
+  const std::string body = b.BuildFor(one, kSentAt);
+  EXPECT_TRUE(body.ends_with("\"writeKey\":\"a\\\"b\\\\c\\n\\u0001é\"}"))
+      << body;
+  EXPECT_EQ(body.size(), b.BodySize(1, 2));
 }
 
 }  // namespace

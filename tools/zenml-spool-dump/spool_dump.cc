@@ -24,7 +24,9 @@
 #include "client/status_facts.h"
 #include "core/config_dir.h"
 #include "core/consent.h"
+#include "core/duration.h"
 #include "core/exit_code.h"
+#include "core/json_writer.h"
 #include "core/timestamp.h"
 #include "spool/spool.h"
 #include "tools/common/command_line.h"
@@ -147,53 +149,6 @@ void AppendPadded(std::string& out, std::string_view text, size_t width,
   if (align == Align::kRight) out.append(pad, ' ');
   out.append(text);
   if (align == Align::kLeft) out.append(pad, ' ');
-}
-
-std::string JsonString(std::string_view s) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  writer.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-  return std::string(buffer.GetString(), buffer.GetSize());
-}
-
-// "45s", "12m", "3h", "5d": the largest whole unit; "-" before a time in the
-// future (a skewed clock).
-std::string FormatAge(std::chrono::seconds age) {
-  std::string sign;
-  if (age.count() < 0) {
-    sign = "-";
-    age = -age;
-  }
-  int64_t s = age.count();
-  if (s < 60) return fmt::format("{}{}s", sign, s);
-  if (s < 3600) return fmt::format("{}{}m", sign, s / 60);
-  if (s < 86400) return fmt::format("{}{}h", sign, s / 3600);
-  return fmt::format("{}{}d", sign, s / 86400);
-}
-
-// "2h", "30m", "7d", "45s", "1w" -> a duration; nullopt if not one.
-std::optional<std::chrono::seconds> ParseDuration(std::string_view text) {
-  if (text.size() < 2) return std::nullopt;
-  int64_t n = 0;
-  auto [ptr, ec] =
-      std::from_chars(text.data(), text.data() + text.size() - 1, n);
-  if (ec != std::errc() || ptr != text.data() + text.size() - 1 || n < 0) {
-    return std::nullopt;
-  }
-  switch (text.back()) {
-    case 's':
-      return std::chrono::seconds(n);
-    case 'm':
-      return std::chrono::seconds(n * 60);
-    case 'h':
-      return std::chrono::seconds(n * 3600);
-    case 'd':
-      return std::chrono::seconds(n * 86400);
-    case 'w':
-      return std::chrono::seconds(n * 7 * 86400);
-    default:
-      return std::nullopt;
-  }
 }
 
 class Dumper {
@@ -329,7 +284,7 @@ int Dumper::Run() {
     now_ = *t;
   }
   if (options_.since) {
-    if (auto d = ParseDuration(*options_.since)) {
+    if (auto d = core::ParseDuration(*options_.since)) {
       since_ = now_ - *d;
     } else if (auto t = core::ParseTimestamp(*options_.since); t.ok()) {
       since_ = *t;
@@ -372,8 +327,9 @@ int Dumper::DumpEvents() {
       Emit("\n");
     } else {
       std::string age =
-          f.time ? FormatAge(std::chrono::duration_cast<std::chrono::seconds>(
-                       now_ - *f.time))
+          f.time ? core::FormatDuration(
+                       std::chrono::duration_cast<std::chrono::seconds>(
+                           now_ - *f.time))
                  : "?";
       // The header's columns, padded by hand: fmt's width computation
       // (display width of every code point) was a sixth of a table dump.
@@ -435,7 +391,7 @@ int Dumper::DumpDeadLetters() {
           out_ << fmt::format(
               "{{\"seq\":{},\"status\":{},\"reason\":{},\"at\":\"{}\","
               "\"message\":{}}}\n",
-              d.seq, d.status, JsonString(d.reason),
+              d.seq, d.status, core::JsonString(d.reason),
               core::FormatTimestamp(d.at), d.message);
         } else {
           out_ << fmt::format("{:>8}  {:<24}  {:>6}  {:<28}  {}\n", d.seq,
@@ -510,7 +466,8 @@ int Dumper::DumpStats() {
     if (!t) return std::string("-");
     return fmt::format(
         "{} ({} ago)", core::FormatTimestamp(*t),
-        FormatAge(std::chrono::duration_cast<std::chrono::seconds>(now_ - *t)));
+        core::FormatDuration(
+            std::chrono::duration_cast<std::chrono::seconds>(now_ - *t)));
   };
   row("spool", analytics_dir_.string());
   row("pending",

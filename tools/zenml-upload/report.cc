@@ -3,22 +3,15 @@
 #include <fmt/format.h>
 
 #include "core/exit_code.h"
+#include "core/json_writer.h"
 #include "core/timestamp.h"
-#include "uploader/batch_builder.h"
 
 namespace zenml::tools {
 namespace {
 
 constexpr char kTool[] = "zenml-upload";
 
-// Built with +=, not `"\"" + ...`: GCC 12 at -O3 misreports that operator+
-// form (-Wrestrict), which breaks a Release -Werror build.
-std::string Quoted(std::string_view s) {
-  std::string out = "\"";
-  out += uploader::JsonEscape(s);
-  out += '"';
-  return out;
-}
+std::string Quoted(std::string_view s) { return core::JsonString(s); }
 
 std::string SummaryLine(const uploader::UploadSummary& s) {
   std::string line =
