@@ -13,48 +13,7 @@ constexpr char kTool[] = "zenml-upload";
 
 std::string Quoted(std::string_view s) { return core::JsonString(s); }
 
-std::string SummaryLine(const uploader::UploadSummary& s) {
-  std::string line =
-      fmt::format("sent {}, requests {}, dead-lettered {}, remaining {}",
-                  s.sent, s.requests, s.dead_lettered, s.remaining);
-  using uploader::UploadOutcome;
-  switch (s.outcome) {
-    case UploadOutcome::kOptedOut:
-      line += fmt::format(", purged {}", s.purged);
-      break;
-    case UploadOutcome::kRateLimited:
-    case UploadOutcome::kRetryLater:
-      line += s.not_before
-                  ? ", next retry " + core::FormatTimestamp(*s.not_before)
-                  : std::string(", next retry: next run");
-      break;
-    default:
-      break;
-  }
-  if (!s.detail.empty()) line += " (" + s.detail + ")";
-  return line;
-}
-
 }  // namespace
-
-Report ReportOf(const uploader::UploadSummary& summary) {
-  Report r;
-  r.outcome = std::string(uploader::UploadOutcomeName(summary.outcome));
-  r.exit_code = uploader::ExitCodeFor(summary.outcome);
-  r.summary = summary;
-  r.line = SummaryLine(summary);
-  return r;
-}
-
-Report ErrorReport(const core::Status& status, int exit_code,
-                   std::string outcome) {
-  Report r;
-  r.outcome = std::move(outcome);
-  r.exit_code = exit_code;
-  r.summary.detail = status.message();
-  r.line = status.message();
-  return r;
-}
 
 std::string ReportJson(const Report& report) {
   const uploader::UploadSummary& s = report.summary;

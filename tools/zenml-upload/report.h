@@ -1,7 +1,8 @@
-// Report: what one zenml-upload invocation ended with, printed exactly once
-// (Emit): one line on stderr for humans and, with --json, one JSON object on
-// stdout (docs/schemas/zenml-upload.schema.json, "schema": 1), whatever the
-// outcome and exit code.
+// Report: what one zenml-upload invocation ended with (the upload job's
+// uploader::UploadReport), printed exactly once (Emit): one line on stderr for
+// humans and, with --json, one JSON object on stdout
+// (docs/schemas/zenml-upload.schema.json, "schema": 1), whatever the outcome
+// and exit code.
 //
 // Quiet semantics (for cron and systemd): with --quiet the stderr line is
 // printed only for exit codes an operator must act on, i.e. all but 0 (done)
@@ -18,51 +19,17 @@
 #include <string>
 
 #include "core/status.h"
-#include "uploader/uploader.h"
+#include "uploader/upload_report.h"
 
 namespace zenml::tools {
 
-// The air-gap commands' facts (--to-file, --from-file).
-struct BundleReport {
-  std::string path;
-  uint64_t messages = 0;  // events the bundle holds
-  uint64_t batches = 0;
-  std::string sha256;
-  uint64_t acknowledged = 0;  // --to-file: deleted from the spool
-  std::string progress_dir;   // --from-file: <bundle>.progress
-};
-
-// --from-file DIR: what became of the directory's bundles.
-struct BundlesReport {
-  std::string dir;
-  uint64_t found = 0;             // *.bundle files in DIR
-  uint64_t imported = 0;          // sent in full by this run
-  uint64_t already_imported = 0;  // in the ledger: skipped
-  uint64_t damaged = 0;           // failed verification: nothing sent
-  uint64_t not_attempted = 0;     // left for the next run (a stop, 75, ...)
-  std::string ledger;             // <analytics dir>/imported-bundles
-};
-
-struct Report {
-  // uploader::UploadOutcomeName, or one of the tool's own: "busy" (another
-  // upload runs), "to_file", "usage_error", "error" (the spool, a file or
-  // the tool failed: see exit_code and detail).
-  std::string outcome;
-  int exit_code = 0;
-  uploader::UploadSummary summary;  // counts; zero where they do not apply
-  std::optional<BundleReport> bundle;
-  std::optional<BundlesReport> bundles;  // --from-file DIR only
-  // The stderr line without the "zenml-upload: " prefix; empty: none.
-  std::string line;
-};
-
-// A report of an uploader run (outcome, counts, the summary line).
-Report ReportOf(const uploader::UploadSummary& summary);
-
-// A report of a failure before or instead of a run: outcome "error" (or the
-// given one), the message as detail and line.
-Report ErrorReport(const core::Status& status, int exit_code,
-                   std::string outcome = "error");
+// The report is the upload job's (uploader/upload_report.h); this tool only
+// renders it.
+using Report = uploader::UploadReport;
+using uploader::BundleReport;
+using uploader::BundlesReport;
+using uploader::ErrorReport;
+using uploader::ReportOf;
 
 // The JSON object, on one line, without a newline.
 std::string ReportJson(const Report& report);

@@ -9,29 +9,19 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cmath>
 #include <exception>
-#include <filesystem>
 #include <iostream>
-#include <limits>
-#include <optional>
 
 #include "client/purge_request.h"
 #include "core/clock.h"
-#include "core/config_dir.h"
-#include "core/consent.h"
-#include "core/consent_watcher.h"
 #include "core/context.h"
 #include "core/exit_code.h"
-#include "core/timestamp.h"
 #include "spool/spool.h"
 #include "tools/common/command_line.h"
 #include "tools/zenml-upload/bundle_commands.h"
 #include "tools/zenml-upload/report.h"
-#include "uploader/batch_builder.h"
 #include "uploader/curl_transport.h"
-#include "uploader/upload_config.h"
-#include "uploader/upload_lock.h"
+#include "uploader/upload_job.h"
 #include "uploader/uploader.h"
 
 namespace zenml::tools {
@@ -95,230 +85,49 @@ struct Flags {
       std::chrono::steady_clock::now();
 };
 
-std::chrono::milliseconds Seconds(double s) {
-  return std::chrono::milliseconds(
-      static_cast<int64_t>(std::llround(s * 1000)));
-}
-
-// What every send takes from the command line, for the spool and a bundle
-// alike.
-uploader::UploaderOptions SendOptions(const Flags& flags,
-                                      const std::string& endpoint,
-                                      const std::string& key) {
-  uploader::UploaderOptions options;
-  options.endpoint = endpoint;
-  options.write_key = key;
-  options.user_agent =
-      fmt::format("zenml-analytics/{}", core::LibraryVersion());
-  options.gzip = !flags.no_gzip;
-  auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::steady_clock::now() - flags.started);
-  options.max_time =
-      std::max(Seconds(flags.max_time) - spent, std::chrono::milliseconds(1));
-  options.request_timeout = Seconds(flags.request_timeout);
-  options.stop_requested = &StopRequested;
-  return options;
-}
-
-// The report of a run stopped before sending for a missing write key,
-// recorded in the spool (so `status` shows why nothing is uploaded).
-Report NoWriteKey(spool::Spool* spool) {
-  uploader::UploadSummary s;
-  s.outcome = uploader::UploadOutcome::kConfigError;
-  s.detail =
-      "no Segment write key: put write_key in <config dir>/analytics/"
-      "upload.yaml (0600), or pass --write-key-file, or set "
-      "ZENML_SEGMENT_WRITE_KEY";
-  if (spool != nullptr) {
-    if (auto stats = spool->Stats(); stats.ok()) {
-      s.remaining = stats->count + stats->inbox_events;
-    }
-    spool::UploadRecord r;
-    r.at = core::RealClock().Now();
-    r.outcome = std::string(uploader::UploadOutcomeName(s.outcome));
-    r.remaining = s.remaining;
-    r.detail = s.detail;
-    static_cast<void>(spool->RecordUpload(r));  // the exit code says it all
+// The job the flags describe (uploader/upload_job.h owns every policy).
+uploader::UploadJob JobOf(const Flags& flags, const core::Environment& env) {
+  uploader::UploadJob job;
+  job.env = &env;
+  job.config_dir = flags.config_dir;
+  job.config.write_key = flags.write_key;
+  job.config.write_key_file = flags.write_key_file;
+  job.config.endpoint = flags.endpoint;
+  // An explicit --region beats the environment's endpoint.
+  if (job.config.endpoint.empty() && flags.region == "eu") {
+    job.config.endpoint = uploader::kEuEndpoint;
+  } else if (job.config.endpoint.empty() && flags.region == "us") {
+    job.config.endpoint = uploader::kDefaultEndpoint;
   }
-  Report report = ReportOf(s);
-  report.line = s.detail;
-  return report;
+  if (flags.max_time_given) job.max_time = flags.max_time;
+  job.started = flags.started;
+  job.request_timeout = flags.request_timeout;
+  job.gzip = !flags.no_gzip;
+  job.cacert = flags.cacert;
+  job.dry_run = flags.dry_run;
+  job.to_file = flags.to_file;
+  job.from_file = flags.from_file;
+  job.stop_requested = &StopRequested;
+  job.honour_purge_request = [](const spool::SpoolOptions& options) {
+    return client::HonourPurgeRequest(options);
+  };
+  return job;
 }
 
 Report Run(const Flags& flags, const core::Environment& env, bool progress,
            std::ostream& out, std::ostream& err) {
-  // Where the spool is. A --config-dir that does not exist is a mistyped
-  // path, not an empty spool: running "successfully" would hide it.
-  std::filesystem::path config_dir;
-  std::error_code ec;
-  if (!flags.config_dir.empty()) {
-    config_dir = flags.config_dir;
-    if (!std::filesystem::is_directory(config_dir, ec)) {
-      return ErrorReport(core::Status::FailedPrecondition(
-                             "the config dir " + config_dir.string() +
-                             " (--config-dir) does not exist"),
-                         core::kExitConfig, "config_error");
-    }
-  } else {
-    auto dir = core::ResolveConfigDir(env);
-    if (!dir.ok()) {
-      return ErrorReport(dir.status(), core::kExitConfig, "config_error");
-    }
-    config_dir = *dir;
-  }
-  std::filesystem::path analytics = core::AnalyticsDir(config_dir);
-  spool::SpoolOptions spool_options;
-  spool_options.dir = analytics;
-  // No bounds set: the spool keeps the ones its writers stored, and applies
-  // them only where events enter (inbox ingestion here), never to a read.
-
-  // Consent first: opted out means purge and leave, whatever else is set.
-  // (--from-file sends a bundle, not this spool: it skips this step.)
-  core::Consent consent = core::DecideConsent(config_dir, env);
-  bool have_spool = std::filesystem::exists(analytics, ec);
-  // An opt-out that found the spool busy left its purge to us: before
-  // anything is sent (client/purge_request.h).
-  if (have_spool && flags.from_file.empty() && !flags.dry_run) {
-    if (auto p = client::HonourPurgeRequest(spool_options); !p.ok()) {
-      return ErrorReport(p, core::ExitCodeFor(p));
-    }
-  }
-  if (!consent.allowed && flags.from_file.empty()) {
-    uint64_t purged = 0;
-    if (have_spool && !flags.dry_run) {
-      spool::Spool spool(spool_options);
-      auto n = spool.Purge();  // compacts: no bytes left in a table
-      if (!n.ok())
-        return ErrorReport(n.status(), core::ExitCodeFor(n.status()));
-      purged = *n;
-    }
-    uploader::UploadSummary s;
-    s.outcome = uploader::UploadOutcome::kOptedOut;
-    s.purged = purged;
-    s.detail = "analytics are opted out by " +
-               std::string(core::ConsentSourceName(consent.source)) +
-               (flags.dry_run ? "; dry run: nothing purged" : "");
-    return ReportOf(s);
-  }
-
-  // Air gap: the spool into a bundle, instead of the network.
-  if (!flags.to_file.empty()) {
-    if (!have_spool) {
-      uploader::UploadSummary s;
-      s.detail = "no spool yet; nothing to write";
-      return ReportOf(s);
-    }
-    return RunToFile(analytics, flags.to_file);
-  }
-
-  // Configuration: the command line, then the environment, then
-  // upload.yaml, then what was built in (uploader/upload_config.h).
-  uploader::UploadConfigFlags config_flags;
-  config_flags.write_key = flags.write_key;
-  config_flags.write_key_file = flags.write_key_file;
-  config_flags.endpoint = flags.endpoint;
-  // An explicit --region beats the environment's endpoint.
-  if (config_flags.endpoint.empty() && flags.region == "eu") {
-    config_flags.endpoint = uploader::kEuEndpoint;
-  } else if (config_flags.endpoint.empty() && flags.region == "us") {
-    config_flags.endpoint = uploader::kDefaultEndpoint;
-  }
-  auto resolved = uploader::ResolveUploadConfig(config_flags, config_dir, env);
-  if (!resolved.ok()) {
-    return ErrorReport(
-        resolved.status(),
-        resolved.status().code() == core::Status::Code::kFailedPrecondition
-            ? core::kExitConfig
-            : core::ExitCodeFor(resolved.status()),
-        "config_error");
-  }
-  const uploader::UploadConfig& file_config = resolved->file;
-  Flags effective = flags;  // with upload.yaml's values filled in
-  if (!flags.max_time_given && file_config.max_time) {
-    effective.max_time = *file_config.max_time;
-  }
-  if (effective.cacert.empty() && file_config.ca_file) {
-    effective.cacert = *file_config.ca_file;
-  }
-  const std::string key = resolved->write_key;
-  const std::string endpoint = resolved->endpoint;
-  if (core::Status s = uploader::CheckEndpoint(endpoint); !s.ok()) {
-    return ErrorReport(s, core::kExitConfig, "config_error");
-  }
-
-  if (!flags.from_file.empty()) {
-    if (key.empty()) return NoWriteKey(nullptr);
-    // A bundle's events were recorded with consent where they were spooled;
-    // this machine's own spool is not involved.
-    if (std::filesystem::is_directory(flags.from_file, ec)) {
-      return RunFromDirectory(
-          flags.from_file,
-          [&] { return SendOptions(effective, endpoint, key); },
-          effective.cacert, analytics, flags.quiet ? nullptr : &err);
-    }
-    uploader::UploaderOptions options = SendOptions(effective, endpoint, key);
-    return RunFromFile(flags.from_file, std::move(options), effective.cacert);
-  }
-
-  if (!have_spool) {
-    uploader::UploadSummary s;
-    s.detail = "no spool yet";
-    return ReportOf(s);
-  }
-
-  // One uploader at a time; the lock is held until we return.
-  std::optional<uploader::UploadLock> lock;
-  if (!flags.dry_run) {
-    auto acquired = uploader::UploadLock::TryAcquire(analytics);
-    if (!acquired.ok()) {
-      return ErrorReport(acquired.status(),
-                         core::ExitCodeFor(acquired.status()));
-    }
-    if (!acquired->has_value()) {
-      Report busy;
-      busy.outcome = "busy";
-      busy.summary.detail = "another upload is running; nothing to do";
-      busy.line = busy.summary.detail;
-      return busy;
-    }
-    lock = std::move(**acquired);
-  }
-
-  spool::Spool spool(spool_options);
-  if (key.empty() && !flags.dry_run) {
-    // Nothing waiting: nothing to configure yet, and nothing for cron to
-    // mail about.
-    auto stats = spool.Stats();
-    if (!stats.ok()) {
-      return ErrorReport(stats.status(), core::ExitCodeFor(stats.status()));
-    }
-    if (stats->count == 0 && stats->inbox_files == 0) {
-      uploader::UploadSummary s;
-      s.detail = "the spool is empty (no write key is set)";
-      return ReportOf(s);
-    }
-    return NoWriteKey(&spool);
-  }
-
-  uploader::CurlTransport transport(
-      {.ca_file = effective.cacert, .abort = &StopRequested});
-  uploader::UploaderOptions options = SendOptions(effective, endpoint, key);
-  // Asked before every request: re-read config.yaml only when it changed.
-  core::ConsentWatcher consent_watcher(config_dir, env);
-  options.consent = [&consent_watcher] { return consent_watcher.Allowed(); };
-  options.dry_run = flags.dry_run;
+  uploader::UploadJob job = JobOf(flags, env);
   // With --json, stdout carries exactly one JSON object: the bodies go to
   // stderr.
   std::ostream& bodies = flags.json ? err : out;
-  options.on_body = [&bodies](std::string_view body) {
-    bodies << body << "\n";
-  };
+  job.on_body = [&bodies](std::string_view body) { bodies << body << "\n"; };
+  if (!flags.quiet) job.on_bundle = BundleProgressLines(err);
 
   const core::Clock& clock = core::RealClock();
-  core::MonoTime start = clock.Monotonic();
+  const core::MonoTime start = clock.Monotonic();
   bool progress_shown = false;
   if (progress && !flags.quiet && !flags.json && !flags.dry_run) {
-    options.on_progress = [&](const uploader::UploadSummary& s) {
+    job.on_progress = [&](const uploader::UploadSummary& s) {
       // Only a long run earns a progress line.
       if (clock.Monotonic() - start < std::chrono::seconds(2)) return;
       progress_shown = true;
@@ -328,13 +137,12 @@ Report Run(const Flags& flags, const core::Environment& env, bool progress,
     };
   }
 
-  uploader::Uploader up(spool, transport, clock, options);
-  auto result = up.Run();
+  auto report = uploader::RunUploadJob(job);
   if (progress_shown) err << "\r\033[K";
-  if (!result.ok()) {
-    return ErrorReport(result.status(), core::ExitCodeFor(result.status()));
+  if (!report.ok()) {
+    return ErrorReport(report.status(), core::ExitCodeFor(report.status()));
   }
-  return ReportOf(*result);
+  return std::move(report).value();
 }
 
 }  // namespace
