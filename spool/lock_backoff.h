@@ -13,12 +13,19 @@
 
 namespace zenml::spool {
 
-// Jittered exponential backoff for the LevelDB lock: 1 ms doubling to 50 ms,
+// Jittered exponential backoff for the LevelDB lock: 1 ms doubling to
+// `max_delay` (50 ms; a reader queued for its turn polls faster, turns.h),
 // each sleep uniformly in [d/2, d], never past the deadline.
 class LockBackoff {
  public:
-  LockBackoff(const core::Clock* clock, std::chrono::milliseconds budget)
-      : clock_(clock), deadline_(clock->Monotonic() + budget) {}
+  LockBackoff(
+      const core::Clock* clock, std::chrono::milliseconds budget,
+      std::chrono::microseconds max_delay = std::chrono::microseconds(50'000))
+      : clock_(clock),
+        deadline_(clock->Monotonic() + budget),
+        max_delay_(max_delay) {}
+
+  core::MonoTime deadline() const { return deadline_; }
 
   // Sleeps before the next attempt; false once the budget is spent.
   bool Wait() {
@@ -31,13 +38,14 @@ class LockBackoff {
     const auto left =
         std::chrono::duration_cast<std::chrono::microseconds>(deadline_ - now);
     clock_->SleepFor(std::min(sleep, left));
-    delay_ = std::min(delay_ * 2, std::chrono::microseconds(50'000));
+    delay_ = std::min(delay_ * 2, max_delay_);
     return true;
   }
 
  private:
   const core::Clock* clock_;
   core::MonoTime deadline_;
+  std::chrono::microseconds max_delay_;
   std::chrono::microseconds delay_{1'000};
 };
 
