@@ -267,7 +267,7 @@ void Client::DrainInline() {
         status = spool_->AppendToInbox(work.jsons);
         to_inbox = true;
       } else if (!holding) {
-        Status held = spool_->Hold();
+        Status held = spool_->Hold(spool::Role::kWriter);
         if (held.ok()) {
           holding = true;
         } else if (held.code() == Status::Code::kBusy) {
@@ -495,7 +495,7 @@ void Client::WriterLoop() {
         status = spool_->AppendToInbox(work.jsons);
         to_inbox = true;
       } else if (!holding) {
-        Status held = spool_->Hold();
+        Status held = spool_->Hold(spool::Role::kWriter);
         if (held.ok()) {
           holding = true;
         } else if (held.code() == Status::Code::kBusy) {

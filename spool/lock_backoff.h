@@ -15,20 +15,23 @@
 namespace zenml::spool {
 
 // Jittered exponential backoff for the LevelDB lock: d = 1 ms doubling to
-// 50 ms, each sleep uniformly in [d/2, d] (core::Backoff from 0.5 ms capped
-// at 25 ms with 100 % jitter), never past the deadline.
+// `max_delay` (50 ms; a reader queued for its turn polls faster, turns.h),
+// each sleep uniformly in [d/2, d] (core::Backoff from 0.5 ms capped at
+// max_delay / 2 with 100 % jitter), never past the deadline.
 class LockBackoff {
  public:
-  LockBackoff(const core::Clock* clock, std::chrono::milliseconds budget)
+  LockBackoff(
+      const core::Clock* clock, std::chrono::milliseconds budget,
+      std::chrono::microseconds max_delay = std::chrono::microseconds(50'000))
       : clock_(clock),
         deadline_(clock->Monotonic() + budget),
-        backoff_({std::chrono::microseconds(500),
-                  std::chrono::microseconds(25'000), 1.0},
-                 [] {
-                   // Per thread: no lock shared by spool users.
-                   thread_local std::minstd_rand rng(std::random_device{}());
-                   return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
-                 }) {}
+        backoff_({std::chrono::microseconds(500), max_delay / 2, 1.0}, [] {
+          // Per thread: no lock shared by spool users.
+          thread_local std::minstd_rand rng(std::random_device{}());
+          return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+        }) {}
+
+  core::MonoTime deadline() const { return deadline_; }
 
   // Sleeps before the next attempt; false once the budget is spent.
   bool Wait() {

@@ -83,7 +83,7 @@ Result<AppendTarget> Spool::Impl::Append(
         leveldb::WriteBatch batch;
         return AppendLocked(s, events, &batch);
       },
-      nullptr);
+      nullptr, /*ingest=*/true, Role::kWriter);
   if (st.ok()) return AppendTarget::kDatabase;
   if (st.code() != Status::Code::kBusy) return st;
   ZENML_TRY(WriteInbox(messages, now_ms).WithContext(st.message()));
@@ -381,10 +381,13 @@ Status Spool::Impl::RecordUpload(const UploadRecord& record) {
       nullptr);
 }
 
-Status Spool::Impl::Hold() {
+Status Spool::Impl::Hold(Role role) {
   SharedDb& s = Shared();
   std::lock_guard<std::mutex> lock(s.mu);
-  if (!s.db) ZENML_TRY(OpenLocked(s, /*create=*/true, /*writes=*/true));
+  if (!s.db) {
+    ZENML_TRY(
+        OpenLocked(s, /*create=*/true, /*writes=*/true, std::nullopt, role));
+  }
   s.holds++;
   my_holds_++;
   return Status::OK();
@@ -452,7 +455,7 @@ Status Spool::RecordUpload(const UploadRecord& record) {
   return impl_->RecordUpload(record);
 }
 
-Status Spool::Hold() { return impl_->Hold(); }
+Status Spool::Hold(Role role) { return impl_->Hold(role); }
 bool Spool::CompactingLevel0() { return impl_->CompactingLevel0(); }
 
 void Spool::Release() { impl_->Release(); }

@@ -120,6 +120,16 @@ struct DeadLetterEntry {
   std::string message;  // the message JSON
 };
 
+// Who is about to use the database, for fair turns between processes
+// (spool/turns.h): a writer steps aside while a reader waits for the
+// database, so readers (who have no inbox to fall back on) are not starved
+// by processes that write continuously. Append is a writer; every other
+// call is a reader.
+enum class Role {
+  kReader,
+  kWriter,
+};
+
 // Where an Append landed.
 enum class AppendTarget {
   kDatabase,  // in the LevelDB spool
@@ -267,7 +277,13 @@ class Spool {
 
   // Keeps the database open across calls until Release() (a busy writer);
   // other processes wait meanwhile, so hold only while there is work.
-  Status Hold();
+  // `role` is how Hold opens the database (a writer that will Append passes
+  // Role::kWriter, so it steps aside while a reader waits). A holder yields
+  // between calls: when a reader of another process waits, the next call
+  // closes the database, steps aside until the reader has it, and reopens
+  // it (spool/turns.h); holding keeps the database open, it does not
+  // reserve it.
+  Status Hold(Role role = Role::kReader);
   void Release();
 
   // Whether the database, open under Hold(), has level-0 tables enough

@@ -36,6 +36,7 @@
 #include "spool/meta.h"
 #include "spool/repair.h"
 #include "spool/spool.h"
+#include "spool/turns.h"
 
 namespace zenml::spool {
 
@@ -102,6 +103,8 @@ struct SharedDb {
   uint64_t pending_write_errors = 0;
   // What the last repair could account for; read by RecountLocked.
   RepairReport repair;
+  // Fair turns with other processes (turns.h); made by the first open.
+  std::unique_ptr<Turns> turns;
 };
 
 class Spool::Impl {
@@ -145,7 +148,7 @@ class Spool::Impl {
 
   Status RecordUpload(const UploadRecord& record);
 
-  Status Hold();
+  Status Hold(Role role);
 
   bool CompactingLevel0();
 
@@ -163,8 +166,13 @@ class Spool::Impl {
   // the inbox ingested. Without `create`, a spool that does not exist yet is
   // not created: `*absent` is set and `fn` is not run. A Corruption from `fn`
   // repairs the database and runs `fn` once more. Without `ingest` (a read)
-  // the inbox is left alone and nothing but a repair writes.
-  Status Run(bool create, const Fn& fn, bool* absent, bool ingest = true);
+  // the inbox is left alone and nothing but a repair writes. `role`: how
+  // the database is opened (turns.h); a held database is closed first and
+  // reopened if a reader of another process waits for it.
+  Status Run(bool create, const Fn& fn, bool* absent, bool ingest = true,
+             Role role = Role::kReader);
+
+  Turns& TurnsOf(SharedDb& s);
 
   // Replaces the info logger (the database is closed): LOG is appended to,
   // and rotated to LOG.old only once it has grown past kMaxInfoLogBytes.
@@ -178,8 +186,13 @@ class Spool::Impl {
   // Open reports corruption. `known_count` is the event count this process
   // last saw, when it had the database open at the moment damage was found.
   // Without `writes` (a read) stale inbox markers are left for a writer.
+  // Takes turns with other processes by `role` (turns.h): a writer steps
+  // aside while a reader waits, a reader that finds the lock taken queues;
+  // `yielded` (a holder that just closed for a waiting reader) steps aside
+  // before its first attempt whatever its role.
   Status OpenLocked(SharedDb& s, bool create, bool writes,
-                    std::optional<uint64_t> known_count = std::nullopt);
+                    std::optional<uint64_t> known_count = std::nullopt,
+                    Role role = Role::kReader, bool yielded = false);
 
   // Format 1 kept the metadata under m/ (keys.h says why it moved to c/).
   // Moves every m/ key to c/ in one WriteBatch, so a crash leaves either

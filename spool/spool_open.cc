@@ -97,13 +97,25 @@ SharedDb& Spool::Impl::Shared() {
   return *shared_;
 }
 
-Status Spool::Impl::Run(bool create, const Fn& fn, bool* absent, bool ingest) {
+Turns& Spool::Impl::TurnsOf(SharedDb& s) {
+  if (s.turns == nullptr) s.turns = std::make_unique<Turns>(dir_);
+  return *s.turns;
+}
+
+Status Spool::Impl::Run(bool create, const Fn& fn, bool* absent, bool ingest,
+                        Role role) {
   if (absent != nullptr) *absent = false;
   SharedDb& s = Shared();
   std::lock_guard<std::mutex> lock(s.mu);
   Status st;
+  bool yielded = false;
+  if (s.db && s.holds > 0 && TurnsOf(s).ReaderWaiting()) {
+    // A holder gives a waiting reader its turn between calls (turns.h).
+    s.db.reset();
+    yielded = true;
+  }
   if (!s.db) {
-    st = OpenLocked(s, create, /*writes=*/ingest);
+    st = OpenLocked(s, create, /*writes=*/ingest, std::nullopt, role, yielded);
     if (st.code() == Status::Code::kNotFound && !create && absent != nullptr) {
       *absent = true;
       return Status::OK();
@@ -116,7 +128,8 @@ Status Spool::Impl::Run(bool create, const Fn& fn, bool* absent, bool ingest) {
     s.db.reset();
     st = RepairLocked(s);
     if (st.ok()) {
-      st = OpenLocked(s, /*create=*/false, /*writes=*/ingest, known_count);
+      st =
+          OpenLocked(s, /*create=*/false, /*writes=*/ingest, known_count, role);
     }
     if (st.ok()) st = fn(s);
   }
@@ -169,7 +182,8 @@ Status Spool::Impl::PrepareDirs(bool create) {
 }
 
 Status Spool::Impl::OpenLocked(SharedDb& s, bool create, bool writes,
-                               std::optional<uint64_t> known_count) {
+                               std::optional<uint64_t> known_count, Role role,
+                               bool yielded) {
   ZENML_TRY(PrepareDirs(create));
   OpenInfoLog(s);
   bool repaired = known_count.has_value();
@@ -191,13 +205,31 @@ Status Spool::Impl::OpenLocked(SharedDb& s, bool create, bool writes,
   }
   leveldb::Options o = BaseOptions(s);
   o.create_if_missing = create;
-  LockBackoff backoff(clock_, options_.lock_wait);
+  const bool reader = role == Role::kReader;
+  // A queued reader polls fast: writers stand aside, so the lock frees
+  // within one transaction (turns.h).
+  LockBackoff backoff(clock_, options_.lock_wait,
+                      reader ? std::chrono::microseconds(kReaderPollMax)
+                             : std::chrono::microseconds(50'000));
+  Turns& turns = TurnsOf(s);
+  turns.Refresh(/*create=*/writes);
+  struct LeaveQueue {
+    Turns& turns;
+    ~LeaveQueue() { turns.Leave(); }
+  } leave_queue{turns};
+  bool step_aside = !reader || yielded;
   LogTailDamage tail;
   // LevelDB does not fsync the directory after renaming CURRENT into place
   // (nor, reusing its MANIFEST, after creating the first log): a new
   // database's names are made durable here, once.
   const bool creating = !had_current;
   for (;;) {
+    if (step_aside && !turns.StepAside(clock_, backoff.deadline())) {
+      return Status::Busy(
+          fmt::format("spool: a reader waited for {} for longer than {} ms",
+                      db_path_, options_.lock_wait.count()));
+    }
+    step_aside = !reader;  // a yielded reader only once, then it queues
     const bool tails_complete = DatabaseLogTailsComplete(s.env.get(), db_path_);
     o.reuse_logs = kReuseLogs && tails_complete;
     if (!tails_complete) {
@@ -210,10 +242,12 @@ Status Spool::Impl::OpenLocked(SharedDb& s, bool create, bool writes,
     leveldb::Status ls = leveldb::DB::Open(o, db_path_, &raw);
     if (ls.ok()) {
       s.db.reset(raw);
+      turns.Leave();  // writers may go on after this transaction
       if (creating) SyncDir(db_path_);
       break;
     }
     if (IsLockError(ls)) {
+      if (reader) turns.Queue();
       if (backoff.Wait()) continue;
       return Status::Busy(
           fmt::format("spool: another process held {} for longer than {} ms",
@@ -239,7 +273,7 @@ Status Spool::Impl::OpenLocked(SharedDb& s, bool create, bool writes,
     ZENML_TRY(RepairLocked(s));
     // known_count 0: this process's cached counters may be from an earlier
     // open, since when others acked events; trust only what repair finds.
-    return OpenLocked(s, /*create=*/false, writes, /*known_count=*/0);
+    return OpenLocked(s, /*create=*/false, writes, /*known_count=*/0, role);
   }
   if (st.ok() && s.meta.format_version > kFormatVersion) {
     st = Status::FailedPrecondition(fmt::format(

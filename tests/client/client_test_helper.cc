@@ -6,11 +6,13 @@
 //       holds the spool (Spool::Hold), prints "held", waits until
 //       RELEASE_FILE exists, releases, exits 0.
 //   track CONFIG_DIR COUNT TAG [--sync] [--report] [--flush-ms N]
-//         [--lock-wait-ms N] [--max-batch N] [--pause-us N]
+//         [--lock-wait-ms N] [--max-batch N] [--pause-us N] [--flush-each]
 //       tracks COUNT events "Helper event" {"tag": TAG, "n": i} with a
 //       Client on CONFIG_DIR; with --report prints each accepted messageId
 //       (with --sync: once durable) on its own line, flushed; with
-//       --pause-us sleeps N microseconds after each Track(). Then exits
+//       --pause-us sleeps N microseconds after each Track(); with
+//       --flush-each calls Flush() after each Track() (the asynchronous
+//       writer thread, holding the spool between events). Then exits
 //       normally: the Client's destructor does the flushing.
 //   drain ANALYTICS_DIR STOP_FILE OUT_FILE
 //       loops Peek + Ack until STOP_FILE exists, appending every
@@ -63,6 +65,7 @@ int Track(int argc, char** argv) {
   long count = std::atol(argv[3]);
   std::string tag = argv[4];
   bool report = false;
+  bool flush_each = false;
   long pause_us = 0;
   for (int i = 5; i < argc; ++i) {
     std::string_view a = argv[i];
@@ -73,6 +76,8 @@ int Track(int argc, char** argv) {
       options.synchronous = true;
     } else if (a == "--report") {
       report = true;
+    } else if (a == "--flush-each") {
+      flush_each = true;
     } else if (a == "--flush-ms") {
       options.flush_on_exit_timeout = std::chrono::milliseconds(next());
     } else if (a == "--lock-wait-ms") {
@@ -92,6 +97,10 @@ int Track(int argc, char** argv) {
         zenml::core::Value::Object{{"tag", tag}, {"n", n}};
     auto s = client.Track("Helper event", props, &id);
     if (!s.ok()) return Fail(s.ToString());
+    if (flush_each) {
+      s = client.Flush(std::chrono::seconds(30));
+      if (!s.ok()) return Fail("flush: " + s.ToString());
+    }
     if (report) {
       std::printf("%s\n", id.c_str());
       std::fflush(stdout);
