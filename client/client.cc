@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <exception>
+#include <map>
 #include <new>
 #include <utility>
 
@@ -14,6 +15,8 @@
 #include "core/config_dir.h"
 #include "core/global_config.h"
 #include "core/message.h"
+#include "core/mutex.h"
+#include "core/thread_annotations.h"
 #include "core/uuid.h"
 
 namespace zenml::client {
@@ -25,6 +28,11 @@ using namespace std::chrono_literals;
 // for a transient error (a full disk being cleaned), slow enough not to spin.
 constexpr std::chrono::milliseconds kFirstRetryDelay{50};
 constexpr std::chrono::milliseconds kMaxRetryDelay{5000};
+
+// Each queue slot's buffer: room for a typical message (~540 bytes for a
+// pipeline run with its context, bench/client_bench.cc) and some; a longer
+// one grows its slot once. ClientOptions::queue_capacity gives the memory.
+constexpr size_t kSlotBytes = 640;
 
 // How long the writer sleeps with nothing to do and the spool closed; any
 // Track() or the destructor wakes it earlier.
@@ -43,6 +51,19 @@ Status NoThrow(F&& body) {
   } catch (...) {
     return Status::Internal("unexpected exception");
   }
+}
+
+// Drops that a Client could not record before it ended (its writes kept
+// failing to the end), by spool dir: the next Client of this process on the
+// same spool records them with its first write. Another process never
+// learns of them: on a disk that stays full nothing can carry them there.
+struct DropRegistry {
+  core::Mutex mu;
+  std::map<std::string, spool::WriterDrops> by_dir GUARDED_BY(mu);
+};
+DropRegistry& ProcessDrops() {
+  static auto* registry = new DropRegistry();  // never destroyed
+  return *registry;
 }
 
 }  // namespace
@@ -71,11 +92,16 @@ Client::Client(ClientOptions options) : options_(std::move(options)) {
           return *config_;
         });
     if (!consent_.allowed) return Status::OK();  // build nothing else
-    consent_watcher_.emplace(config_dir_, *options_.environment,
-                             *options_.clock);
+    {
+      core::MutexLock lock(&consent_mu_);  // no other thread yet
+      consent_watcher_.emplace(config_dir_, *options_.environment,
+                               *options_.clock);
+    }
 
     context_ = core::DetectContext(options_.zenml_version);
-    queue_ = std::make_unique<MessageQueue>(options_.queue_capacity);
+    // A synchronous Client holds a few events at most: no slot buffers.
+    queue_ = std::make_unique<MessageQueue>(
+        options_.queue_capacity, options_.synchronous ? 0 : kSlotBytes);
     if (options_.spool.dir.empty()) {
       options_.spool.dir = core::AnalyticsDir(config_dir_);
     }
@@ -90,27 +116,51 @@ Client::~Client() {
   // A synchronous Client has no writer: every Track() returned with its
   // event finished, so there is nothing to flush or stop.
   if (writer_.joinable()) StopWriter();
+  (void)NoThrow([&]() -> Status {
+    const spool::WriterDrops left = UnrecordedDrops();
+    if (left.empty()) return Status::OK();
+    DropRegistry& r = ProcessDrops();
+    core::MutexLock lock(&r.mu);
+    spool::WriterDrops& d = r.by_dir[options_.spool.dir.string()];
+    d.queue_full += left.queue_full;
+    d.disk_full += left.disk_full;
+    return Status::OK();
+  });
   MaybeUploadAtExit();
+}
+
+spool::WriterDrops Client::UnrecordedDrops() const {
+  spool::WriterDrops d;
+  d.queue_full = unrecorded_queue_full_.load(std::memory_order_relaxed);
+  d.disk_full = unrecorded_disk_full_.load(std::memory_order_relaxed);
+  return d;
+}
+
+void Client::ForgetDrops(const spool::WriterDrops& recorded) {
+  unrecorded_queue_full_.fetch_sub(recorded.queue_full,
+                                   std::memory_order_relaxed);
+  unrecorded_disk_full_.fetch_sub(recorded.disk_full,
+                                  std::memory_order_relaxed);
 }
 
 void Client::StopWriter() {
   (void)Flush(options_.flush_on_exit_timeout);
 
   {
-    std::lock_guard<std::mutex> lock(control_mu_);
+    core::MutexLock lock(&control_mu_);
     stop_ = true;
   }
   stop_requested_.store(true, std::memory_order_release);
-  control_cv_.notify_all();
+  control_cv_.SignalAll();
   queue_->Wake();
 
   // Whatever still waits in the queue goes to the inbox now, without waiting
   // for a drain that may be stuck on another process's lock. A separate
   // Spool object, so this write is not serialized behind the writer's call.
   (void)NoThrow([&]() -> Status {
-    Batch rest;
-    for (auto& m : queue_->TakeAll()) rest.Add(m);
-    if (!rest.jsons.empty()) {
+    MessageBatch rest;
+    queue_->TakeAll(&rest);
+    if (!rest.empty()) {
       spool::Spool exit_spool(options_.spool);
       WriteToInbox(exit_spool, rest);
     }
@@ -166,6 +216,19 @@ void Client::StartOnce() {
     if (id.ok() && id->has_value() && core::IsUuid(**id)) known = **id;
   }
   config_.reset();
+  {
+    // What an earlier Client on this spool could not record is ours to.
+    DropRegistry& r = ProcessDrops();
+    core::MutexLock lock(&r.mu);
+    auto it = r.by_dir.find(options_.spool.dir.string());
+    if (it != r.by_dir.end()) {
+      unrecorded_queue_full_.fetch_add(it->second.queue_full,
+                                       std::memory_order_relaxed);
+      unrecorded_disk_full_.fetch_add(it->second.disk_full,
+                                      std::memory_order_relaxed);
+      r.by_dir.erase(it);
+    }
+  }
   if (known.has_value()) {
     anonymous_id_ = std::move(*known);
   } else {
@@ -196,19 +259,33 @@ Status Client::EncodeAndQueue(std::string_view event,
     return encoder_status_;
   }
   const std::array<char, core::kUuidLength> id = core::NewUuid4Chars();
-  auto json = encoder_->Encode(event, properties, options_.clock->Now(),
-                               std::string_view(id.data(), id.size()));
-  if (!json.ok()) {
+  // Serialized into this thread's buffer, then copied into a queue slot
+  // that already has the room: no allocation once warm (message_queue.h).
+  thread_local std::string json;
+  Status encoded =
+      encoder_->EncodeTo(event, properties, options_.clock->Now(),
+                         std::string_view(id.data(), id.size()), &json);
+  if (!encoded.ok()) {
     rejected_invalid_.fetch_add(1, std::memory_order_relaxed);
-    return json.status();
+    return encoded;
   }
 
   Completion completion;
-  QueuedMessage message{std::move(json).value(),
-                        options_.synchronous ? &completion : nullptr};
-  Status pushed = queue_->Push(message);
+  Status pushed =
+      queue_->Push(json, options_.synchronous ? &completion : nullptr);
+  // One huge event must not pin its memory in this thread.
+  if (json.capacity() > MessageQueue::kMaxKeptSlotBytes) {
+    std::string().swap(json);
+  }
   if (!pushed.ok()) {
     dropped_queue_full_.fetch_add(1, std::memory_order_relaxed);
+    // Recorded in the spool with the next write: as lost to the disk when
+    // the queue is full because writes are failing.
+    if (writes_failing_.load(std::memory_order_relaxed)) {
+      unrecorded_disk_full_.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      unrecorded_queue_full_.fetch_add(1, std::memory_order_relaxed);
+    }
     return pushed;
   }
   if (message_id != nullptr) message_id->assign(id.data(), id.size());
@@ -218,90 +295,34 @@ Status Client::EncodeAndQueue(std::string_view event,
 }
 
 void Client::WriteOrWait(Completion& completion) {
-  std::unique_lock<std::mutex> lock(done_mu_);
+  done_mu_.Lock();
   while (!completion.done) {
     if (leader_active_) {
       // The leader finishes us, or steps down and wakes us to take over.
-      done_cv_.wait(lock);
+      done_cv_.Wait(&done_mu_);
       continue;
     }
     leader_active_ = true;
-    lock.unlock();
+    done_mu_.Unlock();
     DrainInline();  // never throws
-    lock.lock();
+    done_mu_.Lock();
     leader_active_ = false;
     // A caller that queued after the leader's last look waits for this.
-    done_cv_.notify_all();
+    done_cv_.SignalAll();
   }
+  done_mu_.Unlock();
 }
 
 void Client::DrainInline() {
-  Batch work;
-  std::vector<QueuedMessage> incoming;
+  MessageBatch work;
   bool holding = false;
   Status s = NoThrow([&]() -> Status {
-    while (queue_->PopBatch(&incoming, options_.max_batch_count,
+    while (queue_->PopBatch(&work, options_.max_batch_count,
                             options_.max_batch_bytes,
                             std::chrono::nanoseconds(0)) > 0) {
-      for (auto& m : incoming) work.Add(m);
-      incoming.clear();
-      Status status;
-      bool to_inbox = false;
-      // As in WriterLoop: consent is checked right before the write (after
-      // Hold(), which may have waited for another process), and a purge that
-      // `opt-out` left pending goes before anything this Client writes.
-      auto opted_out = [&] {
-        if (StillConsented()) return false;
-        DropOptedOut(work);
-        if (!options_.inbox_only) {
-          (void)HonourPurgeRequest(*spool_, options_.spool.dir);
-        }
-        if (holding) {
-          spool_->Release();
-          holding = false;
-        }
-        return true;
-      };
-      if (options_.inbox_only) {
-        if (opted_out()) continue;
-        status = spool_->AppendToInbox(work.jsons);
-        to_inbox = true;
-      } else if (!holding) {
-        Status held = spool_->Hold(spool::Role::kWriter);
-        if (held.ok()) {
-          holding = true;
-        } else if (held.code() == Status::Code::kBusy) {
-          // Past lock_wait already: waiting again in Append would double it.
-          if (opted_out()) continue;
-          status = spool_->AppendToInbox(work.jsons);
-          to_inbox = true;
-        }
-        // Other Hold errors: let Append try on its own and report.
-      }
-      if (!to_inbox && opted_out()) continue;
-      if (!to_inbox) status = HonourPurgeRequest(*spool_, options_.spool.dir);
-      if (!to_inbox && status.ok()) {
-        auto appended = spool_->Append(work.jsons);
-        status = appended.status();
-        to_inbox = appended.ok() && *appended == spool::AppendTarget::kInbox;
-      }
-      const size_t n = work.jsons.size();
-      if (status.ok()) {
-        written_.fetch_add(n, std::memory_order_relaxed);
-        if (to_inbox) written_to_inbox_.fetch_add(n, std::memory_order_relaxed);
-      } else {
-        // Each waiting caller gets the error and decides; nothing is kept.
-        write_errors_.fetch_add(1, std::memory_order_relaxed);
-        {
-          std::lock_guard<std::mutex> lock(done_mu_);
-          last_write_error_ = status;
-        }
-        if (holding) {
-          spool_->Release();  // the handle may be what is broken
-          holding = false;
-        }
-      }
-      Finish(work, n, status);
+      // Each waiting caller gets the error and decides; nothing is kept.
+      Status status = WriteOnce(work, holding);
+      if (!status.ok()) Finish(work, status);
     }
     return Status::OK();
   });
@@ -314,9 +335,82 @@ void Client::DrainInline() {
     // Only allocation failure is plausible: whoever was taken out of the
     // queue gets the error rather than waiting for ever.
     write_errors_.fetch_add(1, std::memory_order_relaxed);
-    for (auto& m : incoming) work.Add(m);
-    Finish(work, work.jsons.size(), s);
+    Finish(work, s);
   }
+}
+
+Status Client::WriteOnce(MessageBatch& work, bool& holding) {
+  Status status;
+  bool to_inbox = false;
+  // Consent is checked as late as possible: after Hold() (which may wait
+  // lock_wait for another process), right before the write, so an opt-out
+  // that returned is seen by the very next write.
+  auto opted_out = [&] {
+    if (StillConsented()) return false;
+    DropOptedOut(work);
+    // Give the database back at once: `opt-out` may be waiting to purge it.
+    // A purge it left pending is ours to carry out first.
+    if (!options_.inbox_only) {
+      (void)HonourPurgeRequest(*spool_, options_.spool.dir);
+    }
+    if (holding) {
+      spool_->Release();
+      holding = false;
+    }
+    return true;
+  };
+  if (options_.inbox_only) {
+    if (opted_out()) return Status::OK();
+    status = spool_->AppendToInbox(work.jsons());
+    to_inbox = true;
+  } else if (!holding) {
+    Status held = spool_->Hold(spool::Role::kWriter);
+    if (held.ok()) {
+      holding = true;
+    } else if (held.code() == Status::Code::kBusy) {
+      // Another process kept the database past lock_wait already; waiting
+      // a second time in Append would only double the delay.
+      if (opted_out()) return Status::OK();
+      status = spool_->AppendToInbox(work.jsons());
+      to_inbox = true;
+    }
+    // Other Hold errors: let Append try on its own and report.
+  }
+  if (!to_inbox) {
+    if (opted_out()) return Status::OK();
+    // `opt-out` found the database busy and left a purge for us: it goes
+    // before anything we write (a failure is a write error: retried).
+    status = HonourPurgeRequest(*spool_, options_.spool.dir);
+  }
+  if (!to_inbox && status.ok()) {
+    // The drops not yet recorded ride along (recorded only if this lands
+    // in the database).
+    const spool::WriterDrops drops = UnrecordedDrops();
+    auto appended = spool_->Append(work.jsons(), drops);
+    status = appended.status();
+    to_inbox = appended.ok() && *appended == spool::AppendTarget::kInbox;
+    if (appended.ok() && !to_inbox) ForgetDrops(drops);
+  }
+
+  const size_t n = work.size();
+  if (status.ok()) {
+    writes_failing_.store(false, std::memory_order_relaxed);
+    written_.fetch_add(n, std::memory_order_relaxed);
+    if (to_inbox) written_to_inbox_.fetch_add(n, std::memory_order_relaxed);
+    Finish(work, status);
+    return status;
+  }
+  writes_failing_.store(true, std::memory_order_relaxed);
+  write_errors_.fetch_add(1, std::memory_order_relaxed);
+  {
+    core::MutexLock lock(&done_mu_);
+    last_write_error_ = status;
+  }
+  if (holding) {
+    spool_->Release();  // the handle may be what is broken
+    holding = false;
+  }
+  return status;
 }
 
 Status Client::Flush(std::chrono::milliseconds timeout) {
@@ -324,17 +418,23 @@ Status Client::Flush(std::chrono::milliseconds timeout) {
     if (!started_.load(std::memory_order_acquire)) return Status::OK();
     const uint64_t target = queue_->accepted();
     {
-      std::lock_guard<std::mutex> lock(control_mu_);
+      core::MutexLock lock(&control_mu_);
       urgent_ = true;  // a write waiting for its retry goes now
     }
-    control_cv_.notify_all();
+    control_cv_.SignalAll();
 
-    std::unique_lock<std::mutex> lock(done_mu_);
-    if (done_cv_.wait_for(lock, timeout, [&] { return finished_ >= target; })) {
-      return Status::OK();
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    core::MutexLock lock(&done_mu_);
+    while (finished_ < target) {
+      if (!done_cv_.WaitUntil(&done_mu_, deadline)) break;
     }
+    if (finished_ >= target) return Status::OK();
     std::string why;
-    if (!last_write_error_.ok()) {
+    if (writes_failing_.load(std::memory_order_relaxed)) {
+      why = fmt::format(
+          "; writes are failing (kept and retried; the disk may be full): {}",
+          last_write_error_);
+    } else if (!last_write_error_.ok()) {
       why = fmt::format("; last write error: {}", last_write_error_);
     }
     return Status::DeadlineExceeded(
@@ -355,73 +455,72 @@ ClientStats Client::stats() const {
   s.written = written_.load(std::memory_order_relaxed);
   s.written_to_inbox = written_to_inbox_.load(std::memory_order_relaxed);
   s.dropped_opted_out = dropped_opted_out_.load(std::memory_order_relaxed);
+  s.dropped_disk_full = dropped_disk_full_.load(std::memory_order_relaxed);
+  const spool::WriterDrops unrecorded = UnrecordedDrops();
+  s.unrecorded_drops = unrecorded.queue_full + unrecorded.disk_full;
   return s;
 }
 
-void Client::Finish(Batch& batch, size_t count, const Status& status) {
+void Client::Finish(MessageBatch& batch, const Status& status) {
   {
-    std::lock_guard<std::mutex> lock(done_mu_);
-    for (size_t i = 0; i < count; ++i) {
-      if (batch.completions[i] != nullptr) {
-        batch.completions[i]->status = status;
-        batch.completions[i]->done = true;
+    core::MutexLock lock(&done_mu_);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (batch.completion(i) != nullptr) {
+        batch.completion(i)->status = status;
+        batch.completion(i)->done = true;
       }
     }
-    finished_ += count;
+    finished_ += batch.size();
   }
-  done_cv_.notify_all();
-  auto n = static_cast<ptrdiff_t>(count);
-  batch.jsons.erase(batch.jsons.begin(), batch.jsons.begin() + n);
-  batch.completions.erase(batch.completions.begin(),
-                          batch.completions.begin() + n);
-  batch.bytes = 0;
-  for (const auto& j : batch.jsons) batch.bytes += j.size();
-}
-
-void Client::Batch::Add(QueuedMessage& m) {
-  bytes += m.json.size();
-  jsons.push_back(std::move(m.json));
-  completions.push_back(m.completion);
+  done_cv_.SignalAll();
+  batch.Clear();
 }
 
 bool Client::StillConsented() {
   if (opted_out_.load(std::memory_order_acquire)) return false;
-  std::lock_guard<std::mutex> lock(consent_mu_);
+  core::MutexLock lock(&consent_mu_);
   if (!consent_watcher_.has_value() || consent_watcher_->Allowed()) return true;
   opted_out_.store(true, std::memory_order_release);
   return false;
 }
 
-void Client::DropOptedOut(Batch& batch) {
-  for (auto& m : queue_->TakeAll()) batch.Add(m);
-  const size_t n = batch.jsons.size();
-  dropped_opted_out_.fetch_add(n, std::memory_order_relaxed);
+void Client::DropOptedOut(MessageBatch& batch) {
+  queue_->TakeAll(&batch);
+  dropped_opted_out_.fetch_add(batch.size(), std::memory_order_relaxed);
   // Not an error for a synchronous caller: consent withheld is OK (Track()).
-  Finish(batch, n, Status::OK());
+  Finish(batch, Status::OK());
 }
 
-void Client::WriteToInbox(spool::Spool& spool, Batch& batch) {
+void Client::WriteToInbox(spool::Spool& spool, MessageBatch& batch) {
   if (!StillConsented()) {
     DropOptedOut(batch);
     return;
   }
-  const size_t n = batch.jsons.size();
-  Status s = spool.AppendToInbox(batch.jsons);
+  const size_t n = batch.size();
+  Status s = spool.AppendToInbox(batch.jsons());
   if (s.ok()) {
     written_.fetch_add(n, std::memory_order_relaxed);
     written_to_inbox_.fetch_add(n, std::memory_order_relaxed);
   } else {
-    // Nowhere left to put them: counted, and the error kept for Flush().
+    // Nowhere left to put them (a full disk): lost, counted, and recorded
+    // in the spool with the next write that succeeds (ours, or the next
+    // Client's in this process); the error is kept for Flush().
     write_errors_.fetch_add(1, std::memory_order_relaxed);
-    std::lock_guard<std::mutex> lock(done_mu_);
+    dropped_disk_full_.fetch_add(n, std::memory_order_relaxed);
+    unrecorded_disk_full_.fetch_add(n, std::memory_order_relaxed);
+    core::MutexLock lock(&done_mu_);
     last_write_error_ = s;
   }
-  Finish(batch, n, s);
+  Finish(batch, s);
 }
 
 void Client::WriterLoop() {
-  Batch work;  // oldest first; a batch whose write failed stays for a retry
-  std::vector<QueuedMessage> incoming;  // swapped with the queue's buffer
+  // Slot buffers are faulted in here, not on the callers' threads.
+  (void)NoThrow([&]() -> Status {
+    queue_->Prepare();
+    return Status::OK();
+  });
+  MessageBatch work;  // oldest first; a batch whose write failed stays
   bool holding = false;
   // Failed writes retry after 50 ms doubling to 5 s, no jitter
   // (core/backoff.h).
@@ -429,25 +528,25 @@ void Client::WriterLoop() {
   std::chrono::milliseconds next_retry = kFirstRetryDelay;
 
   auto take = [&](std::chrono::nanoseconds timeout) {
-    size_t count = work.jsons.size();
+    size_t count = work.size();
     if (count >= options_.max_batch_count) return;
-    size_t room_bytes = options_.max_batch_bytes > work.bytes
-                            ? options_.max_batch_bytes - work.bytes
+    size_t room_bytes = options_.max_batch_bytes > work.bytes()
+                            ? options_.max_batch_bytes - work.bytes()
                             : 1;  // PopBatch still takes one if none is held
-    queue_->PopBatch(&incoming, options_.max_batch_count - count, room_bytes,
+    queue_->PopBatch(&work, options_.max_batch_count - count, room_bytes,
                      timeout);
-    for (auto& m : incoming) work.Add(m);
-    incoming.clear();
   };
 
   for (;;) {
     // Nothing may escape this thread: an exception would terminate the host.
     try {
-      if (!work.jsons.empty()) {
+      if (!work.empty()) {
         // The last write failed: wait for its retry time (or a Flush, or stop).
-        std::unique_lock<std::mutex> lock(control_mu_);
-        control_cv_.wait_for(lock, next_retry,
-                             [&] { return stop_ || urgent_; });
+        const auto deadline = std::chrono::steady_clock::now() + next_retry;
+        core::MutexLock lock(&control_mu_);
+        while (!stop_ && !urgent_) {
+          if (!control_cv_.WaitUntil(&control_mu_, deadline)) break;
+        }
         urgent_ = false;
         if (stop_) break;
       } else {
@@ -455,7 +554,7 @@ void Client::WriterLoop() {
         if (holding) timeout = options_.idle_close_delay;
         if (stop_requested_.load(std::memory_order_acquire)) timeout = 0ns;
         take(timeout);
-        if (work.jsons.empty()) {
+        if (work.empty()) {
           // Idle: give the database back so other processes get their turn.
           if (holding) {
             spool_->Release();
@@ -468,80 +567,12 @@ void Client::WriterLoop() {
       // Group commit: whatever else arrived meanwhile rides along.
       take(0ns);
 
-      Status status;
-      bool to_inbox = false;
-      bool purge_failed = false;
-      // Consent is checked as late as possible: after Hold() (which may wait
-      // lock_wait for another process), right before the write, so an
-      // opt-out that returned is seen by the very next write.
-      auto opted_out = [&] {
-        if (StillConsented()) return false;
-        DropOptedOut(work);
-        if (holding) {
-          // Give the database back at once: `opt-out` may be waiting to
-          // purge it. A purge it left pending is ours to carry out.
-          if (!options_.inbox_only) {
-            (void)HonourPurgeRequest(*spool_, options_.spool.dir);
-          }
-          spool_->Release();
-          holding = false;
-        } else if (!options_.inbox_only) {
-          (void)HonourPurgeRequest(*spool_, options_.spool.dir);
-        }
-        return true;
-      };
-      if (options_.inbox_only) {
-        if (opted_out()) continue;
-        status = spool_->AppendToInbox(work.jsons);
-        to_inbox = true;
-      } else if (!holding) {
-        Status held = spool_->Hold(spool::Role::kWriter);
-        if (held.ok()) {
-          holding = true;
-        } else if (held.code() == Status::Code::kBusy) {
-          // Another process kept the database past lock_wait already; waiting
-          // a second time in Append would only double the delay.
-          if (opted_out()) continue;
-          status = spool_->AppendToInbox(work.jsons);
-          to_inbox = true;
-        }
-        // Other Hold errors: let Append try on its own and report.
-      }
-      if (!to_inbox && opted_out()) continue;
-      if (!to_inbox && !purge_failed) {
-        // `opt-out` found the database busy and left a purge for us: it goes
-        // before anything we write.
-        status = HonourPurgeRequest(*spool_, options_.spool.dir);
-        if (!status.ok()) purge_failed = true;  // an error: retried
-      }
-      if (!to_inbox && !purge_failed) {
-        auto appended = spool_->Append(work.jsons);
-        status = appended.status();
-        to_inbox = appended.ok() && *appended == spool::AppendTarget::kInbox;
-      }
-
-      const size_t n = work.jsons.size();
+      Status status = WriteOnce(work, holding);
       if (status.ok()) {
-        written_.fetch_add(n, std::memory_order_relaxed);
-        if (to_inbox) written_to_inbox_.fetch_add(n, std::memory_order_relaxed);
-        Finish(work, n, status);
         retry.Reset();
-        continue;
-      }
-
-      write_errors_.fetch_add(1, std::memory_order_relaxed);
-      {
-        std::lock_guard<std::mutex> lock(done_mu_);
-        last_write_error_ = status;
-      }
-      if (holding) {
-        spool_->Release();  // the handle may be what is broken
-        holding = false;
-      }
-      if (options_.synchronous) {
-        // Each waiting caller gets the error and decides; nothing is kept.
-        Finish(work, n, status);
       } else {
+        // Kept, and retried with backoff; the queue fills meanwhile, and
+        // what overflows it is counted as lost to the failing disk.
         next_retry =
             std::chrono::duration_cast<std::chrono::milliseconds>(retry.Next());
       }
@@ -550,22 +581,36 @@ void Client::WriterLoop() {
       // (it is retried), and pause so a starved process is not spun on.
       write_errors_.fetch_add(1, std::memory_order_relaxed);
       try {
-        std::lock_guard<std::mutex> lock(done_mu_);
+        core::MutexLock lock(&done_mu_);
         last_write_error_ = Status::Internal("writer: unexpected exception");
       } catch (...) {
       }
-      std::unique_lock<std::mutex> lock(control_mu_);
-      control_cv_.wait_for(lock, kFirstRetryDelay, [&] { return stop_; });
+      const auto deadline = std::chrono::steady_clock::now() + kFirstRetryDelay;
+      core::MutexLock lock(&control_mu_);
+      while (!stop_) {
+        if (!control_cv_.WaitUntil(&control_mu_, deadline)) break;
+      }
       if (stop_) break;
     }
   }
 
   (void)NoThrow([&]() -> Status {
-    if (holding) spool_->Release();
+    if (holding) {
+      // Drops counted since the last write are recorded now, while the
+      // database is ours anyway (no wait for its lock).
+      spool::WriterDrops drops = UnrecordedDrops();
+      if (work.empty() && !drops.empty()) {
+        auto appended = spool_->Append({}, drops);
+        if (appended.ok() && *appended == spool::AppendTarget::kDatabase) {
+          ForgetDrops(drops);
+        }
+      }
+      spool_->Release();
+    }
     // Stopping: what is still not durable (a batch waiting for its retry,
     // and anything queued since) goes to the inbox.
-    for (auto& m : queue_->TakeAll()) work.Add(m);
-    if (!work.jsons.empty()) WriteToInbox(*spool_, work);
+    queue_->TakeAll(&work);
+    if (!work.empty()) WriteToInbox(*spool_, work);
     return Status::OK();
   });
 }

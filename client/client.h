@@ -8,16 +8,28 @@
 //            EncodeTrackMessage; messageId, timestamp)
 //            ─invalid─> InvalidArgument, counted in rejected_invalid
 //            push onto the bounded queue ─full─> ResourceExhausted, counted
-//            in dropped_queue_full
+//            in dropped_queue_full (and recorded, below)
 //   writer:  takes everything queued (group commit) ─> one Spool::Append
 //            ─> durable (in the database, or an inbox file when the spool
 //            stays busy past lock_wait); counted in written
-//            Append failed ─> counted in write_errors; the events are kept
-//            and retried with backoff, never dropped
+//            Append failed (a full disk) ─> counted in write_errors; the
+//            events are kept and retried with backoff (50 ms doubling to
+//            5 s), never dropped; the queue fills meanwhile, up to its bound;
+//            Flush() reports the failing write
 //   ~Client: Flush(flush_on_exit_timeout), then everything not yet durable
 //            goes to the inbox (Spool::AppendToInbox) so a normal exit loses
-//            nothing; then, if due, an opportunistic upload is started
-//            detached (opportunistic_upload.h).
+//            nothing; if even that fails (the disk is still full), those
+//            events are lost and counted in dropped_disk_full; then, if due,
+//            an opportunistic upload is started detached
+//            (opportunistic_upload.h).
+//
+// Drops are recorded in the spool (c/drop/queue_full, c/drop/disk_full,
+// shown by `zenml-analytics status` and `zenml-spool-dump --stats`) with
+// the next Append that lands in the database: a full queue while writes
+// are failing counts as disk_full, else as queue_full; events lost at exit
+// count as disk_full. Drops a Client could not record before it ended go to
+// the next Client of the same process on the same spool; a process that
+// exits with the disk still full cannot record them anywhere.
 //
 // The writer keeps the spool open (Spool::Hold) while it has work and closes
 // it after `idle_close_delay` without any, so other processes get their turn
@@ -56,12 +68,11 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
-#include <mutex>
+#include <mutex>  // std::once_flag
 #include <optional>
 #include <string>
 #include <string_view>
@@ -77,7 +88,9 @@
 #include "core/environment.h"
 #include "core/global_config.h"
 #include "core/message.h"
+#include "core/mutex.h"
 #include "core/status.h"
+#include "core/thread_annotations.h"
 #include "core/value.h"
 #include "spool/spool.h"
 
@@ -86,8 +99,8 @@ namespace zenml::client {
 using core::Status;
 
 class MessageQueue;  // message_queue.h
+class MessageBatch;
 struct Completion;
-struct QueuedMessage;
 
 struct ClientOptions {
   // ZenML's config dir. Empty: core::ResolveConfigDir(*environment).
@@ -98,7 +111,11 @@ struct ClientOptions {
   std::string zenml_version;
 
   // The most events waiting for the writer at once. Past it Track() returns
-  // ResourceExhausted. 10,000 events of ~600 bytes are ~6 MB of memory.
+  // ResourceExhausted. The queue's slots are allocated and faulted in by
+  // the writer thread when it starts (so Track() neither allocates nor
+  // page-faults; message_queue.h): 64 bytes plus a 640-byte buffer each,
+  // ~7.2 MB for the default 10,000, held for the Client's life (a
+  // synchronous Client prepares only the 64-byte slots, as used).
   size_t queue_capacity = 10'000;
 
   // How long the destructor waits for the writer before it writes what is
@@ -160,6 +177,10 @@ struct ClientStats {
   uint64_t written_to_inbox = 0;    // ... of which into an inbox file
   uint64_t dropped_opted_out = 0;   // accepted, then dropped unwritten:
                                     // consent was withdrawn meanwhile
+  uint64_t dropped_disk_full = 0;   // accepted, then lost: still unwritten
+                                    // at exit, every write having failed
+                                    // (a full disk)
+  uint64_t unrecorded_drops = 0;    // drops not yet recorded in the spool
   uint64_t queued = 0;              // events waiting for the writer now
 };
 
@@ -216,15 +237,6 @@ class Client {
   ClientStats stats() const;
 
  private:
-  // Messages on the writer's side: the JSON in one contiguous array, as
-  // Spool::Append takes it, and who waits for each (synchronous mode).
-  struct Batch {
-    std::vector<std::string> jsons;
-    std::vector<Completion*> completions;
-    size_t bytes = 0;
-    void Add(QueuedMessage& m);
-  };
-
   // First Track(): reads or creates the anonymous id and starts the writer.
   void StartOnce();
   Status EncodeAndQueue(std::string_view event, const core::Value& properties,
@@ -239,18 +251,28 @@ class Client {
   void WriteOrWait(Completion& completion);
   // The leader's part: appends what is queued until nothing is.
   void DrainInline();
-  // The first `count` messages of `batch` are done with `status`: wakes their
-  // synchronous callers, advances finished_, removes them from `batch`.
-  void Finish(Batch& batch, size_t count, const Status& status);
+  // One write of `batch`, the writer thread's and the leader's: consent
+  // (gone: `batch` is dropped, OK), Hold (busy: an inbox file), a pending
+  // purge, Append with the unrecorded drops. OK: `batch` is durable and
+  // finished. Else the error, counted and kept for Flush(), the spool
+  // released, and `batch` left to the caller (retry or finish).
+  Status WriteOnce(MessageBatch& batch, bool& holding);
+  // The drops counted but not yet in the spool (c/drop/...); ForgetDrops
+  // subtracts what a write recorded.
+  spool::WriterDrops UnrecordedDrops() const;
+  void ForgetDrops(const spool::WriterDrops& recorded);
+  // The messages of `batch` are done with `status`: wakes their
+  // synchronous callers, advances finished_, clears `batch`.
+  void Finish(MessageBatch& batch, const Status& status);
   // Writes all of `batch` to an inbox file through `spool` and finishes it
   // (drops it instead if consent is gone).
-  void WriteToInbox(spool::Spool& spool, Batch& batch);
+  void WriteToInbox(spool::Spool& spool, MessageBatch& batch);
   // Whether consent still holds, as of now (one stat; see above). Once it
   // returns false it always does. Any thread.
   bool StillConsented();
   // Consent is gone: `batch` and everything queued are dropped, counted in
   // dropped_opted_out, and their waiters (synchronous mode) get OK.
-  void DropOptedOut(Batch& batch);
+  void DropOptedOut(MessageBatch& batch);
 
   ClientOptions options_;
   std::filesystem::path config_dir_;
@@ -275,28 +297,35 @@ class Client {
   std::atomic<bool> started_{false};  // the writer runs
 
   // Writer → waiters: progress, completions of synchronous events.
-  mutable std::mutex done_mu_;
-  std::condition_variable done_cv_;
-  uint64_t finished_ = 0;       // guarded by done_mu_: events out of the queue
-                                // for good (durable, or failed synchronously)
-  Status last_write_error_;     // guarded by done_mu_
-  bool leader_active_ = false;  // guarded by done_mu_: a synchronous caller
-                                // is writing (DrainInline)
+  mutable core::Mutex done_mu_;
+  core::CondVar done_cv_;
+  // Events out of the queue for good (durable, or failed synchronously).
+  uint64_t finished_ GUARDED_BY(done_mu_) = 0;
+  Status last_write_error_ GUARDED_BY(done_mu_);
+  // A synchronous caller is writing (DrainInline).
+  bool leader_active_ GUARDED_BY(done_mu_) = false;
 
   // Controller → writer: stop, retry now.
-  std::mutex control_mu_;
-  std::condition_variable control_cv_;
-  bool stop_ = false;    // guarded by control_mu_
-  bool urgent_ = false;  // guarded by control_mu_: a Flush() is waiting
+  core::Mutex control_mu_;
+  core::CondVar control_cv_;
+  bool stop_ GUARDED_BY(control_mu_) = false;
+  bool urgent_ GUARDED_BY(control_mu_) = false;  // a Flush() is waiting
   std::atomic<bool> stop_requested_{false};
 
   // Re-checks consent before each write. Guarded by consent_mu_ (the writer
   // and the destructor's exit-time inbox write may ask at once).
-  std::mutex consent_mu_;
-  std::optional<core::ConsentWatcher> consent_watcher_;
+  core::Mutex consent_mu_;
+  std::optional<core::ConsentWatcher> consent_watcher_ GUARDED_BY(consent_mu_);
   std::atomic<bool> opted_out_{false};  // consent withdrawn since construction
 
   std::atomic<uint64_t> dropped_queue_full_{0};
+  std::atomic<uint64_t> dropped_disk_full_{0};
+  // Set by a failed write, cleared by one that succeeds: a full queue
+  // meanwhile counts as lost to the disk.
+  std::atomic<bool> writes_failing_{false};
+  // Drops not yet recorded in the spool (Spool::Append's WriterDrops).
+  std::atomic<uint64_t> unrecorded_queue_full_{0};
+  std::atomic<uint64_t> unrecorded_disk_full_{0};
   std::atomic<uint64_t> dropped_opted_out_{0};
   std::atomic<uint64_t> rejected_invalid_{0};
   std::atomic<uint64_t> write_errors_{0};

@@ -35,7 +35,8 @@ void AppendSpoolFacts(const spool::SpoolStats& stats, core::Value& out) {
   core::Value dropped = core::Value::Object{};
   for (auto reason :
        {spool::DropReason::kMaxEvents, spool::DropReason::kMaxBytes,
-        spool::DropReason::kMaxAge, spool::DropReason::kCorruption}) {
+        spool::DropReason::kMaxAge, spool::DropReason::kCorruption,
+        spool::DropReason::kQueueFull, spool::DropReason::kDiskFull}) {
     dropped.Set(std::string(spool::DropReasonName(reason)), uint64_t{0});
   }
   for (const auto& [reason, n] : stats.dropped) dropped.Set(reason, n);

@@ -4,7 +4,8 @@
 // two tools use the same names for the same facts (issue 12):
 //
 //   pending_events, pending_bytes, dead_letters, write_errors,
-//   dropped {max_events, max_bytes, max_age, corruption, ...},
+//   dropped {max_events, max_bytes, max_age, corruption, queue_full,
+//            disk_full, ...},
 //   inbox_files, last_upload (null or an object, SpoolUploadValue),
 //   not_before (null or an RFC 3339 time)
 //

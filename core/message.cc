@@ -242,6 +242,18 @@ Result<std::string> TrackEncoder::Encode(std::string_view event,
                                          const Value& properties,
                                          WallTime timestamp,
                                          std::string_view message_id) const {
+  std::string& out = ThreadBuffer();
+  Status s = EncodeTo(event, properties, timestamp, message_id, &out);
+  Result<std::string> result =
+      s.ok() ? Result<std::string>(out) : Result<std::string>(s);
+  // One huge event must not pin its memory in every thread that saw one.
+  if (out.capacity() > 2 * kMaxMessageBytes) std::string().swap(out);
+  return result;
+}
+
+Status TrackEncoder::EncodeTo(std::string_view event, const Value& properties,
+                              WallTime timestamp, std::string_view message_id,
+                              std::string* out_ptr) const {
   // The same checks in the same order as EncodeTrackMessage (those of the
   // anonymous id and context were done by Create), so the same error wins.
   if (event.empty()) {
@@ -259,7 +271,7 @@ Result<std::string> TrackEncoder::Encode(std::string_view event,
     return Status::InvalidArgument("properties must be a JSON object");
   }
 
-  std::string& out = ThreadBuffer();
+  std::string& out = *out_ptr;
   out.clear();
   out += R"({"type":"track","event":)";
   if (!AppendString(out, event)) return CheckText("event name", event);
@@ -279,14 +291,8 @@ Result<std::string> TrackEncoder::Encode(std::string_view event,
     return s;
   }
   out += context_;
-
-  Result<std::string> result =
-      out.size() > kMaxMessageBytes
-          ? Result<std::string>(TooBig(out.size(), event))
-          : Result<std::string>(out);
-  // One huge event must not pin its memory in every thread that saw one.
-  if (out.capacity() > 2 * kMaxMessageBytes) std::string().swap(out);
-  return result;
+  if (out.size() > kMaxMessageBytes) return TooBig(out.size(), event);
+  return Status::OK();
 }
 
 }  // namespace zenml::core

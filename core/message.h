@@ -78,6 +78,13 @@ class TrackEncoder {
                              WallTime timestamp,
                              std::string_view message_id) const;
 
+  // As Encode, into `*out` (cleared first): no allocation once `out` has
+  // the room (Client::Track() reuses one per thread). On failure `*out`
+  // holds an unfinished message.
+  Status EncodeTo(std::string_view event, const Value& properties,
+                  WallTime timestamp, std::string_view message_id,
+                  std::string* out) const;
+
  private:
   TrackEncoder() = default;
 

@@ -66,13 +66,17 @@ std::string_view DropReasonName(DropReason reason) {
       return "max_age";
     case DropReason::kCorruption:
       return "corruption";
+    case DropReason::kQueueFull:
+      return "queue_full";
+    case DropReason::kDiskFull:
+      return "disk_full";
   }
   return "unknown";
 }
 
-Result<AppendTarget> Spool::Impl::Append(
-    std::span<const std::string> messages) {
-  if (messages.empty()) return AppendTarget::kDatabase;
+Result<AppendTarget> Spool::Impl::Append(std::span<const std::string> messages,
+                                         const WriterDrops& drops) {
+  if (messages.empty() && drops.empty()) return AppendTarget::kDatabase;
   const int64_t now_ms = ToMs(clock_->Now());
   std::vector<NewEvent> events;
   events.reserve(messages.size());
@@ -81,11 +85,12 @@ Result<AppendTarget> Spool::Impl::Append(
       /*create=*/true,
       [&](SharedDb& s) {
         leveldb::WriteBatch batch;
-        return AppendLocked(s, events, &batch);
+        return AppendLocked(s, events, &batch, 0, false, &drops);
       },
       nullptr, /*ingest=*/true, Role::kWriter);
   if (st.ok()) return AppendTarget::kDatabase;
   if (st.code() != Status::Code::kBusy) return st;
+  if (messages.empty()) return AppendTarget::kInbox;  // drops not recorded
   ZENML_TRY(WriteInbox(messages, now_ms).WithContext(st.message()));
   return AppendTarget::kInbox;
 }
@@ -413,8 +418,9 @@ Spool::Spool(SpoolOptions options)
 
 Spool::~Spool() = default;
 
-Result<AppendTarget> Spool::Append(std::span<const std::string> messages) {
-  return impl_->Append(messages);
+Result<AppendTarget> Spool::Append(std::span<const std::string> messages,
+                                   const WriterDrops& drops) {
+  return impl_->Append(messages, drops);
 }
 
 Status Spool::AppendToInbox(std::span<const std::string> messages) {

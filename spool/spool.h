@@ -142,8 +142,20 @@ enum class DropReason {
   kMaxBytes,    // size bound
   kMaxAge,      // age bound
   kCorruption,  // lost to a repaired corruption
+  // Lost by a writer (client::Client) before they reached the spool, and
+  // recorded with its next Append (WriterDrops):
+  kQueueFull,  // its queue was full (Track() returned ResourceExhausted)
+  kDiskFull,   // its writes kept failing (a full disk): queue overflow
+               // meanwhile, and what was still unwritten at its exit
 };
 std::string_view DropReasonName(DropReason reason);  // "max_events", ...
+
+// Events a writer lost before they reached the spool (DropReason above).
+struct WriterDrops {
+  uint64_t queue_full = 0;
+  uint64_t disk_full = 0;
+  bool empty() const { return queue_full == 0 && disk_full == 0; }
+};
 
 // The result of one uploader run, kept in the metadata for `status`/`--stats`.
 struct UploadRecord {
@@ -204,7 +216,14 @@ class Spool {
   // than lock_wait, writes the batch as one inbox file (temp, fsync, rename)
   // and returns kInbox. Fails with IoError if neither is possible: then
   // nothing was written.
-  Result<AppendTarget> Append(std::span<const std::string> messages);
+  //
+  // `drops`: events the writer lost before they got here, added to the
+  // c/drop/ counters in the same batch. They are recorded only when the
+  // result is kDatabase (an inbox file does not carry them); with no
+  // messages, Append writes just the counters (kInbox, nothing written, when
+  // the database is busy).
+  Result<AppendTarget> Append(std::span<const std::string> messages,
+                              const WriterDrops& drops = {});
 
   // Writes `messages` as one inbox file (temp name, fsync, rename) without
   // opening or waiting for the database: for a writer that may not wait any

@@ -41,11 +41,22 @@ namespace zenml::spool {
 
 Status Spool::Impl::AppendLocked(SharedDb& s, std::span<const NewEvent> events,
                                  leveldb::WriteBatch* batch,
-                                 uint64_t corrupt_lost, bool loss_unknown) {
+                                 uint64_t corrupt_lost, bool loss_unknown,
+                                 const WriterDrops* writer_drops) {
   Meta m = s.meta;
   if (corrupt_lost > 0) {
     m.dropped[std::string(DropReasonName(DropReason::kCorruption))] +=
         corrupt_lost;
+  }
+  if (writer_drops != nullptr) {
+    if (writer_drops->queue_full > 0) {
+      m.dropped[std::string(DropReasonName(DropReason::kQueueFull))] +=
+          writer_drops->queue_full;
+    }
+    if (writer_drops->disk_full > 0) {
+      m.dropped[std::string(DropReasonName(DropReason::kDiskFull))] +=
+          writer_drops->disk_full;
+    }
   }
   if (loss_unknown) m.loss_unknown = 1;
   if (options_.max_events) m.limit_max_events = *options_.max_events;

@@ -125,7 +125,8 @@ class Spool::Impl {
     if (shared_->holds == 0) shared_->db.reset();
   }
 
-  Result<AppendTarget> Append(std::span<const std::string> messages);
+  Result<AppendTarget> Append(std::span<const std::string> messages,
+                              const WriterDrops& drops);
 
   Status AppendToInbox(std::span<const std::string> messages);
 
@@ -271,10 +272,12 @@ class Spool::Impl {
   // plus whatever the caller put in `batch` (inbox markers). Writes nothing
   // if nothing changes. Steady state: one head event read, as before.
   // `corrupt_lost`/`loss_unknown`: damage found in what enters (an inbox
-  // file cut short), counted in the same batch.
+  // file cut short), counted in the same batch. `writer_drops`: what the
+  // writer lost before the spool (Spool::Append), counted there too.
   Status AppendLocked(SharedDb& s, std::span<const NewEvent> events,
                       leveldb::WriteBatch* batch, uint64_t corrupt_lost = 0,
-                      bool loss_unknown = false);
+                      bool loss_unknown = false,
+                      const WriterDrops* writer_drops = nullptr);
 
   // Moves the first-live hint over keys deleted now or gone before (probing
   // at most kMaxHintProbes of the latter), so Peek("") seeks near the head.

@@ -135,6 +135,19 @@ class ClientTest : public ::testing::Test {
   }
   fs::path analytics_dir() const { return core::AnalyticsDir(config_dir_); }
 
+  // The spool's c/drop/<reason> counter, as `status` shows it.
+  uint64_t SpoolDrops(const std::string& reason) {
+    spool::SpoolOptions options;
+    options.dir = analytics_dir();
+    options.lock_wait = 30s;
+    spool::Spool spool(options);
+    auto stats = spool.Stats();
+    EXPECT_TRUE(stats.ok()) << stats.status();
+    if (!stats.ok()) return ~uint64_t{0};
+    auto it = stats->dropped.find(reason);
+    return it == stats->dropped.end() ? 0 : it->second;
+  }
+
   // Starts a helper process that holds the spool until Release().
   std::unique_ptr<Child> HoldInOtherProcess() {
     auto child = std::make_unique<Child>(std::vector<std::string>{
@@ -247,6 +260,10 @@ TEST_F(ClientTest, FullQueueReturnsResourceExhaustedAndCountsTheDrop) {
   ASSERT_TRUE(client.Flush(30s).ok());
   EXPECT_EQ(ReadSpool(analytics_dir()).messages.size(),
             static_cast<size_t>(ok));
+  // The drops went into the spool with that write (issue 12).
+  EXPECT_EQ(SpoolDrops("queue_full"), static_cast<uint64_t>(full));
+  EXPECT_EQ(SpoolDrops("disk_full"), 0u);
+  EXPECT_EQ(client.stats().unrecorded_drops, 0u);
 }
 
 TEST_F(ClientTest, SynchronousTrackReturnsOnlyOnceTheEventIsInTheSpool) {
@@ -395,6 +412,93 @@ TEST_F(ClientTest, FailedWritesAreCountedAndRetriedUntilTheEventsLand) {
   std::multiset<std::string> found;
   for (const auto& m : s.messages) found.insert(MessageId(m));
   EXPECT_EQ(found, std::multiset<std::string>(ids.begin(), ids.end()));
+}
+
+// Waits (bounded) until `client` has seen at least `n` failed writes.
+void WaitForWriteErrors(const Client& client, uint64_t n) {
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (client.stats().write_errors < n &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_GE(client.stats().write_errors, n);
+}
+
+TEST_F(ClientTest, DiskFullOverflowIsCountedAndRecordedOnceTheDiskRecovers) {
+  FailingEnv env;
+  env.failing = true;
+  ClientOptions o = Options();
+  o.spool.env = &env;
+  o.queue_capacity = 4;
+  o.max_batch_count = 1;  // at most one event in the writer's hands
+  std::vector<std::string> ids;
+  int full = 0;
+  {
+    Client client(o);
+    std::string id;
+    ASSERT_TRUE(client.Track("Disk full event", {}, &id).ok());
+    ids.push_back(id);
+    WaitForWriteErrors(client, 1);
+    for (int i = 0; i < 20; ++i) {
+      Status s = client.Track("Disk full event", Value::Object{{"n", i}}, &id);
+      if (s.ok()) {
+        ids.push_back(id);
+      } else {
+        EXPECT_EQ(s.code(), Status::Code::kResourceExhausted) << s;
+        ++full;
+      }
+    }
+    EXPECT_GE(full, 15);
+    Status pending = client.Flush(10ms);
+    EXPECT_FALSE(pending.ok());
+    EXPECT_NE(pending.message().find("writes are failing"), std::string::npos)
+        << pending;
+    EXPECT_NE(pending.message().find("injected: disk full"), std::string::npos)
+        << pending;
+    EXPECT_EQ(client.stats().unrecorded_drops, static_cast<uint64_t>(full));
+
+    env.failing = false;  // space again
+    ASSERT_TRUE(client.Flush(60s).ok());
+    EXPECT_EQ(client.stats().unrecorded_drops, 0u);
+    EXPECT_EQ(client.stats().dropped_disk_full, 0u);  // every accepted landed
+  }
+  Spooled s = ReadSpool(analytics_dir());
+  std::multiset<std::string> found;
+  for (const auto& m : s.messages) found.insert(MessageId(m));
+  EXPECT_EQ(found, std::multiset<std::string>(ids.begin(), ids.end()));
+  EXPECT_EQ(SpoolDrops("disk_full"), static_cast<uint64_t>(full));
+  EXPECT_EQ(SpoolDrops("queue_full"), 0u);
+}
+
+TEST_F(ClientTest, DiskFullUntilExitCountsTheLossAndRecordsItOnceItRecovers) {
+  FailingEnv env;
+  env.failing = true;
+  ClientOptions o = Options();
+  o.spool.env = &env;
+  o.flush_on_exit_timeout = 100ms;
+  o.auto_upload = false;
+  {
+    Client client(o);
+    for (int i = 0; i < 30; ++i) {
+      ASSERT_TRUE(client.Track("Lost event", Value::Object{{"n", i}}).ok());
+    }
+    WaitForWriteErrors(client, 1);
+    Status flushed = client.Flush(50ms);
+    EXPECT_FALSE(flushed.ok());
+    EXPECT_NE(flushed.message().find("injected: disk full"), std::string::npos)
+        << flushed;
+  }  // the exit's inbox write fails too: 30 lost, counted
+  env.failing = false;
+  EXPECT_TRUE(ReadSpool(analytics_dir()).messages.empty());
+  {
+    // The next Client of this process on this spool records them.
+    Client client(o);
+    ASSERT_TRUE(client.Track("After the disk recovered").ok());
+    ASSERT_TRUE(client.Flush(60s).ok());
+    EXPECT_EQ(client.stats().unrecorded_drops, 0u);
+  }
+  EXPECT_EQ(ReadSpool(analytics_dir()).messages.size(), 1u);
+  EXPECT_EQ(SpoolDrops("disk_full"), 30u);
 }
 
 TEST_F(ClientTest, SynchronousTrackReportsAWriteFailureAndKeepsNothing) {

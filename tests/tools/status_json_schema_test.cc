@@ -277,6 +277,36 @@ TEST_F(StatusJsonSchemaTest, SpoolFactsAndEveryLastUploadAreTheSameInBoth) {
   EXPECT_EQ(rejected["pending_events"].GetUint64(), 1u);
 }
 
+TEST_F(StatusJsonSchemaTest, ClientDropsAreRequiredFieldsShownByBoth) {
+  rapidjson::Document none;
+  CheckBoth(none);
+  ASSERT_TRUE(none["dropped"].HasMember("queue_full"));
+  EXPECT_EQ(none["dropped"]["queue_full"].GetUint64(), 0u);
+  EXPECT_EQ(none["dropped"]["disk_full"].GetUint64(), 0u);
+  {
+    // What a Client records with its next write (client/client.h).
+    spool::Spool spool(SpoolOptionsFor());
+    spool::WriterDrops drops;
+    drops.queue_full = 3;
+    drops.disk_full = 5;
+    ASSERT_TRUE(spool.Append({}, drops).ok());
+  }
+  rapidjson::Document status;
+  CheckBoth(status);
+  EXPECT_EQ(status["dropped"]["queue_full"].GetUint64(), 3u);
+  EXPECT_EQ(status["dropped"]["disk_full"].GetUint64(), 5u);
+  ProcessResult text =
+      testing::Run({testing::BinPath("zenml-spool-dump"), "--stats"}, env_);
+  EXPECT_NE(text.out.find("queue_full 3, disk_full 5"), std::string::npos)
+      << text.out;
+  // A schema without the two fields refuses the object: they are required.
+  rapidjson::Document missing;
+  missing.CopyFrom(status, missing.GetAllocator());
+  missing["dropped"].RemoveMember("disk_full");
+  rapidjson::SchemaValidator v(*status_schema_);
+  EXPECT_FALSE(missing.Accept(v));
+}
+
 TEST_F(StatusJsonSchemaTest, AutoUploadOffAndOptedOutAreShown) {
   env_.env["ZENML_ANALYTICS_AUTO_UPLOAD"] = "0";
   env_.env["ZENML_ANALYTICS_AUTO_UPLOAD_INTERVAL"] = "30m";

@@ -427,7 +427,8 @@ int Dumper::DumpStats() {
   core::Consent consent = core::DecideConsent(config_dir_, env_);
 
   static constexpr std::string_view kReasons[] = {"max_events", "max_bytes",
-                                                  "max_age", "corruption"};
+                                                  "max_age",    "corruption",
+                                                  "queue_full", "disk_full"};
   auto dropped = [&](std::string_view reason) -> uint64_t {
     auto it = stats.dropped.find(std::string(reason));
     return it == stats.dropped.end() ? 0 : it->second;
