@@ -31,6 +31,18 @@ void AppendSpoolFacts(const spool::SpoolStats& stats, core::Value& out) {
   out.Set("pending_events", stats.count + stats.inbox_events);
   out.Set("pending_bytes", stats.bytes);
   out.Set("dead_letters", stats.dead_letters);
+  out.Set("dead_letter_bytes", stats.dead_letter_bytes);
+  // Dead letters deleted by their bounds (spool/dead_letters.h).
+  core::Value dead_dropped = core::Value::Object{};
+  for (auto reason :
+       {spool::DropReason::kMaxEvents, spool::DropReason::kMaxBytes,
+        spool::DropReason::kMaxAge}) {
+    dead_dropped.Set(std::string(spool::DropReasonName(reason)), uint64_t{0});
+  }
+  for (const auto& [reason, n] : stats.dead_letters_dropped) {
+    dead_dropped.Set(reason, n);
+  }
+  out.Set("dead_letters_dropped", std::move(dead_dropped));
   out.Set("write_errors", stats.write_errors);
   core::Value dropped = core::Value::Object{};
   for (auto reason :

@@ -3,7 +3,8 @@
 // `zenml-spool-dump --stats --json` all print, built in one place so the
 // two tools use the same names for the same facts (issue 12):
 //
-//   pending_events, pending_bytes, dead_letters, write_errors,
+//   pending_events, pending_bytes, dead_letters, dead_letter_bytes,
+//   dead_letters_dropped {max_events, max_bytes, max_age}, write_errors,
 //   dropped {max_events, max_bytes, max_age, corruption, queue_full,
 //            disk_full, ...},
 //   inbox_files, last_upload (null or an object, SpoolUploadValue),

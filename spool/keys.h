@@ -66,6 +66,17 @@ inline constexpr std::string_view kMetaLimitMaxAgeS = "c/limit/max_age_s";
 // Repairs so far, and 1 once one of them lost an uncountable number of events.
 inline constexpr std::string_view kMetaRepairs = "c/repairs";
 inline constexpr std::string_view kMetaLossUnknown = "c/loss_unknown";
+// Dead letters (spool/dead_letters.h): their stored bytes, their bounds
+// (absent until a writer sets them) and drops by reason
+// ("c/dead_drop/<DropReasonName>").
+inline constexpr std::string_view kMetaDeadLetterBytes = "c/dead_letter_bytes";
+inline constexpr std::string_view kMetaLimitDeadMaxCount =
+    "c/limit/dead_max_count";
+inline constexpr std::string_view kMetaLimitDeadMaxBytes =
+    "c/limit/dead_max_bytes";
+inline constexpr std::string_view kMetaLimitDeadMaxAgeS =
+    "c/limit/dead_max_age_s";
+inline constexpr std::string_view kMetaDeadDropPrefix = "c/dead_drop/";
 
 // The on-disk format this code writes. A spool with a higher version is
 // refused rather than misread. Format 1 had the same keys and values but its

@@ -49,6 +49,7 @@ Status LoadMeta(leveldb::DB* db, Meta* meta) {
   m.count = GetMetaInt(db, kMetaCount, 0, &status);
   m.bytes = GetMetaInt(db, kMetaBytes, 0, &status);
   m.dead_letters = GetMetaInt(db, kMetaDeadLetters, 0, &status);
+  m.dead_letter_bytes = GetMetaOpt(db, kMetaDeadLetterBytes, &status);
   m.first_seq = GetMetaInt(db, kMetaFirstSeq, 1, &status);
   m.format_version = GetMetaInt(db, kMetaFormat, 0, &status);
   m.write_errors = GetMetaInt(db, kMetaWriteErrors, 0, &status);
@@ -57,6 +58,9 @@ Status LoadMeta(leveldb::DB* db, Meta* meta) {
   m.limit_max_events = GetMetaOpt(db, kMetaLimitMaxEvents, &status);
   m.limit_max_bytes = GetMetaOpt(db, kMetaLimitMaxBytes, &status);
   m.limit_max_age_s = GetMetaOpt(db, kMetaLimitMaxAgeS, &status);
+  m.limit_dead_max_count = GetMetaOpt(db, kMetaLimitDeadMaxCount, &status);
+  m.limit_dead_max_bytes = GetMetaOpt(db, kMetaLimitDeadMaxBytes, &status);
+  m.limit_dead_max_age_s = GetMetaOpt(db, kMetaLimitDeadMaxAgeS, &status);
   m.repairs = GetMetaInt(db, kMetaRepairs, 0, &status);
   m.loss_unknown = GetMetaInt(db, kMetaLossUnknown, 0, &status);
   m.counters_present = GetMetaOpt(db, kMetaCount, &status).has_value();
@@ -70,6 +74,13 @@ Status LoadMeta(leveldb::DB* db, Meta* meta) {
     m.dropped[name] = DecodeFixed64BE(ToView(it->value())).value_or(0);
   }
   ZENML_TRY(FromLevelDb(it->status(), "reading drop counters"));
+  for (it->Seek(ToSlice(kMetaDeadDropPrefix));
+       it->Valid() && ToView(it->key()).starts_with(kMetaDeadDropPrefix);
+       it->Next()) {
+    std::string name(ToView(it->key()).substr(kMetaDeadDropPrefix.size()));
+    m.dead_dropped[name] = DecodeFixed64BE(ToView(it->value())).value_or(0);
+  }
+  ZENML_TRY(FromLevelDb(it->status(), "reading dead-letter drop counters"));
   *meta = std::move(m);
   return Status::OK();
 }
@@ -97,6 +108,13 @@ void PutMetaChanges(leveldb::WriteBatch* batch, const Meta& m,
   put_opt(kMetaLimitMaxEvents, m.limit_max_events, o.limit_max_events);
   put_opt(kMetaLimitMaxBytes, m.limit_max_bytes, o.limit_max_bytes);
   put_opt(kMetaLimitMaxAgeS, m.limit_max_age_s, o.limit_max_age_s);
+  put_opt(kMetaDeadLetterBytes, m.dead_letter_bytes, o.dead_letter_bytes);
+  put_opt(kMetaLimitDeadMaxCount, m.limit_dead_max_count,
+          o.limit_dead_max_count);
+  put_opt(kMetaLimitDeadMaxBytes, m.limit_dead_max_bytes,
+          o.limit_dead_max_bytes);
+  put_opt(kMetaLimitDeadMaxAgeS, m.limit_dead_max_age_s,
+          o.limit_dead_max_age_s);
   if (old == nullptr || m.repairs != o.repairs) {
     PutMetaInt(batch, kMetaRepairs, m.repairs);
   }
@@ -107,6 +125,12 @@ void PutMetaChanges(leveldb::WriteBatch* batch, const Meta& m,
     auto it = o.dropped.find(name);
     if (old == nullptr || it == o.dropped.end() || it->second != value) {
       PutMetaInt(batch, std::string(kMetaDropPrefix) + name, value);
+    }
+  }
+  for (const auto& [name, value] : m.dead_dropped) {
+    auto it = o.dead_dropped.find(name);
+    if (old == nullptr || it == o.dead_dropped.end() || it->second != value) {
+      PutMetaInt(batch, std::string(kMetaDeadDropPrefix) + name, value);
     }
   }
 }

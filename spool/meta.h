@@ -33,6 +33,9 @@ struct Meta {
   uint64_t count = 0;
   uint64_t bytes = 0;
   uint64_t dead_letters = 0;
+  // Bytes of the stored d/ values; unset in a spool written before it was
+  // kept (then Spool::DeadLetter sums them once).
+  std::optional<uint64_t> dead_letter_bytes;
   uint64_t first_seq = 1;  // every e/ key below it is gone
   uint64_t format_version = kFormatVersion;
   uint64_t write_errors = 0;
@@ -42,6 +45,10 @@ struct Meta {
   std::optional<uint64_t> limit_max_events;
   std::optional<uint64_t> limit_max_bytes;
   std::optional<uint64_t> limit_max_age_s;
+  std::optional<uint64_t> limit_dead_max_count;
+  std::optional<uint64_t> limit_dead_max_bytes;
+  std::optional<uint64_t> limit_dead_max_age_s;
+  std::map<std::string, uint64_t> dead_dropped;  // by DropReasonName
   uint64_t repairs = 0;
   uint64_t loss_unknown = 0;     // 1: some repair lost an unknown number
   bool counters_present = true;  // c/count was found (false: rebuilt)
@@ -53,6 +60,17 @@ struct Meta {
     if (limit_max_age_s) {
       l.max_age = std::chrono::seconds(static_cast<int64_t>(
           std::min<uint64_t>(*limit_max_age_s, INT64_MAX)));
+    }
+    return l;
+  }
+
+  DeadLetterLimits DeadLimits() const {
+    DeadLetterLimits l;
+    if (limit_dead_max_count) l.max_count = *limit_dead_max_count;
+    if (limit_dead_max_bytes) l.max_bytes = *limit_dead_max_bytes;
+    if (limit_dead_max_age_s) {
+      l.max_age = std::chrono::seconds(static_cast<int64_t>(
+          std::min<uint64_t>(*limit_dead_max_age_s, INT64_MAX)));
     }
     return l;
   }

@@ -44,18 +44,6 @@ namespace zenml::spool {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-// Cuts `s` to at most `max` bytes without splitting a UTF-8 sequence.
-std::string_view TruncateUtf8(std::string_view s, size_t max) {
-  if (s.size() <= max) return s;
-  size_t n = max;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  return s.substr(0, n);
-}
-
-}  // namespace
-
 std::string_view DropReasonName(DropReason reason) {
   switch (reason) {
     case DropReason::kMaxEvents:
@@ -208,63 +196,6 @@ Status Spool::Impl::Ack(std::span<const std::string> keys) {
       &absent);
 }
 
-Status Spool::Impl::DeadLetter(std::string_view key, int http_status,
-                               std::string_view reason) {
-  auto seq = DecodeSeqKey(key, kEventPrefix);
-  if (!seq) {
-    return Status::InvalidArgument(
-        "spool: DeadLetter of a key that is no event");
-  }
-  bool absent = false;
-  Status run_status = Run(
-      /*create=*/false,
-      [&](SharedDb& s) -> Status {
-        std::string value;
-        leveldb::Status g =
-            s.db->Get(leveldb::ReadOptions(), ToSlice(key), &value);
-        if (g.IsNotFound()) {
-          return Status::NotFound(
-              fmt::format("spool: no pending event with sequence {}", *seq));
-        }
-        ZENML_TRY(FromLevelDb(g, "reading a dead letter"));
-        auto ev = DecodeEventValue(value);
-        if (!ev) return Status::Corruption("spool: malformed event value");
-        rapidjson::StringBuffer buffer;
-        rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
-        const std::string_view cut = TruncateUtf8(reason, kMaxReasonBytes);
-        w.StartObject();
-        w.Key("status");
-        w.Int(http_status);
-        w.Key("reason");
-        w.String(cut.data(), static_cast<rapidjson::SizeType>(cut.size()));
-        w.Key("at");
-        w.Int64(ToMs(clock_->Now()));
-        w.Key("message");
-        w.String(ev->json.data(),
-                 static_cast<rapidjson::SizeType>(ev->json.size()));
-        w.EndObject();
-        Meta m = s.meta;
-        leveldb::WriteBatch batch;
-        batch.Delete(ToSlice(key));
-        batch.Put(DeadLetterKey(*seq),
-                  leveldb::Slice(buffer.GetString(), buffer.GetSize()));
-        m.count = m.count > 0 ? m.count - 1 : 0;
-        m.bytes = m.bytes >= ev->json.size() ? m.bytes - ev->json.size() : 0;
-        m.dead_letters++;
-        m.deletes_since_compact++;
-        const uint64_t gone[] = {*seq};
-        ZENML_TRY(AdvanceFirst(s, &m, gone));
-        return CommitMeta(s, m, &batch);
-      },
-      &absent);
-  ZENML_TRY(run_status);
-  if (absent) {
-    return Status::NotFound(
-        fmt::format("spool: no pending event with sequence {}", *seq));
-  }
-  return Status::OK();
-}
-
 Result<std::vector<DeadLetterEntry>> Spool::Impl::PeekDeadLetters(
     uint64_t after_seq, size_t max_count) {
   std::vector<DeadLetterEntry> out;
@@ -320,6 +251,9 @@ Result<SpoolStats> Spool::Impl::Stats() {
         stats.bytes = m.bytes;
         stats.next_seq = m.next_seq;
         stats.dead_letters = m.dead_letters;
+        stats.dead_letter_bytes = m.dead_letter_bytes.value_or(0);
+        stats.dead_letters_dropped = m.dead_dropped;
+        stats.dead_letter_limits = m.DeadLimits();
         stats.dropped = m.dropped;
         stats.write_errors = m.write_errors + s.pending_write_errors;
         stats.format_version = m.format_version;
@@ -451,6 +385,10 @@ Status Spool::DeadLetter(std::string_view key, int http_status,
 Result<std::vector<DeadLetterEntry>> Spool::PeekDeadLetters(uint64_t after_seq,
                                                             size_t max_count) {
   return impl_->PeekDeadLetters(after_seq, max_count);
+}
+
+Result<RequeueResult> Spool::RequeueDeadLetters(const RequeueOptions& options) {
+  return impl_->RequeueDeadLetters(options);
 }
 
 Result<SpoolStats> Spool::Stats() { return impl_->Stats(); }

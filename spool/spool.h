@@ -18,6 +18,9 @@
 // Item lifecycle (crashpad style):
 //   Append ──> e/ (pending) ──Peek──> in flight (still e/) ──Ack──> deleted
 //                                         └──DeadLetter──> d/ (kept, counted)
+//   d/ ──RequeueDeadLetters──> e/ (same sequence: original order; one batch)
+//   dead-letter bounds (count, bytes, age; spool/dead_letters.h), stored in
+//   c/limit/dead_*, applied where dead letters enter (DeadLetter)
 //   Append when the database is busy past lock_wait ──> inbox/<file>
 //        ──(next writing call: Append, Peek, Ack, DeadLetter, RecordUpload;
 //           one WriteBatch with its i/ marker)──> e/ ; file unlinked
@@ -44,6 +47,7 @@
 #include "core/clock.h"
 #include "core/result.h"
 #include "core/status.h"
+#include "spool/dead_letters.h"
 
 namespace leveldb {
 class Env;
@@ -86,6 +90,12 @@ struct SpoolOptions {
   std::optional<uint64_t> max_events;
   std::optional<uint64_t> max_bytes;
   std::optional<std::chrono::seconds> max_age;
+
+  // The dead letters' bounds (spool/dead_letters.h), stored and applied the
+  // same way (c/limit/dead_*), by the next DeadLetter this Spool does.
+  std::optional<uint64_t> max_dead_letters;
+  std::optional<uint64_t> max_dead_letter_bytes;
+  std::optional<std::chrono::seconds> max_dead_letter_age;
 
   // How long a call retries (jittered backoff) while another process holds
   // the database. Past it, Append writes to the inbox and other calls return
@@ -175,7 +185,12 @@ struct SpoolStats {
   uint64_t bytes = 0;     // their message bytes
   uint64_t next_seq = 0;  // the sequence the next event will get
   uint64_t dead_letters = 0;
+  uint64_t dead_letter_bytes = 0;           // stored d/ values
   std::map<std::string, uint64_t> dropped;  // by DropReasonName
+  // Dead letters deleted by their bounds, by DropReasonName (max_events for
+  // the count bound, max_bytes, max_age).
+  std::map<std::string, uint64_t> dead_letters_dropped;
+  DeadLetterLimits dead_letter_limits;  // in force
   // Inbox files not yet ingested: their events are pending too but not in
   // `count` (Stats never ingests); each holds at least one event.
   uint64_t inbox_files = 0;
@@ -269,9 +284,15 @@ class Spool {
   // after large deletes.
   Status Ack(std::span<const std::string> keys);
 
-  // Moves event `key` to the dead-letter area with the server's answer.
+  // Moves event `key` to the dead-letter area with the server's answer, and
+  // in the same batch applies the dead letters' bounds (dead_letters.h).
   Status DeadLetter(std::string_view key, int http_status,
                     std::string_view reason);
+
+  // Moves dead letters back to the queue under their original sequences, in
+  // one WriteBatch (spool/dead_letters.h). Creates nothing when no spool
+  // exists (all zero).
+  Result<RequeueResult> RequeueDeadLetters(const RequeueOptions& options);
 
   // Dead letters in sequence order, after `after_seq`, at most `max_count`.
   // A read: does not ingest the inbox.

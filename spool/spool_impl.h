@@ -7,6 +7,7 @@
 //                    database, compaction policy
 //   spool_repair.cc  repair and recount after damage, format migration
 //   spool_inbox.cc   inbox ingestion, inbox writing, marker sweeping
+//   spool_dead_letters.cc  dead letters in (bounded), and requeued
 // Internal to zenml::spool; include only from those files.
 //
 // Thread safety: every *Locked method runs with SharedDb::mu held (Run takes
@@ -141,6 +142,8 @@ class Spool::Impl {
 
   Result<std::vector<DeadLetterEntry>> PeekDeadLetters(uint64_t after_seq,
                                                        size_t max_count);
+
+  Result<RequeueResult> RequeueDeadLetters(const RequeueOptions& options);
 
   Result<SpoolStats> Stats();
   Result<std::vector<Entry>> ScanInbox();
@@ -289,6 +292,13 @@ class Spool::Impl {
   Status CommitMeta(SharedDb& s, Meta m, leveldb::WriteBatch* batch);
 
   Status WriteLocked(SharedDb& s, leveldb::WriteBatch* batch);
+
+  // Applies the dead letters' bounds to `m` and `batch` as a dead letter of
+  // `new_seq` and `new_bytes` enters (spool_dead_letters.cc). Sets
+  // `*drop_new` when the new one itself is to be dropped (it is the oldest).
+  Status BoundDeadLettersLocked(SharedDb& s, Meta* m,
+                                leveldb::WriteBatch* batch, uint64_t new_seq,
+                                uint64_t new_bytes, bool* drop_new);
 
   static constexpr size_t kEmptyBatchSize = 12;  // WriteBatch header
 

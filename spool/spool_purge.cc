@@ -32,8 +32,8 @@ Result<uint64_t> Spool::Impl::Purge() {
           if (!ToView(it->key()).starts_with(kEventPrefix)) break;
           batch.Delete(it->key());
         }
-        for (std::string_view prefix :
-             {kDeadLetterPrefix, kInboxMarkerPrefix, kMetaDropPrefix}) {
+        for (std::string_view prefix : {kDeadLetterPrefix, kInboxMarkerPrefix,
+                                        kMetaDropPrefix, kMetaDeadDropPrefix}) {
           for (it->Seek(ToSlice(prefix));
                it->Valid() && ToView(it->key()).starts_with(prefix);
                it->Next()) {
@@ -49,6 +49,10 @@ Result<uint64_t> Spool::Impl::Purge() {
         m.limit_max_events = s.meta.limit_max_events;  // policy, not data
         m.limit_max_bytes = s.meta.limit_max_bytes;
         m.limit_max_age_s = s.meta.limit_max_age_s;
+        m.limit_dead_max_count = s.meta.limit_dead_max_count;
+        m.limit_dead_max_bytes = s.meta.limit_dead_max_bytes;
+        m.limit_dead_max_age_s = s.meta.limit_dead_max_age_s;
+        m.dead_letter_bytes = 0;
         m.first_seq = m.next_seq;
         PutMetaChanges(&batch, m, nullptr);
         ZENML_TRY(WriteLocked(s, &batch));

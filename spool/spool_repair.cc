@@ -130,7 +130,7 @@ Status Spool::Impl::CountTailLossLocked(SharedDb& s,
 Status Spool::Impl::RecountLocked(SharedDb& s, uint64_t known_count) {
   Meta m = s.meta;
   leveldb::WriteBatch batch;
-  uint64_t count = 0, bytes = 0, dead = 0, max_seq = 0;
+  uint64_t count = 0, bytes = 0, dead = 0, dead_bytes = 0, max_seq = 0;
   std::optional<uint64_t> min_seq;
   const std::set<uint64_t>& live = s.repair.log_live_events;
   uint64_t live_found = 0;
@@ -155,6 +155,7 @@ Status Spool::Impl::RecountLocked(SharedDb& s, uint64_t known_count) {
        it->Next()) {
     if (auto seq = DecodeSeqKey(ToView(it->key()), kDeadLetterPrefix)) {
       dead++;
+      dead_bytes += it->value().size();
       if (live.contains(*seq)) live_found++;
       max_seq = std::max(max_seq, *seq);
     }
@@ -187,6 +188,7 @@ Status Spool::Impl::RecountLocked(SharedDb& s, uint64_t known_count) {
   m.count = count;
   m.bytes = bytes;
   m.dead_letters = dead;
+  m.dead_letter_bytes = dead_bytes;
   m.next_seq = std::max(m.next_seq, max_seq + 1);
   m.first_seq = min_seq.value_or(m.next_seq);
   m.format_version = kFormatVersion;

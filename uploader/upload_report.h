@@ -39,15 +39,29 @@ struct BundlesReport {
   std::string ledger;             // <analytics dir>/imported-bundles
 };
 
+// --requeue-dead-letters: what was put back.
+struct RequeueReport {
+  uint64_t requeued = 0;
+  uint64_t first_seq = 0;  // 0 when none
+  uint64_t last_seq = 0;
+  uint64_t older = 0;         // dead-lettered before --since: left
+  uint64_t left_no_room = 0;  // the spool at its bounds: left
+  uint64_t unreadable = 0;
+  uint64_t remaining_dead_letters = 0;
+  uint64_t pending = 0;  // events waiting for the next upload, after it
+  std::string since;     // RFC 3339, empty: no --since
+};
+
 struct UploadReport {
   // UploadOutcomeName, or one of the job's own: "busy" (another upload
-  // runs), "to_file", "config_error", "usage_error", "interrupted", "error"
+  // runs), "to_file", "requeued", "config_error", "usage_error", "interrupted", "error"
   // (the spool, a file or the tool failed: see exit_code and detail).
   std::string outcome;
   int exit_code = 0;
   UploadSummary summary;  // counts; zero where they do not apply
   std::optional<BundleReport> bundle;
   std::optional<BundlesReport> bundles;  // --from-file DIR only
+  std::optional<RequeueReport> requeue;  // --requeue-dead-letters only
   // One sentence for a person ("sent 3, requests 1, ..."); empty: none.
   std::string line;
 };

@@ -3,9 +3,11 @@
 // faults.
 
 #include <gtest/gtest.h>
+
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <mutex>
 
 #include <chrono>
 #include <map>
@@ -243,6 +245,76 @@ TEST_F(UploadE2eTest, PoisonMessageAloneIsDeadLetteredAllOthersDelivered) {
   EXPECT_NE((*dead)[0].message.find("\"m123\""), std::string::npos);
   EXPECT_NE(r.err.find("dead-lettered 1"), std::string::npos) << r.err;
   CheckEveryRequest();
+}
+
+// A proxy refused some messages for a while: the operator puts the dead
+// letters back (only the recent ones with --since), and the next run sends
+// them, in their original order, before what came after.
+TEST_F(UploadE2eTest, RequeuedDeadLettersAreSentByTheNextRunInOrder) {
+  auto ids = Fill(300);
+  bool refuse = true;
+  std::mutex mu;
+  server_.SetResponder([&](const testing::ReceivedRequest& r)
+                           -> std::optional<ScriptedResponse> {
+    std::lock_guard<std::mutex> lock(mu);
+    for (const auto& id : r.message_ids) {
+      if (refuse && (id == "m10" || id == "m200")) {
+        return ScriptedResponse::Status(400, "Bad Request");
+      }
+    }
+    return std::nullopt;
+  });
+  ProcessResult r = Upload();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(spool_.Stats()->dead_letters, 2u);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    refuse = false;
+  }
+  auto later = Fill(5, "n");
+  const size_t before = server_.accepted_ids().size();
+
+  // Nothing dead-lettered in the last second... (--since as a time)
+  ProcessResult none = testing::Run(
+      {testing::BinPath("zenml-upload"), "--requeue-dead-letters", "--since",
+       core::FormatTimestamp(core::RealClock().Now() + std::chrono::hours(1))},
+      Env());
+  EXPECT_EQ(none.exit_code, 0) << none.err;
+  EXPECT_NE(none.err.find("no dead letters requeued; 2 before --since left"),
+            std::string::npos)
+      << none.err;
+  EXPECT_EQ(spool_.Stats()->dead_letters, 2u);
+  // ...but both in the last hour; no write key is needed.
+  ProcessResult rq = testing::Run({testing::BinPath("zenml-upload"),
+                                   "--requeue-dead-letters", "--since", "1h"},
+                                  Env());
+  EXPECT_EQ(rq.exit_code, 0) << rq.err;
+  EXPECT_NE(rq.err.find("requeued 2 dead letters (sequences 11-201)"),
+            std::string::npos)
+      << rq.err;
+  EXPECT_EQ(server_.accepted_ids().size(), before) << "a requeue sends nothing";
+  auto stats = spool_.Stats();
+  EXPECT_EQ(stats->dead_letters, 0u);
+  EXPECT_EQ(stats->count, 7u);
+
+  ProcessResult again = Upload();
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(Pending(), 0u);
+  ids.insert(later.begin(), later.end());
+  EXPECT_EQ(Accepted(), ids);
+  const std::vector<std::string> all = server_.accepted_ids();
+  const std::vector<std::string> order(all.begin() + before, all.end());
+  EXPECT_EQ(order, (std::vector<std::string>{"m10", "m200", "n0", "n1", "n2",
+                                             "n3", "n4"}));
+  // Bad --since: a usage error.
+  ProcessResult bad =
+      testing::Run({testing::BinPath("zenml-upload"), "--requeue-dead-letters",
+                    "--since", "yesterday"},
+                   Env());
+  EXPECT_EQ(bad.exit_code, 64) << bad.err;
+  ProcessResult alone =
+      testing::Run({testing::BinPath("zenml-upload"), "--since", "1h"}, Env());
+  EXPECT_EQ(alone.exit_code, 64) << alone.err;
 }
 
 TEST_F(UploadE2eTest, ServerRejectingEverythingTripsTheBreakerExit69) {

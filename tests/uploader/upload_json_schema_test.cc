@@ -185,6 +185,24 @@ TEST_F(UploadJsonSchemaTest, EveryOutcomeValidatesAgainstTheSchema) {
   std::ofstream(damaged) << text.substr(0, text.size() / 2);
   Check(Send({"--from-file", damaged.string()}), "error", 65);
 
+  // --requeue-dead-letters: nothing to requeue, then one dead letter.
+  Check(Run({"--requeue-dead-letters"}), "requeued", 0);
+  Fill(1);
+  server_.Plan({ScriptedResponse::Status(400)});
+  Check(Send(), "success", 0);  // one message refused alone: dead-lettered
+  ProcessResult requeued = Run({"--requeue-dead-letters", "--since", "1d"});
+  Check(requeued, "requeued", 0);
+  EXPECT_NE(requeued.out.find("\"requeue\":{\"requeued\":1,"),
+            std::string::npos)
+      << requeued.out;
+  Check(Run({"--requeue-dead-letters", "--since", "soon"}), "usage_error", 64);
+  Check(Run({"--requeue-dead-letters", "--dry-run"}), "usage_error", 64);
+  {
+    auto lock = UploadLock::TryAcquire(dir_ / "analytics");
+    ASSERT_TRUE(lock.ok() && lock->has_value());
+    Check(Run({"--requeue-dead-letters"}), "error", 75);
+  }
+
   auto opted_out = Env();
   opted_out.env["DO_NOT_TRACK"] = "1";
   Check(Run({"--write-key", kKey, "--endpoint", server_.url()}, opted_out),

@@ -98,6 +98,8 @@ core::Result<std::vector<StatusField>> SpoolStatusSection(
       {"pending_events", "Spooled"},
       {"pending_bytes", "Spooled bytes"},
       {"dead_letters", "Dead letters"},
+      {"dead_letter_bytes", "Dead-letter bytes"},
+      {"dead_letters_dropped", "Dead letters dropped"},
       {"write_errors", "Write errors"},
       {"dropped", "Dropped"},
       {"inbox_files", "Inbox files"},

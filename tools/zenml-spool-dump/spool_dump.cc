@@ -481,7 +481,16 @@ int Dumper::DumpStats() {
   row("oldest", with_age(oldest));
   row("newest", with_age(newest));
   row("next seq", fmt::format("{}", stats.next_seq));
-  row("dead letters", fmt::format("{}", stats.dead_letters));
+  auto dead_dropped = [&](std::string_view reason) -> uint64_t {
+    auto it = stats.dead_letters_dropped.find(std::string(reason));
+    return it == stats.dead_letters_dropped.end() ? 0 : it->second;
+  };
+  row("dead letters",
+      fmt::format("{} ({} bytes; dropped by their bounds: max_events {}, "
+                  "max_bytes {}, max_age {})",
+                  stats.dead_letters, stats.dead_letter_bytes,
+                  dead_dropped("max_events"), dead_dropped("max_bytes"),
+                  dead_dropped("max_age")));
   row("write errors", fmt::format("{}", stats.write_errors));
   std::string drops;
   for (auto reason : kReasons) {

@@ -37,15 +37,26 @@ std::string ReportJson(const Report& report) {
         Quoted(b.dir), b.found, b.imported, b.already_imported, b.damaged,
         b.not_attempted, Quoted(b.ledger));
   }
+  std::string requeue;  // the key only appears with --requeue-dead-letters
+  if (report.requeue) {
+    const RequeueReport& q = *report.requeue;
+    requeue = fmt::format(
+        ",\"requeue\":{{\"requeued\":{},\"first_seq\":{},\"last_seq\":{},"
+        "\"older\":{},\"left_no_room\":{},\"unreadable\":{},"
+        "\"remaining_dead_letters\":{},\"pending\":{},\"since\":{}}}",
+        q.requeued, q.first_seq, q.last_seq, q.older, q.left_no_room,
+        q.unreadable, q.remaining_dead_letters, q.pending,
+        q.since.empty() ? "null" : Quoted(q.since));
+  }
   return fmt::format(
       "{{\"schema\":1,\"tool\":\"{}\",\"outcome\":{},\"exit_code\":{},"
       "\"sent\":{},\"requests\":{},\"dead_lettered\":{},\"remaining\":{},"
       "\"purged\":{},\"last_http_status\":{},\"not_before\":{},"
-      "\"detail\":{},\"bundle\":{}{}}}",
+      "\"detail\":{},\"bundle\":{}{}{}}}",
       kTool, Quoted(report.outcome), report.exit_code, s.sent, s.requests,
       s.dead_lettered, s.remaining, s.purged, s.last_http_status,
       s.not_before ? Quoted(core::FormatTimestamp(*s.not_before)) : "null",
-      Quoted(s.detail), bundle, bundles);
+      Quoted(s.detail), bundle, bundles, requeue);
 }
 
 bool Loud(int exit_code, bool quiet) {

@@ -30,6 +30,7 @@ using uploader::BundleReport;
 using uploader::BundlesReport;
 using uploader::ErrorReport;
 using uploader::ReportOf;
+using uploader::RequeueReport;
 
 // The JSON object, on one line, without a newline.
 std::string ReportJson(const Report& report);

@@ -19,6 +19,7 @@
 #include "spool/spool.h"
 #include "tools/common/command_line.h"
 #include "tools/zenml-upload/bundle_commands.h"
+#include "tools/zenml-upload/dead_letter_commands.h"
 #include "tools/zenml-upload/report.h"
 #include "uploader/curl_transport.h"
 #include "uploader/upload_job.h"
@@ -219,6 +220,8 @@ int RunUpload(const std::vector<std::string>& args, std::ostream& out,
     app.add_option("--config-dir", flags.config_dir,
                    "ZenML config dir (default: $ZENML_CONFIG_PATH, "
                    "$XDG_CONFIG_HOME/zenml, ~/.config/zenml)");
+    DeadLetterFlags dead_letters;
+    AddDeadLetterFlags(app, dead_letters);
     app.footer(
         "Exit status: 0 done (also nothing to send, opted out, another upload\n"
         "running), 64 usage, 65 damaged bundle, 69 the server rejects every\n"
@@ -237,6 +240,13 @@ int RunUpload(const std::vector<std::string>& args, std::ostream& out,
       return *exit_code;
     }
     flags.max_time_given = max_time->count() > 0;
+    if (dead_letters.requeue) {
+      return RunRequeueDeadLetters(
+          dead_letters,
+          {flags.config_dir, flags.json, flags.quiet,
+           flags.dry_run || !flags.to_file.empty() || !flags.from_file.empty()},
+          env, out, err);
+    }
     if (flags.dry_run && (!flags.to_file.empty() || !flags.from_file.empty())) {
       constexpr char kWhy[] =
           "--dry-run does not combine with --to-file/--from-file";
