@@ -35,7 +35,11 @@ size_t MessageQueue::PopBatch(std::vector<QueuedMessage>* out, size_t max_count,
                               std::chrono::nanoseconds timeout) {
   out->clear();
   std::unique_lock<std::mutex> lock(mu_);
-  if (items_.empty() && !wake_) {
+  // No wait at all for a zero timeout: a condition-variable wait whose
+  // deadline has passed still sleeps in the kernel until a timer fires, and
+  // a synchronous writer (Client::DrainInline) looks once more after its
+  // write, on every Track().
+  if (items_.empty() && !wake_ && timeout > std::chrono::nanoseconds::zero()) {
     consumer_waiting_ = true;
     cv_.wait_for(lock, timeout, [&] { return !items_.empty() || wake_; });
     consumer_waiting_ = false;
