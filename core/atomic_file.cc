@@ -9,20 +9,11 @@
 #include <cstring>
 
 #include "core/dir_sync.h"
+#include "core/errno_status.h"
 #include "core/uuid.h"
 
 namespace zenml::core {
 namespace {
-
-Status ErrnoStatus(int err, std::string_view what,
-                   const std::filesystem::path& path) {
-  std::string msg =
-      fmt::format("cannot {} {}: {}", what, path.string(), std::strerror(err));
-  if (err == EACCES || err == EPERM) {
-    return Status::PermissionDenied(std::move(msg));
-  }
-  return Status::IoError(std::move(msg));
-}
 
 Status WriteAll(int fd, std::string_view data,
                 const std::filesystem::path& path) {

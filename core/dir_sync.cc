@@ -6,6 +6,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string>
+
+#include "core/errno_status.h"
 
 namespace zenml::core {
 
@@ -24,12 +27,7 @@ Status SyncDirectory(const std::filesystem::path& dir) {
     ::close(fd);
   }
   if (err == 0) return Status::OK();
-  std::string msg =
-      fmt::format("cannot {} directory {}: {}", what, name, std::strerror(err));
-  if (err == EACCES || err == EPERM) {
-    return Status::PermissionDenied(std::move(msg));
-  }
-  return Status::IoError(std::move(msg));
+  return ErrnoStatus(err, std::string(what) + " directory", name);
 }
 
 }  // namespace zenml::core

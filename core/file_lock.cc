@@ -9,20 +9,9 @@
 #include <cstring>
 #include <utility>
 
+#include "core/errno_status.h"
+
 namespace zenml::core {
-namespace {
-
-Status ErrnoStatus(int err, std::string_view what,
-                   const std::filesystem::path& path) {
-  std::string msg =
-      fmt::format("cannot {} {}: {}", what, path.string(), std::strerror(err));
-  if (err == EACCES || err == EPERM) {
-    return Status::PermissionDenied(std::move(msg));
-  }
-  return Status::IoError(std::move(msg));
-}
-
-}  // namespace
 
 Result<int> FileLock::Acquire(const std::filesystem::path& path, bool wait) {
   int fd =

@@ -21,6 +21,7 @@
 
 #include "core/atomic_file.h"
 #include "core/config_dir.h"
+#include "core/errno_status.h"
 #include "core/file_lock.h"
 #include "core/global_config_internal.h"
 #include "core/uuid.h"
@@ -381,16 +382,6 @@ YAML::Node WithKey(const YAML::Node& map, std::string_view key,
   }
   if (!set) out.force_insert(std::string(key), value);
   return out;
-}
-
-Status ErrnoStatus(int err, std::string_view what,
-                   const std::filesystem::path& path) {
-  std::string msg =
-      fmt::format("cannot {} {}: {}", what, path.string(), std::strerror(err));
-  if (err == EACCES || err == EPERM) {
-    return Status::PermissionDenied(std::move(msg));
-  }
-  return Status::IoError(std::move(msg));
 }
 
 // Emits `node` keeping what yaml-cpp's own emitter would lose: a scalar that

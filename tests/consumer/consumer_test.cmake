@@ -2,7 +2,9 @@
 #   [-DSANITIZE=…] -P consumer_test.cmake
 # The installed package as a user meets it. With BUILD_DIR, first installs
 # that build tree's lib, runtime and dev components to WORK_DIR/prefix; with PREFIX, uses a tree installed
-# already (the unpacked .deb's usr/, tests/package). Then:
+# already (the unpacked .deb's usr/, tests/package; with -DSYSTEM_INSTALL=ON,
+# /usr after dpkg -i, where only zenml's own headers and archives are judged).
+# Then:
 #   - the installed surface is the public API only: headers under
 #     include/zenml/, the shared library with its SONAME link, no static
 #     archive, nothing pointing back into a build tree, a .pc without -std
@@ -54,7 +56,12 @@ foreach(f share/man/man1/zenml-upload.1.gz share/man/man1/zenml-spool-dump.1.gz
     message(FATAL_ERROR "${f} is not installed in ${PREFIX}")
   endif()
 endforeach()
-file(GLOB_RECURSE headers RELATIVE ${PREFIX}/include ${PREFIX}/include/*)
+if(SYSTEM_INSTALL)
+  # /usr holds every other package's headers too: only ours are judged.
+  file(GLOB_RECURSE headers RELATIVE ${PREFIX}/include ${PREFIX}/include/zenml/*)
+else()
+  file(GLOB_RECURSE headers RELATIVE ${PREFIX}/include ${PREFIX}/include/*)
+endif()
 if(NOT "zenml/analytics/client.h" IN_LIST headers)
   message(FATAL_ERROR "no include/zenml/analytics/client.h in ${PREFIX}")
 endif()
@@ -63,7 +70,12 @@ foreach(h ${headers})
     message(FATAL_ERROR "an internal header is installed: include/${h}")
   endif()
 endforeach()
-file(GLOB_RECURSE archives ${PREFIX}/*.a)
+if(SYSTEM_INSTALL)
+  file(GLOB archives ${PREFIX}/lib/libzenml* ${PREFIX}/lib/*/libzenml*.a)
+  list(FILTER archives INCLUDE REGEX "\\.a$")
+else()
+  file(GLOB_RECURSE archives ${PREFIX}/*.a)
+endif()
 if(archives)
   message(FATAL_ERROR "static archives are installed: ${archives}")
 endif()

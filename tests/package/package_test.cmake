@@ -16,8 +16,8 @@
 #   - tests/consumer/consumer_test.cmake on that root: a C++17 consumer built
 #     with find_package and with pkg-config tracks and flushes, and the
 #     packaged zenml-spool-dump --json shows its events.
-# The packages are not installed (dpkg -i) even as root: the test must not
-# change the machine it runs on.
+# The packages are not installed here: dpkg_install_test.cmake (the next
+# test, root only) installs them with dpkg -i and purges them again.
 cmake_minimum_required(VERSION 3.25)
 if(NOT JOBS)
   set(JOBS 2)
