@@ -136,7 +136,9 @@ Status Spool::Impl::IngestInboxLocked(SharedDb& s) {
       markers.Delete(InboxMarkerKey(name));
     }
   }
-  SyncDir(inbox_path_);
+  // Only the unlinks: a power cut that undoes one leaves file and marker,
+  // and the next ingestion only unlinks again.
+  (void)SyncDir(base_env_, inbox_path_);
   // Not synced: a lost marker removal is redone by SweepMarkersLocked.
   return FromLevelDb(s.db->Write(leveldb::WriteOptions(), &markers),
                      "removing inbox markers");
@@ -144,8 +146,8 @@ Status Spool::Impl::IngestInboxLocked(SharedDb& s) {
 
 Status Spool::Impl::WriteInbox(std::span<const std::string> messages,
                                int64_t time_ms) {
-  ZENML_TRY(PrepareDir(dir_, true));
-  ZENML_TRY(PrepareDir(dir_ / "inbox", true));
+  ZENML_TRY(PrepareDir(base_env_, dir_, true));
+  ZENML_TRY(PrepareDir(base_env_, dir_ / "inbox", true));
   thread_local std::mt19937_64 rng(std::random_device{}());
   const std::string name = fmt::format("{:016x}-{}-{:016x}{}", time_ms,
                                        ::getpid(), rng(), kInboxSuffix);
@@ -167,8 +169,9 @@ Status Spool::Impl::WriteInbox(std::span<const std::string> messages,
     env->RemoveFile(tmp);
     return FromLevelDb(ls, "writing an inbox file");
   }
-  SyncDir(inbox_path_);
-  return Status::OK();
+  // The rename is durable only once the directory is: until then the
+  // events are not acknowledged.
+  return SyncDir(base_env_, inbox_path_);
 }
 
 Result<std::vector<Entry>> Spool::Impl::ScanInbox() {

@@ -174,9 +174,9 @@ leveldb::Options Spool::Impl::BaseOptions(SharedDb& s) const {
 }
 
 Status Spool::Impl::PrepareDirs(bool create) {
-  ZENML_TRY(PrepareDir(dir_, create));
-  ZENML_TRY(PrepareDir(dir_ / "spool", create));
-  Status inbox = PrepareDir(dir_ / "inbox", create);
+  ZENML_TRY(PrepareDir(base_env_, dir_, create));
+  ZENML_TRY(PrepareDir(base_env_, dir_ / "spool", create));
+  Status inbox = PrepareDir(base_env_, dir_ / "inbox", create);
   if (inbox.code() == Status::Code::kNotFound) return Status::OK();
   return inbox;
 }
@@ -243,7 +243,19 @@ Status Spool::Impl::OpenLocked(SharedDb& s, bool create, bool writes,
     if (ls.ok()) {
       s.db.reset(raw);
       turns.Leave();  // writers may go on after this transaction
-      if (creating) SyncDir(db_path_);
+      if (creating) {
+        // The database's names, then analytics/ and its name in its
+        // parent once more: a process that created them may have died
+        // before it synced them. Until all are durable nothing is
+        // acknowledged.
+        Status synced = SyncDir(base_env_, db_path_);
+        if (synced.ok()) synced = SyncDir(base_env_, dir_);
+        if (synced.ok()) synced = SyncParent(base_env_, dir_);
+        if (!synced.ok()) {
+          s.db.reset();
+          return synced;
+        }
+      }
       break;
     }
     if (IsLockError(ls)) {

@@ -90,8 +90,9 @@ Status Spool::Impl::RepairLocked(SharedDb& s, bool only_if_current_missing,
   s.repair = RepairReport();
   leveldb::Status rs = RepairDatabase(db_path_, o, &s.repair);
   s.env->UnlockFile(file_lock);
-  SyncDir(db_path_);
-  return FromLevelDb(rs, "repairing " + db_path_);
+  ZENML_TRY(FromLevelDb(rs, "repairing " + db_path_));
+  // RepairDB renames its new MANIFEST into place: make that durable.
+  return SyncDir(base_env_, db_path_);
 }
 
 Status Spool::Impl::CountTailLossLocked(SharedDb& s,
