@@ -9,6 +9,8 @@
 #   scripts/bench.sh quick      fewer repetitions, 100,000 instead of 1,000,000
 #                               events (~6 min): a smoke test, not for the docs
 #   scripts/bench.sh SECTION... only these: spool client upload dump python
+#                               oneshot (the one-shot CLI figure alone; also
+#                               part of client)
 #
 # Databases go under $ZENML_BENCH_DIR (default /var/tmp), which must be on a
 # real disk: on tmpfs fsync is free and the ratios mean nothing. Traffic goes
@@ -21,9 +23,9 @@ sections=()
 for a in "$@"; do
   case "$a" in
     quick) quick=1 ;;
-    spool | client | upload | dump | python) sections+=("$a") ;;
+    spool | client | oneshot | upload | dump | python) sections+=("$a") ;;
     *)
-      echo "bench.sh: unknown argument '$a' (quick, spool, client, upload, dump, python)" >&2
+      echo "bench.sh: unknown argument '$a' (quick, spool, client, oneshot, upload, dump, python)" >&2
       exit 64
       ;;
   esac
@@ -69,6 +71,13 @@ show("BM_PairedOneShot", "no_reuse_over_reuse", "raw without reuse_logs / with i
       "$bin/client_bench" --benchmark_repetitions="$reps" \
         --benchmark_filter='BM_Encode|BM_Track|Paired|OneShot' 2>/dev/null |
         sed -n '/Client benchmark summary/,$p'
+      load
+      ;;
+    oneshot)
+      section "oneshot: zenml-analytics track vs raw open/put(sync)/close, $reps repetitions of 200 pairs"
+      "$bin/client_bench" --benchmark_repetitions="$reps" \
+        --benchmark_filter='OneShot' 2>/dev/null |
+        sed -n '/Client benchmark summary/,$p' | grep -E '^one-shot|oneshot/'
       load
       ;;
     upload)

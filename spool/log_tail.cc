@@ -3,10 +3,14 @@
 #include <leveldb/env.h>
 #include <leveldb/slice.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "spool/repair.h"
@@ -46,6 +50,14 @@ uint32_t MaskedCrc(const unsigned char* p, size_t n) {
   return ((crc >> 15) | (crc << 17)) + 0xa282ead8u;
 }
 
+// Where the last block of a file of `size` > 0 bytes starts: a block holding
+// at least one byte (records never straddle a block boundary).
+uint64_t LastBlockStart(uint64_t size) {
+  uint64_t start = (size / kBlockSize) * kBlockSize;
+  if (start == size) start -= kBlockSize;
+  return start;
+}
+
 // Whether a record with a matching checksum starts at `pos` of `p[0, n)`.
 bool ValidRecordAt(const unsigned char* p, size_t n, size_t pos) {
   if (n - pos < kHeaderSize) return false;
@@ -60,43 +72,56 @@ bool ValidRecordAt(const unsigned char* p, size_t n, size_t pos) {
   return MaskedCrc(p + pos + 6, 1 + length) == stored;
 }
 
-}  // namespace
-
-std::string NewestLogFile(leveldb::Env* env, const std::string& db_path) {
-  std::vector<std::string> children;
-  if (!env->GetChildren(db_path, &children).ok()) return {};
-  uint64_t newest = 0;
-  std::string newest_log;
-  for (const std::string& name : children) {
-    if (name.size() > 4 && name.ends_with(".log")) {
-      char* end = nullptr;
-      const uint64_t number = std::strtoull(name.c_str(), &end, 10);
-      if (end != name.c_str() + name.size() - 4) continue;
-      if (newest_log.empty() || number > newest) {
-        newest = number;
-        newest_log = name;
-      }
-    }
-  }
-  return newest_log.empty() ? std::string() : db_path + "/" + newest_log;
-}
-
-LogTailDamage FindLogTailDamage(leveldb::Env* env, const std::string& fname) {
-  LogTailDamage out;
+// The last block of `fname` (see LastBlockStart); false if unreadable or
+// empty.
+bool ReadLastBlock(leveldb::Env* env, const std::string& fname,
+                   std::string* out) {
   uint64_t size = 0;
-  if (!env->GetFileSize(fname, &size).ok() || size == 0) return out;
-  uint64_t start = (size / kBlockSize) * kBlockSize;
-  if (start == size) start -= kBlockSize;
+  if (!env->GetFileSize(fname, &size).ok() || size == 0) return false;
+  const uint64_t start = LastBlockStart(size);
   const size_t n = static_cast<size_t>(size - start);
   leveldb::RandomAccessFile* raw = nullptr;
-  if (!env->NewRandomAccessFile(fname, &raw).ok()) return out;
+  if (!env->NewRandomAccessFile(fname, &raw).ok()) return false;
   std::unique_ptr<leveldb::RandomAccessFile> file(raw);
   std::vector<char> scratch(n);
   leveldb::Slice block;
   if (!file->Read(start, n, &block, scratch.data()).ok() || block.size() != n) {
-    return out;
+    return false;
   }
-  const auto* p = reinterpret_cast<const unsigned char*>(block.data());
+  out->assign(block.data(), block.size());
+  return true;
+}
+
+// Whether the last block `p[0, n)` of a non-empty file parses into whole
+// records ending with a FULL or LAST fragment.
+bool TailIsComplete(const unsigned char* p, size_t n) {
+  size_t pos = 0;
+  unsigned char last_type = kFullType;  // a block may start mid-record
+  bool saw_record = false;
+  while (pos < n) {
+    if (n - pos < kHeaderSize) {
+      // The writer pads the end of a full block with zeros.
+      if (n != kBlockSize) return false;
+      for (size_t i = pos; i < n; ++i) {
+        if (p[i] != 0) return false;
+      }
+      break;
+    }
+    const size_t length = p[pos + 4] | (static_cast<size_t>(p[pos + 5]) << 8);
+    const unsigned char type = p[pos + 6];
+    if (type == kZeroType || type > kLastType) return false;
+    if (pos + kHeaderSize + length > n) return false;  // cut short
+    last_type = type;
+    saw_record = true;
+    pos += kHeaderSize + length;
+  }
+  if (!saw_record) return false;
+  return last_type == kFullType || last_type == kLastType;
+}
+
+// FindLogTailDamage on the last block `p[0, n)` of a log.
+LogTailDamage DamageOfTail(const unsigned char* p, size_t n) {
+  LogTailDamage out;
   // Walk the records as LevelDB's reader does (lengths and types only).
   size_t pos = 0;
   while (pos < n) {
@@ -125,46 +150,62 @@ LogTailDamage FindLogTailDamage(leveldb::Env* env, const std::string& fname) {
   return out;
 }
 
+// The number of a write-ahead log's name ("000012.log" -> 12), or nullopt.
+std::optional<uint64_t> LogNumber(const std::string& name) {
+  if (name.size() <= 4 || !name.ends_with(".log")) return std::nullopt;
+  char* end = nullptr;
+  const uint64_t number = std::strtoull(name.c_str(), &end, 10);
+  if (end != name.c_str() + name.size() - 4) return std::nullopt;
+  return number;
+}
+
+std::string BaseName(const std::string& fname) {
+  const size_t slash = fname.find_last_of('/');
+  return slash == std::string::npos ? fname : fname.substr(slash + 1);
+}
+
+// Logs and MANIFESTs: the files LevelDB may reuse.
+bool Watched(const std::string& fname) {
+  const std::string base = BaseName(fname);
+  return LogNumber(base).has_value() || base.starts_with("MANIFEST-");
+}
+
+}  // namespace
+
+std::string NewestLogFile(leveldb::Env* env, const std::string& db_path) {
+  std::vector<std::string> children;
+  if (!env->GetChildren(db_path, &children).ok()) return {};
+  uint64_t newest = 0;
+  std::string newest_log;
+  for (const std::string& name : children) {
+    if (name.size() > 4 && name.ends_with(".log")) {
+      char* end = nullptr;
+      const uint64_t number = std::strtoull(name.c_str(), &end, 10);
+      if (end != name.c_str() + name.size() - 4) continue;
+      if (newest_log.empty() || number > newest) {
+        newest = number;
+        newest_log = name;
+      }
+    }
+  }
+  return newest_log.empty() ? std::string() : db_path + "/" + newest_log;
+}
+
+LogTailDamage FindLogTailDamage(leveldb::Env* env, const std::string& fname) {
+  std::string block;
+  if (!ReadLastBlock(env, fname, &block)) return {};
+  return DamageOfTail(reinterpret_cast<const unsigned char*>(block.data()),
+                      block.size());
+}
+
 bool LogTailIsComplete(leveldb::Env* env, const std::string& fname) {
   uint64_t size = 0;
   if (!env->GetFileSize(fname, &size).ok()) return false;
   if (size == 0) return true;
-  uint64_t start = (size / kBlockSize) * kBlockSize;
-  if (start == size) start -= kBlockSize;
-  const size_t n = static_cast<size_t>(size - start);
-
-  leveldb::RandomAccessFile* raw = nullptr;
-  if (!env->NewRandomAccessFile(fname, &raw).ok()) return false;
-  std::unique_ptr<leveldb::RandomAccessFile> file(raw);
-  std::vector<char> scratch(n);
-  leveldb::Slice block;
-  if (!file->Read(start, n, &block, scratch.data()).ok() || block.size() != n) {
-    return false;
-  }
-  const auto* p = reinterpret_cast<const unsigned char*>(block.data());
-
-  size_t pos = 0;
-  unsigned char last_type = kFullType;  // a block may start mid-record
-  bool saw_record = false;
-  while (pos < n) {
-    if (n - pos < kHeaderSize) {
-      // The writer pads the end of a full block with zeros.
-      if (n != kBlockSize) return false;
-      for (size_t i = pos; i < n; ++i) {
-        if (p[i] != 0) return false;
-      }
-      break;
-    }
-    const size_t length = p[pos + 4] | (static_cast<size_t>(p[pos + 5]) << 8);
-    const unsigned char type = p[pos + 6];
-    if (type == kZeroType || type > kLastType) return false;
-    if (pos + kHeaderSize + length > n) return false;  // cut short
-    last_type = type;
-    saw_record = true;
-    pos += kHeaderSize + length;
-  }
-  if (!saw_record) return false;
-  return last_type == kFullType || last_type == kLastType;
+  std::string block;
+  if (!ReadLastBlock(env, fname, &block)) return false;
+  return TailIsComplete(reinterpret_cast<const unsigned char*>(block.data()),
+                        block.size());
 }
 
 bool DatabaseLogTailsComplete(leveldb::Env* env, const std::string& db_path) {
@@ -198,6 +239,156 @@ bool DatabaseLogTailsComplete(leveldb::Env* env, const std::string& db_path) {
   if (manifest.empty() || manifest.back() != '\n') return false;
   manifest.pop_back();
   return LogTailIsComplete(env, db_path + "/" + manifest);
+}
+
+// What LevelDB read of one log or MANIFEST through a LogTailGuardEnv: the
+// bytes of the last block it reached (LastBlockStart of what it read).
+struct LogTailGuardEnv::Watch {
+  uint64_t offset = 0;      // bytes read so far, from the start
+  uint64_t tail_start = 0;  // offset of tail's first byte, a block boundary
+  std::string tail;
+  bool eof = false;      // a read returned less than asked: the whole file
+  bool skipped = false;  // Skip() was used: not every byte was seen
+
+  void Add(const char* p, size_t n) {
+    while (n > 0) {
+      // A new block starts only once a byte of it arrives, so a file of a
+      // whole number of blocks keeps its last full one (LastBlockStart).
+      if (offset > tail_start && offset % kBlockSize == 0) {
+        tail.clear();
+        tail_start = offset;
+      }
+      const size_t room = static_cast<size_t>(kBlockSize - offset % kBlockSize);
+      const size_t take = std::min(n, room);
+      tail.append(p, take);
+      offset += take;
+      p += take;
+      n -= take;
+    }
+  }
+
+  bool SeenWhole() const { return eof && !skipped; }
+  bool Complete() const {
+    return offset == 0 ||
+           TailIsComplete(reinterpret_cast<const unsigned char*>(tail.data()),
+                          tail.size());
+  }
+};
+
+namespace {
+
+// Forwards to LevelDB's file and tells the watch what it read.
+class WatchedSequentialFile final : public leveldb::SequentialFile {
+ public:
+  WatchedSequentialFile(leveldb::SequentialFile* file, std::mutex* mu,
+                        std::shared_ptr<LogTailGuardEnv::Watch> watch)
+      : file_(file), mu_(mu), watch_(std::move(watch)) {}
+
+  leveldb::Status Read(size_t n, leveldb::Slice* result,
+                       char* scratch) override {
+    leveldb::Status s = file_->Read(n, result, scratch);
+    std::lock_guard<std::mutex> lock(*mu_);
+    if (!s.ok()) {
+      watch_->skipped = true;  // what follows was not seen
+    } else {
+      watch_->Add(result->data(), result->size());
+      if (result->size() < n) watch_->eof = true;
+    }
+    return s;
+  }
+
+  leveldb::Status Skip(uint64_t n) override {
+    {
+      std::lock_guard<std::mutex> lock(*mu_);
+      watch_->skipped = true;
+    }
+    return file_->Skip(n);
+  }
+
+ private:
+  std::unique_ptr<leveldb::SequentialFile> file_;
+  std::mutex* mu_;
+  std::shared_ptr<LogTailGuardEnv::Watch> watch_;
+};
+
+}  // namespace
+
+LogTailGuardEnv::LogTailGuardEnv(leveldb::Env* target)
+    : leveldb::EnvWrapper(target) {}
+
+LogTailGuardEnv::~LogTailGuardEnv() = default;
+
+void LogTailGuardEnv::Reset() {
+  std::lock_guard<std::mutex> lock(mu_);
+  watches_.clear();
+  refused_ = 0;
+}
+
+int LogTailGuardEnv::refused() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return refused_;
+}
+
+bool LogTailGuardEnv::NewestLogTail(bool* incomplete,
+                                    LogTailDamage* damage) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const Watch* newest = nullptr;
+  uint64_t newest_number = 0;
+  for (const auto& [fname, watch] : watches_) {
+    const auto number = LogNumber(BaseName(fname));
+    if (!number.has_value()) continue;
+    if (newest == nullptr || *number > newest_number) {
+      newest = watch.get();
+      newest_number = *number;
+    }
+  }
+  if (newest == nullptr || !newest->SeenWhole()) return false;
+  *incomplete = !newest->Complete();
+  *damage = *incomplete ? DamageOfTail(reinterpret_cast<const unsigned char*>(
+                                           newest->tail.data()),
+                                       newest->tail.size())
+                        : LogTailDamage();
+  return true;
+}
+
+leveldb::Status LogTailGuardEnv::NewSequentialFile(
+    const std::string& fname, leveldb::SequentialFile** result) {
+  leveldb::Status s = target()->NewSequentialFile(fname, result);
+  if (!s.ok() || !Watched(fname)) return s;
+  auto watch = std::make_shared<Watch>();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    watches_[fname] = watch;  // a second read starts over
+  }
+  *result = new WatchedSequentialFile(*result, &mu_, std::move(watch));
+  return s;
+}
+
+leveldb::Status LogTailGuardEnv::NewAppendableFile(
+    const std::string& fname, leveldb::WritableFile** result) {
+  if (Watched(fname)) {
+    std::optional<bool> complete;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = watches_.find(fname);
+      uint64_t size = 0;
+      if (it != watches_.end() && it->second->SeenWhole() &&
+          target()->GetFileSize(fname, &size).ok() &&
+          size == it->second->offset) {
+        complete = it->second->Complete();
+      }
+    }
+    // Not seen read whole (nor to its current end): look on disk.
+    if (!complete.has_value()) complete = LogTailIsComplete(target(), fname);
+    if (!*complete) {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++refused_;
+      *result = nullptr;
+      return leveldb::Status::IOError(
+          fname, "ends inside a record: not reused (spool/log_tail.h)");
+    }
+  }
+  return target()->NewAppendableFile(fname, result);
 }
 
 }  // namespace zenml::spool

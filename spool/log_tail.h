@@ -7,22 +7,24 @@
 // the partial record silently on recovery but then appends after it, so the
 // next recovery sees garbage followed by good records and drops the rest of
 // the 32 KiB block: acknowledged writes lost (google/leveldb#1287). The spool
-// checks the tails before opening and turns reuse_logs off for that one open
-// when a tail is incomplete, so LevelDB starts a fresh log instead.
+// opens the database through LogTailGuardEnv (below), which lets LevelDB
+// reuse a log or MANIFEST only when the bytes LevelDB itself just read from
+// it end with a complete record; otherwise LevelDB starts a fresh one.
 //
 // Only the last 32 KiB block is parsed (records never straddle a block
-// header), so the check reads at most 32 KiB per file. Thread-safe.
+// header), so a check on disk reads at most 32 KiB per file. Thread-safe.
 
 #ifndef ZENML_SPOOL_LOG_TAIL_H_
 #define ZENML_SPOOL_LOG_TAIL_H_
 
+#include <leveldb/env.h>
+
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <set>
 #include <string>
-
-namespace leveldb {
-class Env;
-}
 
 namespace zenml::spool {
 
@@ -51,6 +53,49 @@ LogTailDamage FindLogTailDamage(leveldb::Env* env, const std::string& fname);
 
 // The newest write-ahead log of the database at `db_path`; empty if none.
 std::string NewestLogFile(leveldb::Env* env, const std::string& db_path);
+
+// The same guarantee as DatabaseLogTailsComplete, without reading anything
+// twice: an Env wrapper to open the database through, with reuse_logs on.
+// LevelDB's own recovery reads every log it replays and the MANIFEST whole,
+// in order; this wrapper keeps the last block of what each such read saw.
+// When LevelDB then asks to append to one of them (to reuse it), the wrapper
+// refuses unless those bytes end with a complete record, and LevelDB does
+// what it does with reuse_logs off for that file: the log's records go to a
+// table and a fresh log is started, or a fresh MANIFEST is written. A file
+// it did not see read whole is checked on disk (LogTailIsComplete). So a
+// one-shot open lists the directory, reads CURRENT, the MANIFEST and the log
+// once each, as LevelDB alone does (before, the pre-open check read all
+// four a first time, and without the database's lock).
+//
+// Reset() before each DB::Open. Thread-safe; `target` is not owned and must
+// outlive it, and it must outlive the database opened through it.
+class LogTailGuardEnv final : public leveldb::EnvWrapper {
+ public:
+  explicit LogTailGuardEnv(leveldb::Env* target);
+  ~LogTailGuardEnv() override;
+
+  // Forgets what earlier opens read.
+  void Reset();
+  // How many reuses it refused since Reset().
+  int refused() const;
+  // Whether LevelDB read the newest write-ahead log (the highest-numbered
+  // one it opened) whole since Reset(), and if so, with an incomplete tail:
+  // then `*damage` is what FindLogTailDamage says of it. False if it read
+  // no log whole.
+  bool NewestLogTail(bool* incomplete, LogTailDamage* damage) const;
+
+  leveldb::Status NewSequentialFile(const std::string& fname,
+                                    leveldb::SequentialFile** result) override;
+  leveldb::Status NewAppendableFile(const std::string& fname,
+                                    leveldb::WritableFile** result) override;
+
+  struct Watch;  // what was read of one file (log_tail.cc)
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, std::shared_ptr<Watch>> watches_;  // guarded by mu_
+  int refused_ = 0;                                        // guarded by mu_
+};
 
 }  // namespace zenml::spool
 

@@ -94,7 +94,9 @@ struct NewEvent {
 // One open database per (env, path) in this process; see the registry below.
 struct SharedDb {
   std::mutex mu;  // serializes this process's transactions on the database
-  std::unique_ptr<leveldb::Env> env;        // NewPrivateFilesEnv
+  std::unique_ptr<leveldb::Env> env;  // NewPrivateFilesEnv
+  // Over env, what the database is opened through (log_tail.h); outlives db.
+  std::unique_ptr<LogTailGuardEnv> tail_guard;
   std::unique_ptr<leveldb::Logger> logger;  // outlives db (declared first)
   std::unique_ptr<leveldb::DB> db;
   int holds = 0;

@@ -223,6 +223,13 @@ Status Spool::Impl::OpenLocked(SharedDb& s, bool create, bool writes,
   // (nor, reusing its MANIFEST, after creating the first log): a new
   // database's names are made durable here, once.
   const bool creating = !had_current;
+  // LevelDB reuses a log or MANIFEST only if what its own recovery read of
+  // it ends with a complete record (log_tail.h): no second read before.
+  if (s.tail_guard == nullptr) {
+    s.tail_guard = std::make_unique<LogTailGuardEnv>(s.env.get());
+  }
+  o.env = s.tail_guard.get();
+  o.reuse_logs = kReuseLogs;
   for (;;) {
     if (step_aside && !turns.StepAside(clock_, backoff.deadline())) {
       return Status::Busy(
@@ -230,16 +237,21 @@ Status Spool::Impl::OpenLocked(SharedDb& s, bool create, bool writes,
                       db_path_, options_.lock_wait.count()));
     }
     step_aside = !reader;  // a yielded reader only once, then it queues
-    const bool tails_complete = DatabaseLogTailsComplete(s.env.get(), db_path_);
-    o.reuse_logs = kReuseLogs && tails_complete;
-    if (!tails_complete) {
-      // Rare (a crash mid-write, or damage): look closer before LevelDB
-      // drops the bad tail (log_tail.h).
+    s.tail_guard->Reset();
+    leveldb::DB* raw = nullptr;
+    leveldb::Status ls = leveldb::DB::Open(o, db_path_, &raw);
+    // Rare (a crash mid-write, or damage): a newest log whose tail was
+    // incomplete; count what a damaged one dropped (log_tail.h). If the
+    // open failed before reading it, look on disk, before any repair.
+    bool incomplete = false;
+    LogTailDamage damage;
+    if (s.tail_guard->NewestLogTail(&incomplete, &damage)) {
+      if (incomplete) tail = std::move(damage);
+    } else if (ls.IsCorruption() &&
+               !DatabaseLogTailsComplete(s.env.get(), db_path_)) {
       const std::string log = NewestLogFile(s.env.get(), db_path_);
       if (!log.empty()) tail = FindLogTailDamage(s.env.get(), log);
     }
-    leveldb::DB* raw = nullptr;
-    leveldb::Status ls = leveldb::DB::Open(o, db_path_, &raw);
     if (ls.ok()) {
       s.db.reset(raw);
       turns.Leave();  // writers may go on after this transaction

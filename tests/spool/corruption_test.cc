@@ -1,7 +1,8 @@
 // Damaged files: a corrupted table or log is repaired (RepairDB) on the next
 // use, what survives is kept, and what was lost is counted as
 // DropReason::kCorruption. A log whose last record was cut by a crash is
-// never reused (the reuse_logs trap, google/leveldb#1287).
+// never reused (the reuse_logs trap, google/leveldb#1287), nor is a
+// MANIFEST cut the same way; and checking that costs no read of its own.
 
 #include <gtest/gtest.h>
 #include <leveldb/db.h>
@@ -9,6 +10,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -171,6 +175,238 @@ TEST_F(SpoolCorruptionTest, ALogCutMidRecordIsNotReusedSoLaterWritesSurvive) {
   ASSERT_TRUE(stats.ok());
   EXPECT_EQ(stats->dropped.count("corruption"), 0u);
   ExpectConsistent(spool, entries);
+}
+
+std::string ReadFile(const fs::path& file) {
+  std::string data(fs::file_size(file), '\0');
+  std::ifstream f(file, std::ios::binary);
+  f.read(data.data(), static_cast<std::streamsize>(data.size()));
+  return data;
+}
+
+void WriteFile(const fs::path& file, const std::string& data) {
+  std::ofstream f(file, std::ios::binary | std::ios::trunc);
+  f.write(data.data(), static_cast<std::streamsize>(data.size()));
+}
+
+// What a writer killed inside a write() leaves: a header announcing 1000
+// bytes, and 10 of them.
+std::string TornRecord() {
+  const char header[7] = {
+      1, 2, 3, 4, static_cast<char>(1000 & 0xff), static_cast<char>(1000 >> 8),
+      1};
+  return std::string(header, 7) + "0123456789";
+}
+
+TEST_F(SpoolCorruptionTest, AManifestCutMidRecordIsNotReusedSoNothingIsLost) {
+  {
+    Spool spool(Options());
+    ASSERT_TRUE(spool.Append(Messages(10, 0)).ok());
+  }
+  const std::string current = ReadFile(DbDir() / "CURRENT");
+  ASSERT_TRUE(current.ends_with("\n"));
+  const fs::path manifest = DbDir() / current.substr(0, current.size() - 1);
+  EXPECT_TRUE(LogTailIsComplete(leveldb::Env::Default(), manifest.string()));
+  {
+    std::ofstream f(manifest, std::ios::app | std::ios::binary);
+    const std::string torn = TornRecord();
+    f.write(torn.data(), static_cast<std::streamsize>(torn.size()));
+  }
+  EXPECT_FALSE(LogTailIsComplete(leveldb::Env::Default(), manifest.string()));
+  {
+    // More than the 256 KiB write buffer: LevelDB flushes a table and
+    // records it in the MANIFEST. Appended after the cut record, that edit
+    // (and with it the table) would be dropped by the next recovery.
+    Spool spool(Options());
+    for (int i = 0; i < 30; ++i) {
+      ASSERT_TRUE(spool.Append(Messages(100, 10 + i * 100)).ok());
+    }
+  }
+  EXPECT_NE(ReadFile(DbDir() / "CURRENT"), current);  // a fresh MANIFEST
+  Spool spool(Options());
+  auto entries = All(spool);
+  EXPECT_EQ(entries.size(), 3010u);
+  auto stats = spool.Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->dropped.count("corruption"), 0u);
+  EXPECT_EQ(stats->repairs, 0u);
+  ExpectConsistent(spool, entries);
+}
+
+// Counts, by file name, what LevelDB and the spool open for reading.
+class CountingEnv : public leveldb::EnvWrapper {
+ public:
+  CountingEnv() : leveldb::EnvWrapper(leveldb::Env::Default()) {}
+
+  leveldb::Status NewSequentialFile(const std::string& f,
+                                    leveldb::SequentialFile** r) override {
+    Count(&sequential_, fs::path(f).filename().string());
+    return target()->NewSequentialFile(f, r);
+  }
+  leveldb::Status NewRandomAccessFile(const std::string& f,
+                                      leveldb::RandomAccessFile** r) override {
+    Count(&random_, fs::path(f).filename().string());
+    return target()->NewRandomAccessFile(f, r);
+  }
+  leveldb::Status GetChildren(const std::string& dir,
+                              std::vector<std::string>* r) override {
+    Count(&listings_, fs::path(dir).filename().string());
+    return target()->GetChildren(dir, r);
+  }
+
+  void Clear() {
+    std::lock_guard<std::mutex> lock(mu_);
+    sequential_.clear();
+    random_.clear();
+    listings_.clear();
+  }
+  std::map<std::string, int> sequential() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return sequential_;
+  }
+  std::map<std::string, int> random() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return random_;
+  }
+  int listings(const std::string& dir) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return listings_[dir];
+  }
+
+ private:
+  void Count(std::map<std::string, int>* m, const std::string& name) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++(*m)[name];
+  }
+  std::mutex mu_;
+  std::map<std::string, int> sequential_;
+  std::map<std::string, int> random_;
+  std::map<std::string, int> listings_;
+};
+
+bool IsLogOrManifest(const std::string& name) {
+  return name.ends_with(".log") || name.starts_with("MANIFEST-");
+}
+
+TEST_F(SpoolCorruptionTest, AnOpenReadsTheLogAndTheManifestOnlyOnce) {
+  CountingEnv env;
+  SpoolOptions o = Options();
+  o.env = &env;
+  {
+    Spool spool(o);
+    ASSERT_TRUE(spool.Append(Messages(10, 0)).ok());
+  }
+  env.Clear();
+  {
+    Spool spool(o);
+    ASSERT_TRUE(spool.Append(Messages(10, 10)).ok());
+  }
+  // LevelDB's recovery reads the log and the MANIFEST once each, whole; the
+  // tail check reads nothing of its own (it used to pread both first).
+  int logs = 0;
+  int manifests = 0;
+  for (const auto& [name, n] : env.sequential()) {
+    if (!IsLogOrManifest(name)) continue;
+    EXPECT_EQ(n, 1) << name;
+    (name.ends_with(".log") ? logs : manifests) += n;
+  }
+  EXPECT_EQ(logs, 1);
+  EXPECT_EQ(manifests, 1);
+  for (const auto& [name, n] : env.random()) {
+    EXPECT_FALSE(IsLogOrManifest(name)) << name << " read " << n << " times";
+  }
+  // LevelDB lists the directory when it recovers and when it deletes
+  // obsolete files; the tail check no longer adds a third.
+  EXPECT_EQ(env.listings("spool"), 2);
+  Spool spool(o);
+  EXPECT_EQ(All(spool).size(), 20u);
+}
+
+// A log of records of type FULL with `len`-byte payloads (the tail check
+// reads lengths and types; checksums matter only to the damage scan).
+std::string FullRecord(size_t len) {
+  std::string r(7 + len, 'x');
+  r[0] = r[1] = r[2] = r[3] = 0;
+  r[4] = static_cast<char>(len & 0xff);
+  r[5] = static_cast<char>(len >> 8);
+  r[6] = 1;
+  return r;
+}
+
+// Reads `fname` through `env` in `chunk`-byte reads: to its end, or once.
+void ReadThrough(leveldb::Env* env, const std::string& fname, size_t chunk,
+                 bool whole) {
+  leveldb::SequentialFile* raw = nullptr;
+  ASSERT_TRUE(env->NewSequentialFile(fname, &raw).ok()) << fname;
+  std::unique_ptr<leveldb::SequentialFile> file(raw);
+  std::vector<char> scratch(chunk);
+  leveldb::Slice got;
+  do {
+    ASSERT_TRUE(file->Read(chunk, &got, scratch.data()).ok());
+  } while (whole && got.size() == chunk);
+}
+
+bool Reusable(leveldb::Env* env, const std::string& fname) {
+  leveldb::WritableFile* file = nullptr;
+  const bool ok = env->NewAppendableFile(fname, &file).ok();
+  delete file;
+  return ok;
+}
+
+TEST(LogTailGuardTest, ReusesAFileOnlyIfWhatWasReadEndsWithACompleteRecord) {
+  testing::TempDir dir;
+  LogTailGuardEnv guard(leveldb::Env::Default());
+  const std::string log = (dir.path() / "000007.log").string();
+  // Exactly one block of whole records: 4 x (7 + 8185) = 32768 bytes. The
+  // tail is that last full block, not the empty one after it.
+  std::string block;
+  for (int i = 0; i < 4; ++i) block += FullRecord(8185);
+  ASSERT_EQ(block.size(), 32768u);
+  for (size_t chunk : {size_t{1000}, size_t{32768}, size_t{40000}}) {
+    WriteFile(log, block);
+    guard.Reset();
+    ReadThrough(&guard, log, chunk, /*whole=*/true);
+    EXPECT_TRUE(Reusable(&guard, log)) << chunk;
+    EXPECT_EQ(guard.refused(), 0);
+    bool incomplete = true;
+    LogTailDamage damage;
+    EXPECT_TRUE(guard.NewestLogTail(&incomplete, &damage));
+    EXPECT_FALSE(incomplete);
+
+    // A record cut short at the start of the next block.
+    WriteFile(log, block + TornRecord());
+    guard.Reset();
+    ReadThrough(&guard, log, chunk, /*whole=*/true);
+    EXPECT_FALSE(Reusable(&guard, log)) << chunk;
+    EXPECT_EQ(guard.refused(), 1);
+    EXPECT_TRUE(guard.NewestLogTail(&incomplete, &damage));
+    EXPECT_TRUE(incomplete);
+    EXPECT_FALSE(damage.damaged);  // torn, not damaged: nothing followed it
+  }
+  // Not read, or read only in part: the tail is checked on disk.
+  guard.Reset();
+  EXPECT_FALSE(Reusable(&guard, log));
+  bool incomplete = false;
+  LogTailDamage damage;
+  EXPECT_FALSE(guard.NewestLogTail(&incomplete, &damage));
+  guard.Reset();
+  ReadThrough(&guard, log, 1000, /*whole=*/false);
+  EXPECT_FALSE(Reusable(&guard, log));
+  EXPECT_FALSE(guard.NewestLogTail(&incomplete, &damage));
+  WriteFile(log, block);
+  guard.Reset();
+  ReadThrough(&guard, log, 1000, /*whole=*/false);
+  EXPECT_TRUE(Reusable(&guard, log));
+
+  // A MANIFEST is guarded the same way; other files are not.
+  const std::string manifest = (dir.path() / "MANIFEST-000003").string();
+  WriteFile(manifest, FullRecord(20) + TornRecord());
+  guard.Reset();
+  ReadThrough(&guard, manifest, 1000, /*whole=*/true);
+  EXPECT_FALSE(Reusable(&guard, manifest));
+  const std::string info_log = (dir.path() / "LOG").string();
+  WriteFile(info_log, "not a record log");
+  EXPECT_TRUE(Reusable(&guard, info_log));
 }
 
 TEST(LogTailTest, AnEmptyOrMissingLogCountsAsCompleteOrUnreadable) {
