@@ -20,6 +20,7 @@
 #include "core/duration.h"
 #include "core/file_lock.h"
 #include "spool/spool.h"
+#include "uploader/upload_config.h"
 
 extern char** environ;
 
@@ -214,6 +215,8 @@ std::string_view AutoUploadDecisionName(AutoUploadDecision decision) {
       return "spawn_failed";
     case AutoUploadDecision::kOtherSpool:
       return "other_spool";
+    case AutoUploadDecision::kConfigError:
+      return "config_error";
   }
   return "unknown";
 }
@@ -221,6 +224,7 @@ std::string_view AutoUploadDecisionName(AutoUploadDecision decision) {
 AutoUploadDecision DecideAutoUpload(const AutoUploadInputs& in) {
   if (!in.env_enabled) return AutoUploadDecision::kDisabledByEnv;
   if (!in.config_enabled) return AutoUploadDecision::kDisabledByConfig;
+  if (in.config_error) return AutoUploadDecision::kConfigError;
   if (!in.has_write_key) return AutoUploadDecision::kNoWriteKey;
   if (!in.consent) return AutoUploadDecision::kNoConsent;
   // A last attempt "in the future" (a clock set back) counts as recent:
@@ -262,10 +266,28 @@ Result<AutoUploadResult> MaybeStartUpload(const AutoUploadOptions& options) {
   in.env_enabled = EnvEnabled(env);
   in.consent = options.consent;
   in.now = options.clock->Now();
-  auto key = env.Get("ZENML_SEGMENT_WRITE_KEY");
-  in.has_write_key =
-      (key && !key->empty()) ||
-      options.builtin_write_key.value_or(ZENML_BUILTIN_WRITE_KEY_SET != 0);
+  // The write key as zenml-upload will find it (uploader/upload_config.h):
+  // the environment, the user's upload.yaml, /etc/zenml/upload.yaml, the
+  // built-in key; a refused upload.yaml makes it exit 78 whatever else
+  // holds a key, so it is not started for that. Read only past the cheap
+  // gates (an exit with auto-upload off or without consent reads nothing).
+  if (in.env_enabled && in.consent) {
+    auto resolved = uploader::ResolveUploadConfig({}, options.config_dir, env);
+    if (!resolved.ok()) {
+      in.config_error = true;
+    } else if (resolved->write_key_source == "built_in" ||
+               resolved->write_key_source == "none") {
+      in.has_write_key =
+          options.builtin_write_key.value_or(ZENML_BUILTIN_WRITE_KEY_SET != 0);
+    } else {
+      in.has_write_key = true;
+    }
+  } else {
+    auto key = env.Get("ZENML_SEGMENT_WRITE_KEY");
+    in.has_write_key =
+        (key && !key->empty()) ||
+        options.builtin_write_key.value_or(ZENML_BUILTIN_WRITE_KEY_SET != 0);
+  }
   if (options.interval) {
     in.interval = *options.interval;
   } else if (auto v = env.Get("ZENML_ANALYTICS_AUTO_UPLOAD_INTERVAL")) {
@@ -277,7 +299,7 @@ Result<AutoUploadResult> MaybeStartUpload(const AutoUploadOptions& options) {
   // did not already say no, and there is a write key and consent. Without
   // them nothing starts whatever the file says, and an exiting one-shot
   // process (`zenml-analytics track`) is spared a second read and parse.
-  if (in.env_enabled && in.has_write_key && in.consent) {
+  if (in.env_enabled && in.has_write_key && in.consent && !in.config_error) {
     in.config_enabled = ConfigEnabled(options.config_dir);
   }
   result.decision = DecideAutoUpload(in);

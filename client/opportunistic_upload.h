@@ -6,8 +6,17 @@
 // function of its inputs, in this order):
 //   1. not turned off: ZENML_ANALYTICS_AUTO_UPLOAD is not 0/false/no/off, and
 //      config.yaml does not say `analytics_auto_upload: false`;
-//   2. a write key is configured (ZENML_SEGMENT_WRITE_KEY, or one built into
-//      zenml-upload with the CMake cache variable ZENML_SEGMENT_WRITE_KEY);
+//   2. zenml-upload will find a write key, by its own rule
+//      (uploader::ResolveUploadConfig: ZENML_SEGMENT_WRITE_KEY, write_key in
+//      <config dir>/analytics/upload.yaml, then in /etc/zenml/upload.yaml
+//      (or $ZENML_SYSTEM_UPLOAD_CONFIG), then one built into zenml-upload
+//      with the CMake cache variable ZENML_SEGMENT_WRITE_KEY), and neither
+//      upload.yaml is refused (group/world-readable, not YAML, ...: then
+//      zenml-upload would exit 78 at once; kConfigError). The files are read
+//      only once step 1's environment variable and consent allow a start;
+//      the endpoint, CA file and time budget in them are the spawned
+//      zenml-upload's to apply (it reads the same files: same config dir,
+//      same environment);
 //   3. consent holds;
 //   4. the last attempt is older than the interval (default 1 h;
 //      ZENML_ANALYTICS_AUTO_UPLOAD_INTERVAL in seconds, or 30m, 2h, 1d).
@@ -80,16 +89,20 @@ enum class AutoUploadDecision {
   // (MaybeStartUpload only) the writer's spool is not <config dir>/analytics,
   // the one zenml-upload drains: starting it would send nothing of this one.
   kOtherSpool,
+  // An upload.yaml (the user's or the system's) is refused: zenml-upload
+  // would stop at once with exit 78 (`zenml-analytics status` says why).
+  kConfigError,
 };
 // "start", "disabled_by_env", "disabled_by_config", "no_write_key",
 // "no_consent", "too_soon", "not_before", "spool_empty", "no_uploader",
-// "spawn_failed", "other_spool".
+// "spawn_failed", "other_spool", "config_error".
 std::string_view AutoUploadDecisionName(AutoUploadDecision decision);
 
 struct AutoUploadInputs {
   bool env_enabled = true;
   bool config_enabled = true;
   bool has_write_key = false;
+  bool config_error = false;  // an upload.yaml is refused
   bool consent = false;
   uint64_t pending = 0;
   std::optional<core::WallTime> last_attempt;

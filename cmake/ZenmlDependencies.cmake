@@ -20,6 +20,8 @@ endif()
 
 if(ZENML_BUILD_TESTS)
   find_package(GTest CONFIG REQUIRED)
+endif()
+if(ZENML_BUILD_TESTS OR ZENML_BUILD_COLLECTOR)
   pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 endif()
 if(ZENML_BUILD_BENCHMARKS)

@@ -8,7 +8,9 @@
 # Component "runtime" (Debian package zenml-analytics):
 #   bin/zenml-analytics, zenml-upload, zenml-spool-dump   (static internals)
 #   share/man/man1/<tool>.1.gz                            (ZENML_MANPAGES)
+#   bin/zenml-test-collector                  (ZENML_BUILD_COLLECTOR; try-it-locally)
 #   lib/systemd/user/zenml-upload.{service,timer}         (ExecStart: bindir)
+#   lib/systemd/system/zenml-upload@.{service,timer}      (system-wide, per user)
 #   share/doc/zenml-analytics/{copyright,LICENSE,README.md,*.md}
 # Component "dev" (Debian package zenml-analytics-dev):
 #   include/zenml/analytics/*.h        the public API only (C++17)
@@ -25,6 +27,8 @@ set(ZENML_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/ZenmlAnalytics"
   CACHE STRING "Where the ZenmlAnalytics CMake package is installed")
 set(ZENML_INSTALL_SYSTEMD_USERUNITDIR "lib/systemd/user"
   CACHE STRING "Where the systemd user units are installed (relative: to the prefix)")
+set(ZENML_INSTALL_SYSTEMD_SYSTEMUNITDIR "lib/systemd/system"
+  CACHE STRING "Where the systemd system units are installed (relative: to the prefix)")
 
 install(TARGETS zenml_analytics
   EXPORT ZenmlAnalyticsTargets
@@ -45,7 +49,10 @@ if(EXISTS ${PROJECT_SOURCE_DIR}/include/zenml/analytics.h)
     DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/zenml COMPONENT dev)
 endif()
 
-foreach(tool zenml-analytics zenml-upload zenml-spool-dump)
+# zenml-test-collector: the local Segment-compatible collector of the
+# manual's try-it-locally example (docs/zenml-upload.md), when built
+# (ZENML_BUILD_COLLECTOR).
+foreach(tool zenml-analytics zenml-upload zenml-spool-dump zenml-test-collector)
   if(TARGET ${tool})
     install(TARGETS ${tool} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
       COMPONENT runtime)
@@ -59,15 +66,23 @@ if(ZENML_MANPAGES)
 endif()
 
 # systemd user units, pointed at the installed zenml-upload.
-foreach(unit zenml-upload.service zenml-upload.timer)
+# The system-wide template pair (zenml-upload@<user>.timer) goes to the
+# system unit dir; enabling it is the administrator's choice.
+foreach(unit zenml-upload.service zenml-upload.timer
+    system/zenml-upload@.service system/zenml-upload@.timer)
   file(READ ${PROJECT_SOURCE_DIR}/contrib/systemd/${unit} _unit_text)
   string(REPLACE "/usr/local/bin/zenml-upload"
     "${CMAKE_INSTALL_FULL_BINDIR}/zenml-upload" _unit_text "${_unit_text}")
   string(REPLACE "# Adjust ExecStart if zenml-upload is not installed in /usr/local/bin.\n"
     "" _unit_text "${_unit_text}")
   file(GENERATE OUTPUT ${PROJECT_BINARY_DIR}/systemd/${unit} CONTENT "${_unit_text}")
+  if(unit MATCHES "^system/")
+    set(_unit_dir ${ZENML_INSTALL_SYSTEMD_SYSTEMUNITDIR})
+  else()
+    set(_unit_dir ${ZENML_INSTALL_SYSTEMD_USERUNITDIR})
+  endif()
   install(FILES ${PROJECT_BINARY_DIR}/systemd/${unit}
-    DESTINATION ${ZENML_INSTALL_SYSTEMD_USERUNITDIR} COMPONENT runtime)
+    DESTINATION ${_unit_dir} COMPONENT runtime)
 endforeach()
 
 # Licence and docs; Debian wants a copyright file in every package's doc dir.

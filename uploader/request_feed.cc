@@ -24,8 +24,13 @@ RequestFeed::~RequestFeed() { static_cast<void>(Stop()); }
 core::Result<std::optional<PreparedRequest>> RequestFeed::Next() {
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
+    // At most kMaxUnappliedAcks requests acknowledged by the server and
+    // not yet deleted while the next one goes out: a kill then resends at
+    // most those and the one in flight.
     done_cv_.wait(lock, [&] {
-      return !ready_.empty() || exhausted_ || !error_.ok() || stopping_;
+      if (!error_.ok() || stopping_) return true;
+      if (ready_.empty() && !exhausted_) return false;
+      return acks_queued_ - acks_applied_ <= kMaxUnappliedAcks;
     });
     if (!error_.ok()) return error_;
     if (stopping_) return std::optional<PreparedRequest>();
@@ -48,6 +53,7 @@ core::Result<std::optional<PreparedRequest>> RequestFeed::Next() {
 void RequestFeed::Ack(std::vector<std::string> keys) {
   {
     std::lock_guard<std::mutex> lock(mu_);
+    ++acks_queued_;
     if (acks_.empty()) {
       acks_ = std::move(keys);
       acks_since_ = std::chrono::steady_clock::now();
@@ -97,12 +103,15 @@ void RequestFeed::Loop() {
              ready_.size() < options_.max_ready;
     };
     // Acks are due at once, except while the feed holds the spool for a
-    // level-0 compaction (see below): then after kMaxAckDelay, or once
+    // level-0 compaction (see below): then once more than
+    // kMaxUnappliedAcks requests' Acks wait (Next() hands out nothing more
+    // until they are applied), after kMaxAckDelay, or once
     // kMaxDeferredAcks keys are waiting.
     auto acks_due = [&] {
       if (acks_.empty()) return false;
       if (!held_) return true;
-      return acks_.size() >= kMaxDeferredAcks ||
+      return acks_queued_ - acks_applied_ > kMaxUnappliedAcks ||
+             acks_.size() >= kMaxDeferredAcks ||
              std::chrono::steady_clock::now() - acks_since_ >= kMaxAckDelay;
     };
     auto has_work = [&] {
@@ -139,33 +148,78 @@ void RequestFeed::Loop() {
       continue;
     }
     std::vector<std::string> acks;
-    if (!defer_acks) acks.swap(acks_);
+    uint64_t acks_taken = acks_applied_;
+    if (!defer_acks) {
+      acks.swap(acks_);
+      acks_taken = acks_queued_;
+    }
     const uint64_t flush_target = flush_wanted_;
     const bool confirming = read && confirming_;
     lock.unlock();
 
-    std::vector<PreparedRequest> prepared;
+    std::vector<spool::Entry> sendable;
     bool exhausted = false;
     uint64_t dead = 0;
-    core::Status s = Transaction(acks, read, &prepared, &exhausted, &dead);
+    core::Status s = Transaction(acks, read, &sendable, &exhausted, &dead);
 
     lock.lock();
     if (!s.ok() && error_.ok()) error_ = s;
-    for (PreparedRequest& p : prepared) ready_.push_back(std::move(p));
     if (read) {
       exhausted_ = exhausted;
       confirmed_empty_ = exhausted && confirming;
       if (confirming || !exhausted) confirming_ = false;  // answered, or moot
     }
     dead_lettered_ += dead;
+    acks_applied_ = acks_taken;
     flushed_ = flush_target;  // every Ack queued before it is applied
     done_cv_.notify_all();
+
+    // The bodies, one at a time, each handed out as soon as it is built;
+    // between two, the Acks that came meanwhile are applied first (building
+    // ten bodies takes as long as sending several requests on a fast
+    // network, and Acks held back that long are what a kill resends).
+    size_t begin = 0;
+    while (s.ok() && begin < sendable.size() && error_.ok() && !stopping_) {
+      lock.unlock();
+      PreparedRequest request;
+      core::Status p = PrepareOne(sendable, &begin, &request);
+      lock.lock();
+      if (!p.ok()) {
+        if (error_.ok()) error_ = p;
+        break;
+      }
+      ready_.push_back(std::move(request));
+      done_cv_.notify_all();
+      if (!(acks_due() || flush_wanted_ > flushed_) || acks_.empty()) {
+        continue;
+      }
+      std::vector<std::string> more;
+      more.swap(acks_);
+      const uint64_t taken = acks_queued_;
+      const uint64_t target = flush_wanted_;
+      lock.unlock();
+      core::Status a = AckNow(more);
+      lock.lock();
+      if (!a.ok() && error_.ok()) error_ = a;
+      acks_applied_ = taken;
+      flushed_ = target;
+      done_cv_.notify_all();
+    }
   }
 }
 
+core::Status RequestFeed::AckNow(const std::vector<std::string>& acks) {
+  if (!held_ && !options_.dry_run) {
+    held_ = spool_.Hold().ok();
+    held_since_ = std::chrono::steady_clock::now();
+  }
+  core::Status s = spool_.Ack(acks);
+  ReleaseUnlessCompacting();
+  return s;
+}
+
 core::Status RequestFeed::Transaction(const std::vector<std::string>& acks,
-                                      bool read,
-                                      std::vector<PreparedRequest>* out,
+                                      bool read, std::vector<spool::Entry>* out,
                                       bool* exhausted, uint64_t* dead) {
   // One open for the Acks, the Peek and the dead letters; released before
   // the bodies are built, so other processes wait only for the spool work
@@ -208,8 +262,8 @@ core::Status RequestFeed::Transaction(const std::vector<std::string>& acks,
     }
   }
   ReleaseUnlessCompacting();
-  if (!s.ok() || sendable.empty()) return s;
-  return Prepare(std::move(sendable), out);
+  if (s.ok()) *out = std::move(sendable);
+  return s;
 }
 
 void RequestFeed::ReleaseUnlessCompacting() {
@@ -222,34 +276,27 @@ void RequestFeed::ReleaseUnlessCompacting() {
   held_ = false;
 }
 
-core::Status RequestFeed::Prepare(std::vector<spool::Entry> entries,
-                                  std::vector<PreparedRequest>* out) {
-  size_t begin = 0;
-  while (begin < entries.size()) {
-    builder_.Clear();
-    size_t end = begin;
-    while (end < entries.size() && builder_.Add(entries[end].json)) ++end;
-    if (end == begin) {  // cannot happen: oversized messages were set aside
-      return core::Status::Internal("request feed: a message fits no request");
-    }
-    std::vector<std::string_view> messages;
-    messages.reserve(end - begin);
-    for (size_t i = begin; i < end; ++i) messages.push_back(entries[i].json);
-    PreparedRequest request;
-    request.body =
-        builder_.BuildFor(messages, core::FormatTimestamp(clock_.Now()));
-    request.built_at = clock_.Monotonic();
-    if (options_.gzip) {
-      ZENML_TRY_ASSIGN(request.body,
-                       GzipCompress(request.body, options_.gzip_level));
-    }
-    // The body is built: the messages may move now.
-    request.entries.assign(std::make_move_iterator(entries.begin() + begin),
-                           std::make_move_iterator(entries.begin() + end));
-    out->push_back(std::move(request));
-    begin = end;
-  }
+core::Status RequestFeed::PrepareOne(std::vector<spool::Entry>& entries,
+                                     size_t* begin, PreparedRequest* out) {
   builder_.Clear();
+  size_t end = *begin;
+  while (end < entries.size() && builder_.Add(entries[end].json)) ++end;
+  if (end == *begin) {  // cannot happen: oversized messages were set aside
+    return core::Status::Internal("request feed: a message fits no request");
+  }
+  std::vector<std::string_view> messages;
+  messages.reserve(end - *begin);
+  for (size_t i = *begin; i < end; ++i) messages.push_back(entries[i].json);
+  out->body = builder_.BuildFor(messages, core::FormatTimestamp(clock_.Now()));
+  out->built_at = clock_.Monotonic();
+  builder_.Clear();
+  if (options_.gzip) {
+    ZENML_TRY_ASSIGN(out->body, GzipCompress(out->body, options_.gzip_level));
+  }
+  // The body is built: the messages may move now.
+  out->entries.assign(std::make_move_iterator(entries.begin() + *begin),
+                      std::make_move_iterator(entries.begin() + end));
+  *begin = end;
   return core::Status::OK();
 }
 

@@ -21,6 +21,7 @@
 #include "client/client.h"
 #include "core/environment.h"
 #include "tests/testing/dump_fixture.h"
+#include "tests/testing/segment_test_server.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
 
@@ -160,6 +161,8 @@ class OpportunisticUploadTest : public ::testing::Test {
     env_.Set("ZENML_SEGMENT_WRITE_KEY", "demo-write-key");
     env_.Set("ZENML_ANALYTICS_OPT_IN", "true");
     env_.Set("PATH", "/usr/bin:/bin");
+    // No /etc/zenml/upload.yaml of this machine's.
+    env_.Set("ZENML_SYSTEM_UPLOAD_CONFIG", (tools_.path() / "none").string());
   }
   ~OpportunisticUploadTest() override {
     WriteFile(tools_.path() / "release", "");
@@ -553,6 +556,85 @@ TEST_F(OpportunisticUploadTest,
   EXPECT_EQ(again.exit_code, 0) << again.err;
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_FALSE(Started());
+}
+
+// upload.yaml counts as zenml-upload counts it (uploader/upload_config.h):
+// a key there is a key, the system-wide file's too, and a refused file
+// starts nothing (zenml-upload would exit 78 at once).
+TEST_F(OpportunisticUploadTest, AKeyInUploadYamlIsAKey) {
+  FillSpool();
+  env_.Unset("ZENML_SEGMENT_WRITE_KEY");
+  AutoUploadOptions o = Options();
+  o.builtin_write_key = false;
+  const fs::path yaml = fixture_.config_dir() / "analytics" / "upload.yaml";
+  WriteFile(yaml, "write_key: from-upload-yaml-0123\n");
+  ::chmod(yaml.c_str(), 0600);
+  auto r = MaybeStartUpload(o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->decision, D::kStart);
+  EXPECT_TRUE(WaitForRecord().has_value());
+}
+
+TEST_F(OpportunisticUploadTest, AKeyInTheSystemUploadYamlIsAKey) {
+  FillSpool();
+  env_.Unset("ZENML_SEGMENT_WRITE_KEY");
+  AutoUploadOptions o = Options();
+  o.builtin_write_key = false;
+  if (::geteuid() != 0) GTEST_SKIP() << "the system file must be root's";
+  const fs::path yaml = tools_.path() / "system-upload.yaml";
+  WriteFile(yaml, "write_key: from-system-yaml-0123\n");
+  ::chmod(yaml.c_str(), 0600);
+  env_.Set("ZENML_SYSTEM_UPLOAD_CONFIG", yaml.string());
+  auto r = MaybeStartUpload(o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->decision, D::kStart);
+  EXPECT_TRUE(WaitForRecord().has_value());
+}
+
+TEST_F(OpportunisticUploadTest, ARefusedUploadYamlStartsNothing) {
+  FillSpool();
+  const fs::path yaml = fixture_.config_dir() / "analytics" / "upload.yaml";
+  WriteFile(yaml, "write_key: readable-by-all-0123\n");
+  ::chmod(yaml.c_str(), 0644);
+  // Even with a key in the environment: zenml-upload refuses the file.
+  auto r = MaybeStartUpload(Options());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->decision, D::kConfigError);
+  EXPECT_EQ(AutoUploadDecisionName(r->decision), "config_error");
+  EXPECT_FALSE(Started());
+}
+
+// End to end: a tracker whose only write key and endpoint are in upload.yaml
+// starts the real zenml-upload, which sends to that endpoint.
+TEST_F(OpportunisticUploadTest, TheStartedUploaderSendsWhereUploadYamlSays) {
+  std::string tool = zenml::testing::BinPath("zenml-analytics");
+  std::string uploader = zenml::testing::BinPath("zenml-upload");
+  ASSERT_TRUE(fs::exists(tool) && fs::exists(uploader));
+  zenml::testing::SegmentTestServer server;
+  fs::create_directories(fixture_.config_dir() / "analytics");
+  const fs::path yaml = fixture_.config_dir() / "analytics" / "upload.yaml";
+  WriteFile(yaml, "write_key: yaml-only-key-0123456789\nendpoint: " +
+                      server.url() + "\n");
+  ::chmod(yaml.c_str(), 0600);
+  zenml::testing::ProcessOptions p;
+  p.env["ZENML_CONFIG_PATH"] = fixture_.config_dir().string();
+  p.env["ZENML_ANALYTICS_OPT_IN"] = "true";
+  p.env["ZENML_SEGMENT_WRITE_KEY"] = std::nullopt;
+  p.env["ZENML_ANALYTICS_ENDPOINT"] = std::nullopt;
+  p.env["ZENML_SYSTEM_UPLOAD_CONFIG"] = (tools_.path() / "none").string();
+  p.env["ZENML_ANALYTICS_UPLOADER"] = uploader;
+  p.env["ZENML_ANALYTICS_AUTO_UPLOAD"] = std::nullopt;
+  p.env["http_proxy"] = std::nullopt;
+  p.env["HTTP_PROXY"] = std::nullopt;
+  p.env["ALL_PROXY"] = std::nullopt;
+  auto run = zenml::testing::Run({tool, "track", "Pipeline run"}, p);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  for (int i = 0; i < 200 && server.accepted_ids().empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(server.accepted_ids().size(), 1u);
+  ASSERT_FALSE(server.requests().empty());
+  EXPECT_EQ(server.requests()[0].write_key, "yaml-only-key-0123456789");
 }
 
 }  // namespace

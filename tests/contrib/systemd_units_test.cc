@@ -1,5 +1,6 @@
-// contrib/systemd/: the user service and timer pass `systemd-analyze verify`
-// with no warning, where that tool exists.
+// contrib/systemd/: the user service and timer, and the system-wide template
+// pair (contrib/systemd/system/zenml-upload@.{service,timer}), pass
+// `systemd-analyze verify` with no warning, where that tool exists.
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -79,6 +80,36 @@ TEST(SystemdUnitsTest,
   EXPECT_THAT(timer, HasSubstr("WantedBy=timers.target"));
   EXPECT_THAT(service, HasSubstr("Type=oneshot"));
   EXPECT_THAT(service, HasSubstr("SuccessExitStatus=75"));
+}
+
+TEST(SystemdUnitsTest, SystemWideTemplatesPassSystemdAnalyzeVerify) {
+  auto analyze = FindOnPath("systemd-analyze");
+  if (!analyze) {
+    GTEST_SKIP() << "systemd-analyze is not installed on this machine; the "
+                    "units are checked only where it exists";
+  }
+  TempDir dir;
+  const fs::path system = kUnits / "system";
+  std::string service = ReadFile(system / "zenml-upload@.service");
+  ASSERT_THAT(service,
+              HasSubstr("ExecStart=/usr/local/bin/zenml-upload --quiet"));
+  EXPECT_THAT(service, HasSubstr("User=%i"));
+  EXPECT_THAT(service, HasSubstr("LoadCredential=zenml-write-key:"));
+  EXPECT_THAT(service, HasSubstr("SuccessExitStatus=75"));
+  std::string upload = zenml::testing::BinPath("zenml-upload");
+  std::string program =
+      ::access(upload.c_str(), X_OK) == 0 ? upload : "/bin/true";
+  service.replace(service.find("/usr/local/bin/zenml-upload"),
+                  std::string("/usr/local/bin/zenml-upload").size(), program);
+  // An instance, as `systemctl enable zenml-upload@root.timer` makes one.
+  WriteFile(dir / "zenml-upload@root.service", service);
+  WriteFile(dir / "zenml-upload@root.timer",
+            ReadFile(system / "zenml-upload@.timer"));
+  auto r = zenml::testing::Run({analyze->string(), "verify",
+                                (dir / "zenml-upload@root.timer").string(),
+                                (dir / "zenml-upload@root.service").string()});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(r.err, "") << "systemd-analyze warned";
 }
 
 }  // namespace

@@ -129,5 +129,40 @@ TEST(SpoolMemEnvTest, RunsEntirelyInMemory) {
   EXPECT_FALSE(std::filesystem::exists(o.dir / "spool" / "CURRENT"));
 }
 
+// RequeueDeadLetters is one WriteBatch: a write that fails part-way leaves
+// every dead letter where it was and queues none of them; the next requeue
+// moves all of them, once.
+TEST_F(SpoolFaultTest, AFailedRequeueMovesNothingAndARetryMovesAllOnce) {
+  Spool spool(Options());
+  ASSERT_TRUE(spool.Append(Messages(4, 0)).ok());
+  auto entries = All(spool);
+  ASSERT_EQ(entries.size(), 4u);
+  for (const Entry& e : entries) {
+    ASSERT_TRUE(spool.DeadLetter(e.key, 400, "bad").ok());
+  }
+  fault_.FailFromNthWrite(0);
+  auto failed = spool.RequeueDeadLetters({});
+  EXPECT_FALSE(failed.ok());
+  fault_.Heal();
+  auto stats = spool.Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->dead_letters, 4u);
+  EXPECT_EQ(stats->count, 0u);
+  EXPECT_TRUE(All(spool).empty());
+  auto dead = spool.PeekDeadLetters(0, 10);
+  ASSERT_TRUE(dead.ok());
+  EXPECT_EQ(dead->size(), 4u);
+
+  auto moved = spool.RequeueDeadLetters({});
+  ASSERT_TRUE(moved.ok()) << moved.status().ToString();
+  EXPECT_EQ(moved->requeued, 4u);
+  EXPECT_EQ(All(spool).size(), 4u);
+  EXPECT_EQ(spool.Stats()->dead_letters, 0u);
+  auto again = spool.RequeueDeadLetters({});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->requeued, 0u);
+  EXPECT_EQ(All(spool).size(), 4u);
+}
+
 }  // namespace
 }  // namespace zenml::spool
