@@ -22,17 +22,17 @@ RequestFeed::RequestFeed(spool::Spool& spool, const core::Clock& clock,
 RequestFeed::~RequestFeed() { static_cast<void>(Stop()); }
 
 core::Result<std::optional<PreparedRequest>> RequestFeed::Next() {
-  std::unique_lock<std::mutex> lock(mu_);
+  core::MutexLock lock(&mu_);
   for (;;) {
-    done_cv_.wait(lock, [&] {
-      return !ready_.empty() || exhausted_ || !error_.ok() || stopping_;
-    });
+    while (ready_.empty() && !exhausted_ && error_.ok() && !stopping_) {
+      done_cv_.Wait(&mu_);
+    }
     if (!error_.ok()) return error_;
     if (stopping_) return std::optional<PreparedRequest>();
     if (!ready_.empty()) {
       PreparedRequest next = std::move(ready_.front());
       ready_.pop_front();
-      work_cv_.notify_one();
+      work_cv_.Signal();
       return std::optional<PreparedRequest>(std::move(next));
     }
     if (confirmed_empty_) return std::optional<PreparedRequest>();
@@ -41,13 +41,13 @@ core::Result<std::optional<PreparedRequest>> RequestFeed::Next() {
     // Peek, started now (with the queued Acks), decides.
     exhausted_ = false;
     confirming_ = true;
-    work_cv_.notify_one();
+    work_cv_.Signal();
   }
 }
 
 void RequestFeed::Ack(std::vector<std::string> keys) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    core::MutexLock lock(&mu_);
     if (acks_.empty()) {
       acks_ = std::move(keys);
       acks_since_ = std::chrono::steady_clock::now();
@@ -60,78 +60,85 @@ void RequestFeed::Ack(std::vector<std::string> keys) {
   // request), not with the next Peek ten requests later: a process killed
   // again and again must still make progress, and a kill should resend no
   // more than about two requests.
-  work_cv_.notify_one();
+  work_cv_.Signal();
 }
 
 core::Status RequestFeed::FlushAcks() {
-  std::unique_lock<std::mutex> lock(mu_);
+  core::MutexLock lock(&mu_);
   if (!thread_.joinable()) return error_;  // stopped: nothing is queued
   const uint64_t ticket = ++flush_wanted_;
-  work_cv_.notify_one();
-  done_cv_.wait(lock, [&] { return flushed_ >= ticket; });
+  work_cv_.Signal();
+  while (flushed_ < ticket) done_cv_.Wait(&mu_);
   return error_;
 }
 
 core::Status RequestFeed::Stop() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    core::MutexLock lock(&mu_);
     stopping_ = true;
   }
-  work_cv_.notify_one();
+  work_cv_.Signal();
   if (thread_.joinable()) thread_.join();
-  std::lock_guard<std::mutex> lock(mu_);
-  done_cv_.notify_all();
+  core::MutexLock lock(&mu_);
+  done_cv_.SignalAll();
   return error_;
 }
 
 uint64_t RequestFeed::dead_lettered() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  core::MutexLock lock(&mu_);
   return dead_lettered_;
 }
 
+bool RequestFeed::WantsRead() const {
+  return !stopping_ && !exhausted_ && error_.ok() &&
+         ready_.size() < options_.max_ready;
+}
+
+// Acks are due at once, except while the feed holds the spool for a level-0
+// compaction (see Loop()): then after kMaxAckDelay, or once kMaxDeferredAcks
+// keys are waiting.
+bool RequestFeed::AcksDue() const {
+  if (acks_.empty()) return false;
+  if (!held_) return true;
+  return acks_.size() >= kMaxDeferredAcks ||
+         std::chrono::steady_clock::now() - acks_since_ >= kMaxAckDelay;
+}
+
+bool RequestFeed::HasWork() const {
+  return stopping_ || flush_wanted_ > flushed_ || WantsRead() || AcksDue();
+}
+
 void RequestFeed::Loop() {
-  std::unique_lock<std::mutex> lock(mu_);
+  mu_.Lock();
   for (;;) {
-    auto wants_read = [&] {
-      return !stopping_ && !exhausted_ && error_.ok() &&
-             ready_.size() < options_.max_ready;
-    };
-    // Acks are due at once, except while the feed holds the spool for a
-    // level-0 compaction (see below): then after kMaxAckDelay, or once
-    // kMaxDeferredAcks keys are waiting.
-    auto acks_due = [&] {
-      if (acks_.empty()) return false;
-      if (!held_) return true;
-      return acks_.size() >= kMaxDeferredAcks ||
-             std::chrono::steady_clock::now() - acks_since_ >= kMaxAckDelay;
-    };
-    auto has_work = [&] {
-      return stopping_ || flush_wanted_ > flushed_ || wants_read() ||
-             acks_due();
-    };
     if (held_) {
       // Holding only for LevelDB's level-0 compaction: look again soon.
-      if (!work_cv_.wait_for(lock, kHoldPoll, has_work)) {
-        lock.unlock();
+      const auto poll = std::chrono::steady_clock::now() + kHoldPoll;
+      bool timed_out = false;
+      while (!HasWork() && !timed_out) {
+        timed_out = !work_cv_.WaitUntil(&mu_, poll);
+      }
+      if (!HasWork()) {
+        mu_.Unlock();
         ReleaseUnlessCompacting();
-        lock.lock();
+        mu_.Lock();
         continue;
       }
     } else {
-      work_cv_.wait(lock, has_work);
+      while (!HasWork()) work_cv_.Wait(&mu_);
     }
-    const bool read = wants_read();
+    const bool read = WantsRead();
     // While LevelDB compacts level 0 (the only time the feed holds between
     // transactions), a write that finds the memtable full waits until the
     // compaction is done: Acks wait instead (up to kMaxDeferredAcks), so
     // reading and sending go on meanwhile.
     const bool defer_acks =
-        !stopping_ && flush_wanted_ <= flushed_ && !acks_due();
+        !stopping_ && flush_wanted_ <= flushed_ && !AcksDue();
     if (!read && (acks_.empty() || defer_acks)) {
       flushed_ = flush_wanted_;
-      done_cv_.notify_all();
+      done_cv_.SignalAll();
       if (stopping_) {
-        lock.unlock();
+        mu_.Unlock();
         if (held_) spool_.Release();
         held_ = false;
         return;
@@ -142,14 +149,14 @@ void RequestFeed::Loop() {
     if (!defer_acks) acks.swap(acks_);
     const uint64_t flush_target = flush_wanted_;
     const bool confirming = read && confirming_;
-    lock.unlock();
+    mu_.Unlock();
 
     std::vector<PreparedRequest> prepared;
     bool exhausted = false;
     uint64_t dead = 0;
     core::Status s = Transaction(acks, read, &prepared, &exhausted, &dead);
 
-    lock.lock();
+    mu_.Lock();
     if (!s.ok() && error_.ok()) error_ = s;
     for (PreparedRequest& p : prepared) ready_.push_back(std::move(p));
     if (read) {
@@ -159,7 +166,7 @@ void RequestFeed::Loop() {
     }
     dead_lettered_ += dead;
     flushed_ = flush_target;  // every Ack queued before it is applied
-    done_cv_.notify_all();
+    done_cv_.SignalAll();
   }
 }
 
