@@ -29,7 +29,6 @@
 #include <cstring>
 #include <exception>
 #include <memory>
-#include <mutex>
 #include <new>
 #include <set>
 #include <string>
@@ -43,6 +42,7 @@
 #include "core/consent.h"
 #include "core/context.h"
 #include "core/global_config.h"
+#include "core/mutex.h"
 #include "core/timestamp.h"
 #include "include/zenml/analytics.h"
 #include "spool/spool.h"
@@ -56,8 +56,8 @@ struct zenml_analytics_client {
   std::atomic<Client*> current{nullptr};
   std::atomic<int64_t> inflight{0};
   std::atomic<bool> closed{false};
-  std::mutex mu;                               // guards owned and creation
-  std::vector<std::unique_ptr<Client>> owned;  // current and retired
+  zenml::core::Mutex mu;  // guards owned and the making of a Client
+  std::vector<std::unique_ptr<Client>> owned GUARDED_BY(mu);  // all made
   std::atomic<uint64_t> disabled{0};
   std::atomic<uint64_t> rejected_outside{0};  // refused by a binding
 };
@@ -70,8 +70,8 @@ thread_local std::string last_error;
 
 // Live clients, for opt_in/opt_out and the fork handler. Pointers, so the
 // child handler can re-create them without running a destructor.
-std::mutex* clients_mu = new std::mutex();
-std::set<zenml_analytics_client_t*>* clients =
+zenml::core::Mutex* clients_mu = new zenml::core::Mutex();
+std::set<zenml_analytics_client_t*>* clients PT_GUARDED_BY(clients_mu) =
     new std::set<zenml_analytics_client_t*>();
 
 // This process had (or may have had) the spool's database open: set before a
@@ -80,12 +80,13 @@ std::atomic<bool> spool_used{false};
 // LevelDB state inherited from a parent that used the database.
 std::atomic<bool> spool_inherited{false};
 
-void AfterForkInChild() {
-  // Only this thread exists: no lock is needed, and none may be trusted.
+// Only this thread exists: no lock is needed, and none may be trusted (hence
+// no analysis: it re-creates the very mutexes it would have to hold).
+void AfterForkInChild() NO_THREAD_SAFETY_ANALYSIS {
   if (spool_used.load()) spool_inherited.store(true);
-  clients_mu = new (clients_mu) std::mutex();
+  clients_mu = new (clients_mu) zenml::core::Mutex();
   for (zenml_analytics_client_t* c : *clients) {
-    new (&c->mu) std::mutex();
+    new (&c->mu) zenml::core::Mutex();
     for (auto& owned : c->owned) (void)owned.release();  // leaked on purpose
     c->owned.clear();
     c->current.store(nullptr);
@@ -186,7 +187,7 @@ zenml_analytics_status Closed() {
 Client* Current(zenml_analytics_client_t* c) {
   Client* client = c->current.load(std::memory_order_acquire);
   if (client != nullptr) return client;
-  std::lock_guard<std::mutex> lock(c->mu);
+  zenml::core::MutexLock lock(&c->mu);
   client = c->current.load(std::memory_order_acquire);
   if (client != nullptr || c->closed.load()) return client;
   ClientOptions options = c->options;
@@ -203,7 +204,7 @@ Client* Current(zenml_analytics_client_t* c) {
 
 // Every Client of `c` (current and retired), for flush and stats.
 std::vector<Client*> AllClients(zenml_analytics_client_t* c) {
-  std::lock_guard<std::mutex> lock(c->mu);
+  zenml::core::MutexLock lock(&c->mu);
   std::vector<Client*> all;
   for (auto& owned : c->owned) all.push_back(owned.get());
   return all;
@@ -215,9 +216,9 @@ std::vector<Client*> AllClients(zenml_analytics_client_t* c) {
 void RetireAll(bool flush) {
   std::vector<Client*> retired;
   {
-    std::lock_guard<std::mutex> lock(*clients_mu);
+    zenml::core::MutexLock lock(clients_mu);
     for (zenml_analytics_client_t* c : *clients) {
-      std::lock_guard<std::mutex> client_lock(c->mu);
+      zenml::core::MutexLock client_lock(&c->mu);
       if (Client* old = c->current.exchange(nullptr)) retired.push_back(old);
     }
     if (flush) {
@@ -379,7 +380,7 @@ zenml_analytics_status zenml_analytics_client_new(
     co.auto_upload = o.auto_upload != 0;
     RegisterForkHandlerOnce();
     {
-      std::lock_guard<std::mutex> lock(*clients_mu);
+      zenml::core::MutexLock lock(clients_mu);
       clients->insert(c.get());
     }
     *out = c.release();
@@ -463,7 +464,7 @@ zenml_analytics_status zenml_analytics_client_close(zenml_analytics_client* c) {
     while (c->inflight.load() != 0) std::this_thread::yield();
     std::vector<std::unique_ptr<Client>> owned;
     {
-      std::lock_guard<std::mutex> lock(c->mu);
+      zenml::core::MutexLock lock(&c->mu);
       owned.swap(c->owned);
       c->current.store(nullptr);
     }
@@ -476,7 +477,7 @@ void zenml_analytics_client_free(zenml_analytics_client* c) {
   if (c == nullptr) return;
   (void)zenml_analytics_client_close(c);
   try {
-    std::lock_guard<std::mutex> lock(*clients_mu);
+    zenml::core::MutexLock lock(clients_mu);
     clients->erase(c);
   } catch (...) {
   }

@@ -30,31 +30,31 @@ FakeClock::FakeClock() : FakeClock(WallTime(kFakeEpoch)) {}
 FakeClock::FakeClock(WallTime start) : wall_(start), mono_() {}
 
 WallTime FakeClock::Now() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   return wall_;
 }
 MonoTime FakeClock::Monotonic() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   return mono_;
 }
 void FakeClock::SleepFor(std::chrono::nanoseconds d) const {
   if (d.count() <= 0) return;
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   wall_ += std::chrono::duration_cast<WallTime::duration>(d);
   mono_ += d;
   slept_ += d;
 }
 void FakeClock::Advance(std::chrono::nanoseconds d) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   wall_ += std::chrono::duration_cast<WallTime::duration>(d);
   mono_ += d;
 }
 void FakeClock::SetNow(WallTime t) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   wall_ = t;
 }
 std::chrono::nanoseconds FakeClock::slept() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   return slept_;
 }
 

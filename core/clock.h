@@ -8,7 +8,8 @@
 #define ZENML_CORE_CLOCK_H_
 
 #include <chrono>
-#include <mutex>
+
+#include "core/mutex.h"
 
 namespace zenml::core {
 
@@ -37,20 +38,20 @@ class FakeClock final : public Clock {
   FakeClock();
   explicit FakeClock(WallTime start);
 
-  WallTime Now() const override;
-  MonoTime Monotonic() const override;
-  void SleepFor(std::chrono::nanoseconds d) const override;
+  WallTime Now() const override EXCLUDES(mu_);
+  MonoTime Monotonic() const override EXCLUDES(mu_);
+  void SleepFor(std::chrono::nanoseconds d) const override EXCLUDES(mu_);
 
-  void Advance(std::chrono::nanoseconds d);
-  void SetNow(WallTime t);
+  void Advance(std::chrono::nanoseconds d) EXCLUDES(mu_);
+  void SetNow(WallTime t) EXCLUDES(mu_);
   // Total time passed to SleepFor so far.
-  std::chrono::nanoseconds slept() const;
+  std::chrono::nanoseconds slept() const EXCLUDES(mu_);
 
  private:
-  mutable std::mutex mu_;
-  mutable WallTime wall_;
-  mutable MonoTime mono_;
-  mutable std::chrono::nanoseconds slept_{0};
+  mutable Mutex mu_;
+  mutable WallTime wall_ GUARDED_BY(mu_);
+  mutable MonoTime mono_ GUARDED_BY(mu_);
+  mutable std::chrono::nanoseconds slept_ GUARDED_BY(mu_){0};
 };
 
 }  // namespace zenml::core

@@ -168,18 +168,20 @@ std::optional<UploadRecord> UploadRecordFromJson(std::string_view json) {
   if (d.HasParseError() || !d.IsObject()) return std::nullopt;
   UploadRecord r;
   auto i64 = [&](const char* key) -> std::optional<int64_t> {
-    auto it = d.FindMember(key);
-    if (it == d.MemberEnd() || !it->value.IsInt64()) return std::nullopt;
+    auto it = std::as_const(d).FindMember(key);
+    if (it == std::as_const(d).MemberEnd() || !it->value.IsInt64())
+      return std::nullopt;
     return it->value.GetInt64();
   };
   auto u64 = [&](const char* key) -> uint64_t {
-    auto it = d.FindMember(key);
-    return it != d.MemberEnd() && it->value.IsUint64() ? it->value.GetUint64()
-                                                       : 0;
+    auto it = std::as_const(d).FindMember(key);
+    return it != std::as_const(d).MemberEnd() && it->value.IsUint64()
+               ? it->value.GetUint64()
+               : 0;
   };
   auto str = [&](const char* key) -> std::string {
-    auto it = d.FindMember(key);
-    return it != d.MemberEnd() && it->value.IsString()
+    auto it = std::as_const(d).FindMember(key);
+    return it != std::as_const(d).MemberEnd() && it->value.IsString()
                ? std::string(it->value.GetString(), it->value.GetStringLength())
                : std::string();
   };

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 #include <optional>
+#include <utility>
 
 #include "core/dir_sync.h"
 #include "core/json_writer.h"
@@ -134,8 +135,8 @@ Status CheckMessage(std::string_view message, size_t index) {
     return Status::Corruption(
         fmt::format("message {} of the batch is not a JSON object", index + 1));
   }
-  auto id = doc.FindMember("messageId");
-  if (id == doc.MemberEnd() || !id->value.IsString() ||
+  auto id = std::as_const(doc).FindMember("messageId");
+  if (id == std::as_const(doc).MemberEnd() || !id->value.IsString() ||
       id->value.GetStringLength() == 0) {
     return Status::Corruption(
         fmt::format("message {} of the batch has no messageId", index + 1));
@@ -155,9 +156,9 @@ Result<Header> ParseHeader(std::string_view line) {
   if (doc.HasParseError() || !doc.IsObject()) {
     return Status::Corruption("not a zenml analytics bundle");
   }
-  auto version = doc.FindMember(
+  auto version = std::as_const(doc).FindMember(
       rapidjson::StringRef(kHeaderKey.data(), kHeaderKey.size()));
-  if (version == doc.MemberEnd()) {
+  if (version == std::as_const(doc).MemberEnd()) {
     return Status::Corruption("not a zenml analytics bundle");
   }
   if (!version->value.IsInt()) {
@@ -171,12 +172,12 @@ Result<Header> ParseHeader(std::string_view line) {
                     "reads version {})",
                     header.version, kBundleFormatVersion));
   }
-  if (auto it = doc.FindMember("created");
-      it != doc.MemberEnd() && it->value.IsString()) {
+  if (auto it = std::as_const(doc).FindMember("created");
+      it != std::as_const(doc).MemberEnd() && it->value.IsString()) {
     header.created = it->value.GetString();
   }
-  if (auto it = doc.FindMember("origin");
-      it != doc.MemberEnd() && it->value.IsString()) {
+  if (auto it = std::as_const(doc).FindMember("origin");
+      it != std::as_const(doc).MemberEnd() && it->value.IsString()) {
     header.origin = it->value.GetString();
   }
   return header;
@@ -193,8 +194,8 @@ Result<Trailer> ParseTrailer(std::string_view line) {
   doc.Parse(line.data(), line.size());
   const char* kBad = "the bundle trailer is malformed";
   if (doc.HasParseError() || !doc.IsObject()) return Status::Corruption(kBad);
-  auto end = doc.FindMember("zenml_analytics_bundle_end");
-  if (end == doc.MemberEnd() || !end->value.IsObject()) {
+  auto end = std::as_const(doc).FindMember("zenml_analytics_bundle_end");
+  if (end == std::as_const(doc).MemberEnd() || !end->value.IsObject()) {
     return Status::Corruption(kBad);
   }
   const auto& o = end->value;

@@ -146,7 +146,7 @@ std::string CurlTransport::Version() {
 }
 
 core::Result<HttpResponse> CurlTransport::Post(const HttpRequest& request) {
-  std::lock_guard<std::mutex> lock(mu_);
+  core::MutexLock lock(&mu_);
   if (!handle_) {
     EasyHandle easy(curl_easy_init());
     if (!easy) return core::Status::Internal("curl_easy_init failed");

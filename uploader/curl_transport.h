@@ -35,8 +35,8 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
-#include <mutex>
 
+#include "core/mutex.h"
 #include "uploader/transport.h"
 
 namespace zenml::uploader {
@@ -68,7 +68,8 @@ class CurlTransport final : public Transport {
   // failed TLS handshake (https:// to a plain-HTTP port) →
   // FailedPrecondition; everything else (refused, reset, DNS, send/receive
   // failures) → Unavailable.
-  core::Result<HttpResponse> Post(const HttpRequest& request) override;
+  core::Result<HttpResponse> Post(const HttpRequest& request) override
+      EXCLUDES(mu_);
 
   // "libcurl/7.88.1 OpenSSL/3.0.x ..." for --version.
   static std::string Version();
@@ -76,8 +77,8 @@ class CurlTransport final : public Transport {
  private:
   struct Handle;  // the CURL easy handle; curl.h stays out of this header
   CurlTransportOptions options_;
-  std::mutex mu_;
-  std::unique_ptr<Handle> handle_;  // guarded by mu_; created on first Post
+  core::Mutex mu_;
+  std::unique_ptr<Handle> handle_ GUARDED_BY(mu_);  // made by the first Post
 };
 
 }  // namespace zenml::uploader

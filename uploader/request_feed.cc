@@ -22,22 +22,18 @@ RequestFeed::RequestFeed(spool::Spool& spool, const core::Clock& clock,
 RequestFeed::~RequestFeed() { static_cast<void>(Stop()); }
 
 core::Result<std::optional<PreparedRequest>> RequestFeed::Next() {
-  std::unique_lock<std::mutex> lock(mu_);
+  core::MutexLock lock(&mu_);
   for (;;) {
     // At most kMaxUnappliedAcks requests acknowledged by the server and
     // not yet deleted while the next one goes out: a kill then resends at
     // most those and the one in flight.
-    done_cv_.wait(lock, [&] {
-      if (!error_.ok() || stopping_) return true;
-      if (ready_.empty() && !exhausted_) return false;
-      return acks_queued_ - acks_applied_ <= kMaxUnappliedAcks;
-    });
+    while (!NextReady()) done_cv_.Wait(&mu_);
     if (!error_.ok()) return error_;
     if (stopping_) return std::optional<PreparedRequest>();
     if (!ready_.empty()) {
       PreparedRequest next = std::move(ready_.front());
       ready_.pop_front();
-      work_cv_.notify_one();
+      work_cv_.Signal();
       return std::optional<PreparedRequest>(std::move(next));
     }
     if (confirmed_empty_) return std::optional<PreparedRequest>();
@@ -46,13 +42,13 @@ core::Result<std::optional<PreparedRequest>> RequestFeed::Next() {
     // Peek, started now (with the queued Acks), decides.
     exhausted_ = false;
     confirming_ = true;
-    work_cv_.notify_one();
+    work_cv_.Signal();
   }
 }
 
 void RequestFeed::Ack(std::vector<std::string> keys) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    core::MutexLock lock(&mu_);
     ++acks_queued_;
     if (acks_.empty()) {
       acks_ = std::move(keys);
@@ -66,81 +62,93 @@ void RequestFeed::Ack(std::vector<std::string> keys) {
   // request), not with the next Peek ten requests later: a process killed
   // again and again must still make progress, and a kill should resend no
   // more than about two requests.
-  work_cv_.notify_one();
+  work_cv_.Signal();
 }
 
 core::Status RequestFeed::FlushAcks() {
-  std::unique_lock<std::mutex> lock(mu_);
+  core::MutexLock lock(&mu_);
   if (!thread_.joinable()) return error_;  // stopped: nothing is queued
   const uint64_t ticket = ++flush_wanted_;
-  work_cv_.notify_one();
-  done_cv_.wait(lock, [&] { return flushed_ >= ticket; });
+  work_cv_.Signal();
+  while (flushed_ < ticket) done_cv_.Wait(&mu_);
   return error_;
 }
 
 core::Status RequestFeed::Stop() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    core::MutexLock lock(&mu_);
     stopping_ = true;
   }
-  work_cv_.notify_one();
+  work_cv_.Signal();
   if (thread_.joinable()) thread_.join();
-  std::lock_guard<std::mutex> lock(mu_);
-  done_cv_.notify_all();
+  core::MutexLock lock(&mu_);
+  done_cv_.SignalAll();
   return error_;
 }
 
 uint64_t RequestFeed::dead_lettered() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  core::MutexLock lock(&mu_);
   return dead_lettered_;
 }
 
+bool RequestFeed::NextReady() const {
+  if (!error_.ok() || stopping_) return true;
+  if (ready_.empty() && !exhausted_) return false;
+  return acks_queued_ - acks_applied_ <= kMaxUnappliedAcks;
+}
+
+bool RequestFeed::WantsRead() const {
+  return !stopping_ && !exhausted_ && error_.ok() &&
+         ready_.size() < options_.max_ready;
+}
+
+// Acks are due at once, except while the feed holds the spool for a level-0
+// compaction (see Loop()): then once more than kMaxUnappliedAcks requests'
+// Acks wait (Next() hands out nothing more until they are applied), after
+// kMaxAckDelay, or once kMaxDeferredAcks keys are waiting.
+bool RequestFeed::AcksDue() const {
+  if (acks_.empty()) return false;
+  if (!held_) return true;
+  return acks_queued_ - acks_applied_ > kMaxUnappliedAcks ||
+         acks_.size() >= kMaxDeferredAcks ||
+         std::chrono::steady_clock::now() - acks_since_ >= kMaxAckDelay;
+}
+
+bool RequestFeed::HasWork() const {
+  return stopping_ || flush_wanted_ > flushed_ || WantsRead() || AcksDue();
+}
+
 void RequestFeed::Loop() {
-  std::unique_lock<std::mutex> lock(mu_);
+  mu_.Lock();
   for (;;) {
-    auto wants_read = [&] {
-      return !stopping_ && !exhausted_ && error_.ok() &&
-             ready_.size() < options_.max_ready;
-    };
-    // Acks are due at once, except while the feed holds the spool for a
-    // level-0 compaction (see below): then once more than
-    // kMaxUnappliedAcks requests' Acks wait (Next() hands out nothing more
-    // until they are applied), after kMaxAckDelay, or once
-    // kMaxDeferredAcks keys are waiting.
-    auto acks_due = [&] {
-      if (acks_.empty()) return false;
-      if (!held_) return true;
-      return acks_queued_ - acks_applied_ > kMaxUnappliedAcks ||
-             acks_.size() >= kMaxDeferredAcks ||
-             std::chrono::steady_clock::now() - acks_since_ >= kMaxAckDelay;
-    };
-    auto has_work = [&] {
-      return stopping_ || flush_wanted_ > flushed_ || wants_read() ||
-             acks_due();
-    };
     if (held_) {
       // Holding only for LevelDB's level-0 compaction: look again soon.
-      if (!work_cv_.wait_for(lock, kHoldPoll, has_work)) {
-        lock.unlock();
+      const auto poll = std::chrono::steady_clock::now() + kHoldPoll;
+      bool timed_out = false;
+      while (!HasWork() && !timed_out) {
+        timed_out = !work_cv_.WaitUntil(&mu_, poll);
+      }
+      if (!HasWork()) {
+        mu_.Unlock();
         ReleaseUnlessCompacting();
-        lock.lock();
+        mu_.Lock();
         continue;
       }
     } else {
-      work_cv_.wait(lock, has_work);
+      while (!HasWork()) work_cv_.Wait(&mu_);
     }
-    const bool read = wants_read();
+    const bool read = WantsRead();
     // While LevelDB compacts level 0 (the only time the feed holds between
     // transactions), a write that finds the memtable full waits until the
     // compaction is done: Acks wait instead (up to kMaxDeferredAcks), so
     // reading and sending go on meanwhile.
     const bool defer_acks =
-        !stopping_ && flush_wanted_ <= flushed_ && !acks_due();
+        !stopping_ && flush_wanted_ <= flushed_ && !AcksDue();
     if (!read && (acks_.empty() || defer_acks)) {
       flushed_ = flush_wanted_;
-      done_cv_.notify_all();
+      done_cv_.SignalAll();
       if (stopping_) {
-        lock.unlock();
+        mu_.Unlock();
         if (held_) spool_.Release();
         held_ = false;
         return;
@@ -155,14 +163,14 @@ void RequestFeed::Loop() {
     }
     const uint64_t flush_target = flush_wanted_;
     const bool confirming = read && confirming_;
-    lock.unlock();
+    mu_.Unlock();
 
     std::vector<spool::Entry> sendable;
     bool exhausted = false;
     uint64_t dead = 0;
     core::Status s = Transaction(acks, read, &sendable, &exhausted, &dead);
 
-    lock.lock();
+    mu_.Lock();
     if (!s.ok() && error_.ok()) error_ = s;
     if (read) {
       exhausted_ = exhausted;
@@ -172,7 +180,7 @@ void RequestFeed::Loop() {
     dead_lettered_ += dead;
     acks_applied_ = acks_taken;
     flushed_ = flush_target;  // every Ack queued before it is applied
-    done_cv_.notify_all();
+    done_cv_.SignalAll();
 
     // The bodies, one at a time, each handed out as soon as it is built;
     // between two, the Acks that came meanwhile are applied first (building
@@ -180,30 +188,30 @@ void RequestFeed::Loop() {
     // network, and Acks held back that long are what a kill resends).
     size_t begin = 0;
     while (s.ok() && begin < sendable.size() && error_.ok() && !stopping_) {
-      lock.unlock();
+      mu_.Unlock();
       PreparedRequest request;
       core::Status p = PrepareOne(sendable, &begin, &request);
-      lock.lock();
+      mu_.Lock();
       if (!p.ok()) {
         if (error_.ok()) error_ = p;
         break;
       }
       ready_.push_back(std::move(request));
-      done_cv_.notify_all();
-      if (!(acks_due() || flush_wanted_ > flushed_) || acks_.empty()) {
+      done_cv_.SignalAll();
+      if (!(AcksDue() || flush_wanted_ > flushed_) || acks_.empty()) {
         continue;
       }
       std::vector<std::string> more;
       more.swap(acks_);
       const uint64_t taken = acks_queued_;
       const uint64_t target = flush_wanted_;
-      lock.unlock();
+      mu_.Unlock();
       core::Status a = AckNow(more);
-      lock.lock();
+      mu_.Lock();
       if (!a.ok() && error_.ok()) error_ = a;
       acks_applied_ = taken;
       flushed_ = target;
-      done_cv_.notify_all();
+      done_cv_.SignalAll();
     }
   }
 }

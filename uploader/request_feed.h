@@ -42,22 +42,23 @@
 // stamp is never older than that when the request leaves.
 //
 // Thread-safe: Next(), Ack(), FlushAcks() and Stop() may be called from one
-// consumer thread while the feed thread runs.
+// consumer thread while the feed thread runs. What the two threads share is
+// GUARDED_BY(mu_), checked by Clang's -Wthread-safety (the `clang` preset);
+// the rest is the feed thread's own.
 
 #ifndef ZENML_UPLOADER_REQUEST_FEED_H_
 #define ZENML_UPLOADER_REQUEST_FEED_H_
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "core/clock.h"
+#include "core/mutex.h"
 #include "core/result.h"
 #include "spool/spool.h"
 #include "uploader/batch_builder.h"
@@ -108,38 +109,47 @@ class RequestFeed {
   // appended while those were being sent go in the same run). Blocks while
   // the feed works. Fails with the spool's error if a feed transaction
   // failed (the feed stops).
-  core::Result<std::optional<PreparedRequest>> Next();
+  core::Result<std::optional<PreparedRequest>> Next() EXCLUDES(mu_);
 
   // Queues `keys` (sent and acknowledged) for deletion with the feed's next
   // transaction.
-  void Ack(std::vector<std::string> keys);
+  void Ack(std::vector<std::string> keys) EXCLUDES(mu_);
 
   // Deletes every queued key now; returns when they are deleted.
-  core::Status FlushAcks();
+  core::Status FlushAcks() EXCLUDES(mu_);
 
   // Stops reading, deletes the queued keys and joins the thread. Idempotent;
   // Next() returns nullopt afterwards.
-  core::Status Stop();
+  core::Status Stop() EXCLUDES(mu_);
 
   // Messages larger than any request may carry, dead-lettered (counted only,
   // in a dry run) by the feed so far.
-  uint64_t dead_lettered() const;
+  uint64_t dead_lettered() const EXCLUDES(mu_);
 
  private:
-  void Loop();
+  void Loop() EXCLUDES(mu_);
+  // The feed thread's reasons to wake: a read is wanted (fewer than
+  // max_ready requests ready, more may exist); queued Acks are due (at once,
+  // except while holding for a level-0 compaction: see Loop()); a flush or
+  // the stop was asked for. NextReady(): Next() may go on.
+  bool NextReady() const REQUIRES(mu_);
+  bool WantsRead() const REQUIRES(mu_);
+  bool AcksDue() const REQUIRES(mu_);
+  bool HasWork() const REQUIRES(mu_);
   // One transaction: Ack `acks`, then (if `read`) Peek the next set into
-  // `out` (the messages to send; oversized ones dead-lettered).
+  // `out` (the messages to send; oversized ones dead-lettered). Runs without
+  // mu_, so consumers never wait for the spool.
   core::Status Transaction(const std::vector<std::string>& acks, bool read,
                            std::vector<spool::Entry>* out, bool* exhausted,
-                           uint64_t* dead);
+                           uint64_t* dead) EXCLUDES(mu_);
   // A transaction of Acks alone, between two bodies.
-  core::Status AckNow(const std::vector<std::string>& acks);
+  core::Status AckNow(const std::vector<std::string>& acks) EXCLUDES(mu_);
   // Builds the next request from entries[*begin...] and advances *begin.
   core::Status PrepareOne(std::vector<spool::Entry>& entries, size_t* begin,
-                          PreparedRequest* out);
+                          PreparedRequest* out) EXCLUDES(mu_);
   // Releases the spool unless LevelDB is compacting level 0 (and has been
   // for less than kMaxCompactionHold): closing would throw that work away.
-  void ReleaseUnlessCompacting();
+  void ReleaseUnlessCompacting() EXCLUDES(mu_);
 
   // While holding for a compaction, how often the feed looks whether it is
   // done, and how long it holds at most (a compaction that cannot finish,
@@ -166,25 +176,29 @@ class RequestFeed {
   const RequestFeedOptions options_;
   BatchBuilder builder_;  // feed thread only
 
-  mutable std::mutex mu_;
-  std::condition_variable work_cv_;  // the feed thread waits on it
-  std::condition_variable done_cv_;  // consumers wait on it
-  std::deque<PreparedRequest> ready_;
-  std::vector<std::string> acks_;  // queued, not yet in a transaction
-  std::chrono::steady_clock::time_point acks_since_;  // oldest queued
-  uint64_t acks_queued_ = 0;                          // Ack() calls so far
-  uint64_t acks_applied_ = 0;     // of which applied (deleted)
-  uint64_t flush_wanted_ = 0;     // FlushAcks() requests so far
-  uint64_t flushed_ = 0;          // of which done (all acks before them)
-  bool exhausted_ = false;        // the last Peek found nothing more
-  bool confirming_ = false;       // Next() wants a Peek started after it
-  bool confirmed_empty_ = false;  // and that Peek found nothing: the end
-  bool stopping_ = false;
-  core::Status error_;
+  mutable core::Mutex mu_;
+  core::CondVar work_cv_;  // the feed thread waits on it
+  core::CondVar done_cv_;  // consumers wait on it
+  std::deque<PreparedRequest> ready_ GUARDED_BY(mu_);
+  // Queued, not yet in a transaction; acks_since_: when the oldest came.
+  std::vector<std::string> acks_ GUARDED_BY(mu_);
+  std::chrono::steady_clock::time_point acks_since_ GUARDED_BY(mu_);
+  uint64_t acks_queued_ GUARDED_BY(mu_) = 0;   // Ack() calls so far
+  uint64_t acks_applied_ GUARDED_BY(mu_) = 0;  // of which applied (deleted)
+  uint64_t flush_wanted_ GUARDED_BY(mu_) = 0;  // FlushAcks() requests so far
+  uint64_t flushed_ GUARDED_BY(mu_) = 0;    // of which done (all acks before)
+  bool exhausted_ GUARDED_BY(mu_) = false;  // the last Peek found nothing
+  // Next() wants a Peek started after it; confirmed_empty_: that Peek found
+  // nothing (the end of the run).
+  bool confirming_ GUARDED_BY(mu_) = false;
+  bool confirmed_empty_ GUARDED_BY(mu_) = false;
+  bool stopping_ GUARDED_BY(mu_) = false;
+  core::Status error_ GUARDED_BY(mu_);
+  uint64_t dead_lettered_ GUARDED_BY(mu_) = 0;
   std::string after_key_;  // feed thread only: the last key read
   bool held_ = false;      // feed thread only: under spool_.Hold()
-  std::chrono::steady_clock::time_point held_since_;
-  uint64_t dead_lettered_ = 0;
+  std::chrono::steady_clock::time_point held_since_;  // feed thread only
+  // Started last, in the constructor; joined by Stop() (consumer thread).
   std::thread thread_;
 };
 

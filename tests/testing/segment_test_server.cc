@@ -7,6 +7,7 @@
 
 #include <cctype>
 #include <fstream>
+#include <utility>
 
 namespace zenml::testing {
 namespace {
@@ -22,8 +23,9 @@ void Parse(ReceivedRequest& r) {
   rapidjson::Document doc;
   doc.Parse(r.body.data(), r.body.size());
   if (doc.HasParseError() || !doc.IsObject()) return;
-  auto batch = doc.FindMember("batch");
-  if (batch == doc.MemberEnd() || !batch->value.IsArray()) return;
+  auto batch = std::as_const(doc).FindMember("batch");
+  if (batch == std::as_const(doc).MemberEnd() || !batch->value.IsArray())
+    return;
   r.json_ok = true;
   for (const auto& m : batch->value.GetArray()) {
     rapidjson::StringBuffer sb;
@@ -37,12 +39,12 @@ void Parse(ReceivedRequest& r) {
                                  id->value.GetStringLength());
     }
   }
-  auto sent_at = doc.FindMember("sentAt");
-  if (sent_at != doc.MemberEnd() && sent_at->value.IsString()) {
+  auto sent_at = std::as_const(doc).FindMember("sentAt");
+  if (sent_at != std::as_const(doc).MemberEnd() && sent_at->value.IsString()) {
     r.sent_at = sent_at->value.GetString();
   }
-  auto key = doc.FindMember("writeKey");
-  if (key != doc.MemberEnd() && key->value.IsString()) {
+  auto key = std::as_const(doc).FindMember("writeKey");
+  if (key != std::as_const(doc).MemberEnd() && key->value.IsString()) {
     r.write_key = key->value.GetString();
   }
 }
