@@ -181,6 +181,9 @@ struct ClientStats {
                                     // at exit, every write having failed
                                     // (a full disk)
   uint64_t unrecorded_drops = 0;    // drops not yet recorded in the spool
+  uint64_t queue_prepared = 0;      // queue slots the writer has prepared
+                                    // (message_queue.h); queue_capacity
+                                    // once all are
   uint64_t queued = 0;              // events waiting for the writer now
 };
 

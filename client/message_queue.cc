@@ -60,11 +60,20 @@ void MessageQueue::PrepareUpTo(uint64_t pos) {
   }
 }
 
+bool MessageQueue::PrepareChunk() {
+  const uint64_t done = prepared_.load(std::memory_order_acquire);
+  if (done < ring_) PrepareUpTo(done);
+  return prepared_.load(std::memory_order_acquire) < ring_;
+}
+
 void MessageQueue::Prepare() {
-  // A chunk at a time, so producers arriving meanwhile wait at most for one.
-  while (prepared_.load(std::memory_order_acquire) < ring_) {
-    PrepareUpTo(prepared_.load(std::memory_order_acquire));
+  while (PrepareChunk()) {
   }
+}
+
+size_t MessageQueue::prepared() const {
+  return static_cast<size_t>(
+      std::min<uint64_t>(prepared_.load(std::memory_order_acquire), capacity_));
 }
 
 Status MessageQueue::Push(std::string_view json, Completion* completion,

@@ -15,8 +15,10 @@
 // No allocation and no page fault on the producer's side once warm: the
 // slots (64 bytes each, one cache line, so neighbouring producers and the
 // consumer never write the same line) and each slot's string buffer,
-// `slot_bytes` reserved and touched, are prepared by Prepare(), which the
-// writer thread calls when it starts, a chunk of 256 slots at a time. A
+// `slot_bytes` reserved and touched, are prepared by PrepareChunk(), 256
+// slots at a time, which the writer thread calls from its start on whenever
+// it has nothing to write, until all are (so a short-lived process is not
+// kept waiting for it, and events are written first). A
 // producer that gets ahead of that preparation (the first events after the
 // start) prepares the chunk it needs itself. A message longer than
 // `slot_bytes` makes its slot's string grow once on the producer's thread
@@ -120,9 +122,13 @@ class MessageQueue {
   // many.
   size_t TakeAll(MessageBatch* out);
 
-  // Prepares every slot not prepared yet (see above); meant for the writer
-  // thread at its start, before it waits for work.
+  // Prepares the next chunk of slots not prepared yet (see above); returns
+  // whether any is left. For the writer thread, between its writes.
+  bool PrepareChunk();
+  // Prepares every slot not prepared yet.
   void Prepare();
+  // How many slots are prepared (capacity() once all are).
+  size_t prepared() const;
 
   // Makes a PopBatch() that is waiting (or the next one) return at once.
   void Wake();
