@@ -112,10 +112,11 @@ struct ClientOptions {
 
   // The most events waiting for the writer at once. Past it Track() returns
   // ResourceExhausted. The queue's slots are allocated and faulted in by
-  // the writer thread when it starts (so Track() neither allocates nor
+  // the writer thread from its start on (so Track() neither allocates nor
   // page-faults; message_queue.h): 64 bytes plus a 640-byte buffer each,
-  // ~7.2 MB for the default 10,000, held for the Client's life (a
-  // synchronous Client prepares only the 64-byte slots, as used).
+  // held for the Client's life. For the default 10,000 a Client that has
+  // tracked once holds +7.7 MiB of RSS in all (docs/BENCHMARKS.md). A
+  // synchronous Client prepares only the 64-byte slots, as used.
   size_t queue_capacity = 10'000;
 
   // How long the destructor waits for the writer before it writes what is
