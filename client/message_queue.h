@@ -18,9 +18,9 @@
 // `slot_bytes` reserved and touched, are prepared by PrepareChunk(), 256
 // slots at a time, which the writer thread calls from its start on whenever
 // it has nothing to write, until all are (so a short-lived process is not
-// kept waiting for it, and events are written first). A
-// producer that gets ahead of that preparation (the first events after the
-// start) prepares the chunk it needs itself. A message longer than
+// kept waiting for it, and events are written first). A producer that
+// gets ahead of that preparation (the first events after the start)
+// prepares the chunk it needs itself. A message longer than
 // `slot_bytes` makes its slot's string grow once on the producer's thread
 // (it keeps that capacity, up to kMaxKeptSlotBytes). Memory: capacity x
 // (64 + slot_bytes + malloc's 16) bytes, allocated once and held for the
@@ -31,8 +31,17 @@
 // The consumer is woken only when it is actually waiting, so a burst of
 // Track() calls costs one futex wake, not one per call.
 //
-// Thread safety: Push(), Wake(), size(), accepted() from any thread;
-// PopBatch(), TakeAll() and Prepare() from any thread, one at a time (they
+// A capacity of 1 uses a ring of 2 slots (the sequence numbers need two)
+// and checks the consumer's position to refuse the second message.
+//
+// How it fails: only Push() reports anything (ResourceExhausted when full).
+// An allocation failure (preparing a chunk, a string growing) throws
+// std::bad_alloc out of Push() or PopBatch(): the Client turns it into a
+// Status (client.cc, NoThrow).
+//
+// Thread safety: Push(), Wake(), size(), accepted(), prepared(),
+// PrepareChunk() and Prepare() from any thread (preparers serialize on their
+// own mutex); PopBatch() and TakeAll() from any thread, one at a time (they
 // serialize on a consumer mutex the producers never take).
 
 #ifndef ZENML_CLIENT_MESSAGE_QUEUE_H_
