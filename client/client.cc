@@ -456,6 +456,7 @@ ClientStats Client::stats() const {
   s.written_to_inbox = written_to_inbox_.load(std::memory_order_relaxed);
   s.dropped_opted_out = dropped_opted_out_.load(std::memory_order_relaxed);
   s.dropped_disk_full = dropped_disk_full_.load(std::memory_order_relaxed);
+  if (queue_ != nullptr) s.queue_prepared = queue_->prepared();
   const spool::WriterDrops unrecorded = UnrecordedDrops();
   s.unrecorded_drops = unrecorded.queue_full + unrecorded.disk_full;
   return s;
@@ -515,16 +516,14 @@ void Client::WriteToInbox(spool::Spool& spool, MessageBatch& batch) {
 }
 
 void Client::WriterLoop() {
-  // Slot buffers are faulted in here, not on the callers' threads.
-  (void)NoThrow([&]() -> Status {
-    queue_->Prepare();
-    return Status::OK();
-  });
   MessageBatch work;  // oldest first; a batch whose write failed stays
   bool holding = false;
   // Failed writes retry after 50 ms doubling to 5 s, no jitter
   // (core/backoff.h).
   core::Backoff retry({kFirstRetryDelay, kMaxRetryDelay, /*jitter=*/0.0});
+  // The queue's slots are faulted in here, not on the callers' threads: a
+  // chunk whenever there is nothing to write, until all are.
+  bool preparing = true;
   std::chrono::milliseconds next_retry = kFirstRetryDelay;
 
   auto take = [&](std::chrono::nanoseconds timeout) {
@@ -552,8 +551,18 @@ void Client::WriterLoop() {
       } else {
         std::chrono::nanoseconds timeout = kIdleWait;
         if (holding) timeout = options_.idle_close_delay;
-        if (stop_requested_.load(std::memory_order_acquire)) timeout = 0ns;
+        bool polled = false;
+        if (stop_requested_.load(std::memory_order_acquire)) {
+          timeout = 0ns;
+        } else if (preparing) {
+          preparing = queue_->PrepareChunk();
+          if (preparing) {
+            timeout = 0ns;  // look for work, then prepare on
+            polled = true;
+          }
+        }
         take(timeout);
+        if (work.empty() && polled) continue;  // not idle yet: preparing
         if (work.empty()) {
           // Idle: give the database back so other processes get their turn.
           if (holding) {

@@ -112,10 +112,11 @@ struct ClientOptions {
 
   // The most events waiting for the writer at once. Past it Track() returns
   // ResourceExhausted. The queue's slots are allocated and faulted in by
-  // the writer thread when it starts (so Track() neither allocates nor
+  // the writer thread from its start on (so Track() neither allocates nor
   // page-faults; message_queue.h): 64 bytes plus a 640-byte buffer each,
-  // ~7.2 MB for the default 10,000, held for the Client's life (a
-  // synchronous Client prepares only the 64-byte slots, as used).
+  // held for the Client's life. For the default 10,000 a Client that has
+  // tracked once holds +7.7 MiB of RSS in all (docs/BENCHMARKS.md). A
+  // synchronous Client prepares only the 64-byte slots, as used.
   size_t queue_capacity = 10'000;
 
   // How long the destructor waits for the writer before it writes what is
@@ -181,6 +182,9 @@ struct ClientStats {
                                     // at exit, every write having failed
                                     // (a full disk)
   uint64_t unrecorded_drops = 0;    // drops not yet recorded in the spool
+  uint64_t queue_prepared = 0;      // queue slots the writer has prepared
+                                    // (message_queue.h); queue_capacity
+                                    // once all are
   uint64_t queued = 0;              // events waiting for the writer now
 };
 

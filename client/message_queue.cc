@@ -60,11 +60,20 @@ void MessageQueue::PrepareUpTo(uint64_t pos) {
   }
 }
 
+bool MessageQueue::PrepareChunk() {
+  const uint64_t done = prepared_.load(std::memory_order_acquire);
+  if (done < ring_) PrepareUpTo(done);
+  return prepared_.load(std::memory_order_acquire) < ring_;
+}
+
 void MessageQueue::Prepare() {
-  // A chunk at a time, so producers arriving meanwhile wait at most for one.
-  while (prepared_.load(std::memory_order_acquire) < ring_) {
-    PrepareUpTo(prepared_.load(std::memory_order_acquire));
+  while (PrepareChunk()) {
   }
+}
+
+size_t MessageQueue::prepared() const {
+  return static_cast<size_t>(
+      std::min<uint64_t>(prepared_.load(std::memory_order_acquire), capacity_));
 }
 
 Status MessageQueue::Push(std::string_view json, Completion* completion,
@@ -72,6 +81,7 @@ Status MessageQueue::Push(std::string_view json, Completion* completion,
   uint64_t pos = tail_.load(std::memory_order_acquire);
   Slot* slot = nullptr;
   bool slot_claimed = false;
+  std::string grown;  // stays empty (no allocation) unless needed
   for (;;) {
     // Every slot of the first lap is prepared before it is read (and the
     // acquire makes the chunk pointer visible); later laps find all done.
@@ -82,6 +92,13 @@ Status MessageQueue::Push(std::string_view json, Completion* completion,
     const uint64_t seq = slot->seq.load(std::memory_order_acquire);
     const auto diff = static_cast<int64_t>(seq - pos);
     if (diff == 0) {
+      // A message longer than the slot's room: the room is made before the
+      // claim, so an allocation failure leaves nothing claimed (a claimed
+      // slot that is never published would stop the consumer for good).
+      if (json.size() > slot->json.capacity() &&
+          grown.capacity() < json.size()) {
+        grown.reserve(json.size());  // may throw: nothing claimed yet
+      }
       if (ring_ != capacity_ &&
           pos - head_mirror_.load(std::memory_order_acquire) >= capacity_) {
         break;  // capacity 1 (the ring needs 2 slots): full
@@ -101,7 +118,12 @@ Status MessageQueue::Push(std::string_view json, Completion* completion,
     return Status::ResourceExhausted(
         "analytics queue is full; the event was dropped");
   }
-  slot->json.assign(json.data(), json.size());
+  if (json.size() > slot->json.capacity()) {
+    grown.assign(json.data(), json.size());  // fits: no allocation
+    slot->json.swap(grown);
+  } else {
+    slot->json.assign(json.data(), json.size());  // fits: no allocation
+  }
   slot->completion = completion;
   // seq_cst, with consumer_waiting_ below and the consumer's pair in
   // PopBatch: either it sees this message or we see it waiting.

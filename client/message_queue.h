@@ -15,10 +15,12 @@
 // No allocation and no page fault on the producer's side once warm: the
 // slots (64 bytes each, one cache line, so neighbouring producers and the
 // consumer never write the same line) and each slot's string buffer,
-// `slot_bytes` reserved and touched, are prepared by Prepare(), which the
-// writer thread calls when it starts, a chunk of 256 slots at a time. A
-// producer that gets ahead of that preparation (the first events after the
-// start) prepares the chunk it needs itself. A message longer than
+// `slot_bytes` reserved and touched, are prepared by PrepareChunk(), 256
+// slots at a time, which the writer thread calls from its start on whenever
+// it has nothing to write, until all are (so a short-lived process is not
+// kept waiting for it, and events are written first). A producer that
+// gets ahead of that preparation (the first events after the start)
+// prepares the chunk it needs itself. A message longer than
 // `slot_bytes` makes its slot's string grow once on the producer's thread
 // (it keeps that capacity, up to kMaxKeptSlotBytes). Memory: capacity x
 // (64 + slot_bytes + malloc's 16) bytes, allocated once and held for the
@@ -29,8 +31,17 @@
 // The consumer is woken only when it is actually waiting, so a burst of
 // Track() calls costs one futex wake, not one per call.
 //
-// Thread safety: Push(), Wake(), size(), accepted() from any thread;
-// PopBatch(), TakeAll() and Prepare() from any thread, one at a time (they
+// A capacity of 1 uses a ring of 2 slots (the sequence numbers need two)
+// and checks the consumer's position to refuse the second message.
+//
+// How it fails: only Push() reports anything (ResourceExhausted when full).
+// An allocation failure (preparing a chunk, a string growing) throws
+// std::bad_alloc out of Push() or PopBatch(): the Client turns it into a
+// Status (client.cc, NoThrow).
+//
+// Thread safety: Push(), Wake(), size(), accepted(), prepared(),
+// PrepareChunk() and Prepare() from any thread (preparers serialize on their
+// own mutex); PopBatch() and TakeAll() from any thread, one at a time (they
 // serialize on a consumer mutex the producers never take).
 
 #ifndef ZENML_CLIENT_MESSAGE_QUEUE_H_
@@ -120,9 +131,13 @@ class MessageQueue {
   // many.
   size_t TakeAll(MessageBatch* out);
 
-  // Prepares every slot not prepared yet (see above); meant for the writer
-  // thread at its start, before it waits for work.
+  // Prepares the next chunk of slots not prepared yet (see above); returns
+  // whether any is left. For the writer thread, between its writes.
+  bool PrepareChunk();
+  // Prepares every slot not prepared yet.
   void Prepare();
+  // How many slots are prepared (capacity() once all are).
+  size_t prepared() const;
 
   // Makes a PopBatch() that is waiting (or the next one) return at once.
   void Wake();

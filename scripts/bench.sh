@@ -69,7 +69,7 @@ show("BM_PairedOneShot", "no_reuse_over_reuse", "raw without reuse_logs / with i
     client)
       section "client: Track() caller cost, durable throughput, one-shot CLI"
       "$bin/client_bench" --benchmark_repetitions="$reps" \
-        --benchmark_filter='BM_Encode|BM_Track|Paired|OneShot' 2>/dev/null |
+        --benchmark_filter='BM_Encode|BM_Track|BM_MutexDeque|Paired|OneShot' 2>/dev/null |
         sed -n '/Client benchmark summary/,$p'
       load
       ;;

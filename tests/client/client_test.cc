@@ -266,6 +266,38 @@ TEST_F(ClientTest, FullQueueReturnsResourceExhaustedAndCountsTheDrop) {
   EXPECT_EQ(client.stats().unrecorded_drops, 0u);
 }
 
+TEST_F(ClientTest, TheWriterPreparesEveryQueueSlotAndEventsStillFlow) {
+  ClientOptions o = Options();
+  o.queue_capacity = 1000;  // four chunks of slots, the last one short
+  Client client(o);
+  EXPECT_EQ(client.stats().queue_prepared, 0u);  // nothing before a Track()
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_TRUE(client.Track("Prepared", Value::Object{{"n", i}}).ok());
+  }
+  ASSERT_TRUE(client.Flush(30s).ok());
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (client.stats().queue_prepared < 1000 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_EQ(client.stats().queue_prepared, 1000u);
+  // Laps of the ring over prepared slots lose and reorder nothing.
+  for (int i = 300; i < 2600; ++i) {
+    Status s = client.Track("Prepared", Value::Object{{"n", i}});
+    if (!s.ok()) {
+      ASSERT_EQ(s.code(), Status::Code::kResourceExhausted);
+      ASSERT_TRUE(client.Flush(30s).ok());
+      --i;  // the same event again, now that there is room
+    }
+  }
+  ASSERT_TRUE(client.Flush(30s).ok());
+  Spooled s = ReadSpool(analytics_dir());
+  ASSERT_EQ(s.messages.size(), 2600u);
+  for (int i = 0; i < 2600; ++i) {
+    ASSERT_EQ(Prop(s.messages[i], "n"), std::to_string(i));
+  }
+}
+
 TEST_F(ClientTest, SynchronousTrackReturnsOnlyOnceTheEventIsInTheSpool) {
   ClientOptions o = Options();
   o.synchronous = true;
