@@ -261,6 +261,10 @@ void Client::DrainInline() {
         }
         return true;
       };
+      if (holding && spool_->ReaderWaiting()) {  // fair turns: spool.h Hold
+        spool_->Release();
+        holding = false;
+      }
       if (options_.inbox_only) {
         if (opted_out()) continue;
         status = spool_->AppendToInbox(work.jsons);
@@ -487,6 +491,10 @@ void Client::WriterLoop() {
         }
         return true;
       };
+      if (holding && spool_->ReaderWaiting()) {  // fair turns: spool.h Hold
+        spool_->Release();
+        holding = false;
+      }
       if (options_.inbox_only) {
         if (opted_out()) continue;
         status = spool_->AppendToInbox(work.jsons);
