@@ -359,6 +359,10 @@ Status Client::WriteOnce(MessageBatch& work, bool& holding) {
     }
     return true;
   };
+  if (holding && spool_->ReaderWaiting()) {  // fair turns: spool.h Hold
+    spool_->Release();
+    holding = false;
+  }
   if (options_.inbox_only) {
     if (opted_out()) return Status::OK();
     status = spool_->AppendToInbox(work.jsons());

@@ -332,6 +332,12 @@ Status Spool::Impl::Hold(Role role) {
   return Status::OK();
 }
 
+bool Spool::Impl::ReaderWaiting() {
+  SharedDb& s = Shared();
+  std::lock_guard<std::mutex> lock(s.mu);
+  return s.db && s.turns != nullptr && s.turns->ReaderWaiting();
+}
+
 bool Spool::Impl::CompactingLevel0() {
   SharedDb& s = Shared();
   std::lock_guard<std::mutex> lock(s.mu);
@@ -400,6 +406,7 @@ Status Spool::RecordUpload(const UploadRecord& record) {
 }
 
 Status Spool::Hold(Role role) { return impl_->Hold(role); }
+bool Spool::ReaderWaiting() { return impl_->ReaderWaiting(); }
 bool Spool::CompactingLevel0() { return impl_->CompactingLevel0(); }
 
 void Spool::Release() { impl_->Release(); }

@@ -318,12 +318,19 @@ class Spool {
   // Keeps the database open across calls until Release() (a busy writer);
   // other processes wait meanwhile, so hold only while there is work.
   // `role` is how Hold opens the database (a writer that will Append passes
-  // Role::kWriter, so it steps aside while a reader waits). A holder yields
-  // between calls: when a reader of another process waits, the next call
-  // closes the database, steps aside until the reader has it, and reopens
-  // it (spool/turns.h); holding keeps the database open, it does not
-  // reserve it.
+  // Role::kWriter, so it steps aside while a reader waits). A reader's hold
+  // yields between calls: when a reader of another process waits, the
+  // reader's next call closes the database, steps aside until the other
+  // has it, and reopens it (spool/turns.h). A writer's hold is never given
+  // up inside a call (a writer may have checked something, such as consent,
+  // that must still hold when it writes): a writer that holds across
+  // batches asks ReaderWaiting() between them and, if so, Releases and
+  // Holds again before it checks and writes.
   Status Hold(Role role = Role::kReader);
+
+  // Whether a reader of another process waits for the database (one flock
+  // call; false when the database is not open here).
+  bool ReaderWaiting();
   void Release();
 
   // Whether the database, open under Hold(), has level-0 tables enough

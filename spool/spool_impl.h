@@ -156,6 +156,8 @@ class Spool::Impl {
 
   Status Hold(Role role);
 
+  bool ReaderWaiting();
+
   bool CompactingLevel0();
 
   void Release();
@@ -173,8 +175,9 @@ class Spool::Impl {
   // not created: `*absent` is set and `fn` is not run. A Corruption from `fn`
   // repairs the database and runs `fn` once more. Without `ingest` (a read)
   // the inbox is left alone and nothing but a repair writes. `role`: how
-  // the database is opened (turns.h); a held database is closed first and
-  // reopened if a reader of another process waits for it.
+  // the database is opened (turns.h); for a reader, a held database is
+  // closed first and reopened if a reader of another process waits for it
+  // (a writer's hold is given up only by its Release: spool.h).
   Status Run(bool create, const Fn& fn, bool* absent, bool ingest = true,
              Role role = Role::kReader);
 

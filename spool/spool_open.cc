@@ -109,8 +109,10 @@ Status Spool::Impl::Run(bool create, const Fn& fn, bool* absent, bool ingest,
   std::lock_guard<std::mutex> lock(s.mu);
   Status st;
   bool yielded = false;
-  if (s.db && s.holds > 0 && TurnsOf(s).ReaderWaiting()) {
-    // A holder gives a waiting reader its turn between calls (turns.h).
+  if (role == Role::kReader && s.db && s.holds > 0 &&
+      TurnsOf(s).ReaderWaiting()) {
+    // A reader's hold gives a waiting reader its turn between calls
+    // (turns.h); a writer's is given up by its Release (spool.h).
     s.db.reset();
     yielded = true;
   }

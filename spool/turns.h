@@ -20,9 +20,16 @@
 //                                    lock_wait budget, then opens as before,
 //                                    or past the budget returns Busy (Append
 //                                    then writes its inbox file, as always)
-//   a holder (Spool::Hold)           checks ReaderWaiting() at the start of
+//   a reader holding (Spool::Hold)   checks ReaderWaiting() at the start of
 //                                    each call; if a reader waits it closes
 //                                    the database, steps aside and reopens
+//   a writer holding (the Client)    asks Spool::ReaderWaiting() between
+//                                    batches and Releases, then Holds again
+//                                    (stepping aside) before it checks
+//                                    consent and writes: never inside a
+//                                    call, where it may have checked consent
+//                                    already (an opt-out's purge could
+//                                    otherwise pass between check and write)
 //
 // So a reader waits for at most the transactions already under way (each
 // writer's one call, each holder's current call), never for a writer that

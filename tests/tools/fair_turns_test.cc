@@ -1,14 +1,14 @@
-// Fair turns (issue 9): while 8 processes track and flush every event
-// (a Client's Track() then Flush(): its writer thread keeps the spool held
-// while events keep coming, and each event is durable before its id is
-// printed), readers
-// still get the spool. zenml-upload (against a Segment-compatible server on
-// 127.0.0.1) and zenml-spool-dump run over and over and never exit busy (75),
-// and every event a writer had acknowledged is afterwards delivered or still
-// in the spool (the runs take seconds, so the spool stays far below its
-// 100,000-event bound, whose drops would count as losses here). The 20-run
-// case (the issue's acceptance) runs in the default suite; the soak repeats
-// it 100 times.
+// Fair turns (issue 9): while 8 processes track and flush every event,
+// readers still get the spool. The writers are either Clients (Track() then
+// Flush(): the writer thread keeps the spool held while events keep coming)
+// or loops of the one-shot `zenml-analytics track`; each prints an event's
+// messageId once it is durable. zenml-upload (against a Segment-compatible
+// server on 127.0.0.1) and zenml-spool-dump run over and over and never exit
+// busy (75), and every event a writer had acknowledged is afterwards
+// delivered or still in the spool (the runs take seconds, so the spool stays
+// far below its 100,000-event bound, whose drops would count as losses
+// here). The 20-run cases (the issue's acceptance) run in the default suite;
+// the soak repeats the Clients' case 100 times.
 
 #include <fmt/format.h>
 #include <gmock/gmock.h>
@@ -59,7 +59,12 @@ std::set<std::string> MessageIds(const std::string& jsonl) {
   return ids;
 }
 
-void ReadersGetTheirTurn(int runs) {
+enum class Writers {
+  kClients,  // client_test_helper: Track() then Flush(), holding the spool
+  kOneShot,  // `zenml-analytics track` in a loop: one process per event
+};
+
+void ReadersGetTheirTurn(int runs, Writers kind) {
   SegmentTestServer server;
   ASSERT_TRUE(server.ok());
   TempDir config;
@@ -77,7 +82,25 @@ void ReadersGetTheirTurn(int runs) {
   std::atomic<bool> stopping{false};
   std::vector<std::unique_ptr<Child>> writers;
   std::vector<std::thread> readers;
-  for (int w = 0; w < kWriters; ++w) {
+  for (int w = 0; kind == Writers::kOneShot && w < kWriters; ++w) {
+    // The one-shot CLI prints the messageId once the event is durable.
+    readers.emplace_back([&, w] {
+      for (int i = 0; !stopping.load(); ++i) {
+        ProcessResult r = zenml::testing::Run(
+            {BinPath("zenml-analytics"), "track", "Pipeline run", "--property",
+             fmt::format("w={}", w), "--property", fmt::format("i={}", i)},
+            p);
+        std::string id = r.out;
+        while (!id.empty() && (id.back() == '\n' || id.back() == ' ')) {
+          id.pop_back();
+        }
+        if (r.exit_code != 0 || id.empty()) continue;
+        std::lock_guard<std::mutex> lock(mu);
+        acknowledged.push_back(id);
+      }
+    });
+  }
+  for (int w = 0; kind == Writers::kClients && w < kWriters; ++w) {
     writers.push_back(std::make_unique<Child>(
         std::vector<std::string>{
             TestBinPath("client_test_helper"), "track", config.path().string(),
@@ -161,11 +184,15 @@ void ReadersGetTheirTurn(int runs) {
 }
 
 TEST(FairTurnsTest, TwentyUploadsAndDumpsNeverBusyNothingLost) {
-  ReadersGetTheirTurn(20);
+  ReadersGetTheirTurn(20, Writers::kClients);
+}
+
+TEST(FairTurnsTest, TwentyUploadsAndDumpsBesideOneShotTrackLoops) {
+  ReadersGetTheirTurn(20, Writers::kOneShot);
 }
 
 TEST(FairTurnsSoakTest, HundredUploadsAndDumpsNeverBusyNothingLost) {
-  ReadersGetTheirTurn(100);
+  ReadersGetTheirTurn(100, Writers::kClients);
 }
 
 }  // namespace
