@@ -164,11 +164,16 @@ class RequestFeed {
   // Next() hands out no request while more than this many Ack() calls (a
   // request's keys each) are not yet applied, so a kill resends at most
   // this many requests plus the one in flight. Measured (50 SIGKILLs in a
-  // 60,000-event drain, loopback collector, load ~15 on 2 cores): 1 gave
-  // 0.84-0.92 requests' worth per kill but drained ~40 % slower (every
-  // request waited for the Ack before it, an open, a synced write and a
-  // close); 2 gave 1.34-1.54 and was still slower; 3 gives 1.42-1.68 at
-  // the old speed within the noise; unbounded gave 3.2-7.4.
+  // 60,000-event drain, loopback collector, 2 cores at load 8-15): 1 gave
+  // 0.84-0.92 requests' worth per kill, 2 gave 1.2-1.5, 3 gives 1.4-1.7
+  // (kills 0-60 ms into a run; 1.8-2.0 with kills 0-25 ms in); unbounded
+  // (the Acks between bodies alone) gave 3.2-7.4. The bound costs drain
+  // speed: upload_bench, 100,000 events, --fill-held, against the build
+  // before it in the same minutes: 46,000-48,000 events/s against
+  // 57,000-65,000 with 3, the same with 2, while the Acks between bodies
+  // alone kept 64,000-71,000. Applying the Acks unsynced, or from Next()'s
+  // own thread, did not win it back: the cost is the Ack on the critical
+  // path, not its fsync.
   static constexpr uint64_t kMaxUnappliedAcks = 3;
 
   spool::Spool& spool_;
