@@ -76,7 +76,13 @@ Status MessageQueue::Push(std::string_view json, Completion* completion,
     // Every slot of the first lap is prepared before it is read (and the
     // acquire makes the chunk pointer visible); later laps find all done.
     if (pos >= prepared_.load(std::memory_order_acquire) && pos < ring_) {
-      PrepareUpTo(pos);
+      try {
+        PrepareUpTo(pos);  // allocates; nothing is claimed yet
+      } catch (...) {
+        return Status::ResourceExhausted(
+            "out of memory preparing the analytics queue; the event was "
+            "dropped");
+      }
     }
     slot = &At(pos);
     const uint64_t seq = slot->seq.load(std::memory_order_acquire);
@@ -101,17 +107,33 @@ Status MessageQueue::Push(std::string_view json, Completion* completion,
     return Status::ResourceExhausted(
         "analytics queue is full; the event was dropped");
   }
-  slot->json.assign(json.data(), json.size());
-  slot->completion = completion;
+  bool copied = true;
+  try {
+    slot->json.assign(json.data(), json.size());  // may grow: may throw
+    slot->completion = completion;
+  } catch (...) {
+    // The slot is ours and later producers may have claimed past it: it
+    // must still be published, or the consumer would stop at it for good.
+    // Published void, the consumer skips it; accepted() leaves it out.
+    copied = false;
+    slot->json.clear();
+    slot->completion = nullptr;
+    slot->skip = true;
+    voided_.fetch_add(1, std::memory_order_release);
+  }
   // seq_cst, with consumer_waiting_ below and the consumer's pair in
   // PopBatch: either it sees this message or we see it waiting.
   slot->seq.store(pos + 1, std::memory_order_seq_cst);
-  if (sequence != nullptr) *sequence = pos + 1;
+  if (copied && sequence != nullptr) *sequence = pos + 1;
   if (consumer_waiting_.load(std::memory_order_seq_cst) &&
       consumer_waiting_.exchange(false)) {
     // Only the first push after the consumer went to sleep pays for a wake.
     core::MutexLock lock(&mu_);
     cv_.Signal();
+  }
+  if (!copied) {
+    return Status::ResourceExhausted(
+        "out of memory copying an analytics event; the event was dropped");
   }
   return Status::OK();
 }
@@ -129,13 +151,25 @@ size_t MessageQueue::TakeLocked(MessageBatch* out, size_t max_count,
   size_t bytes = 0;
   while (n < max_count && ReadyLocked()) {
     Slot& slot = At(head_);
+    if (slot.skip) {  // its Push failed (above): nothing to take
+      slot.skip = false;
+      slot.seq.store(head_ + ring_, std::memory_order_release);
+      ++head_;
+      head_mirror_.store(head_, std::memory_order_release);
+      continue;
+    }
     const size_t next = bytes + slot.json.size();
     if (n > 0 && next > max_bytes) break;
     out->Add(slot.json, slot.completion);
     bytes = next;
     if (slot.json.capacity() > kMaxKeptSlotBytes) {
       std::string().swap(slot.json);
-      slot.json.reserve(slot_bytes_);
+      // Best effort: a failure here must not leave the message (already
+      // in *out) in its slot to be taken twice.
+      try {
+        slot.json.reserve(slot_bytes_);
+      } catch (...) {
+      }
     } else {
       slot.json.clear();
     }

@@ -101,7 +101,10 @@ class MessageQueue {
   MessageQueue& operator=(const MessageQueue&) = delete;
 
   // Copies `json` into the queue unless `capacity` messages are waiting
-  // already; then returns ResourceExhausted. On success `*sequence` (if
+  // already; then returns ResourceExhausted. Never throws: if copying fails
+  // (out of memory) it returns ResourceExhausted too, and the slot it had
+  // claimed is skipped by the consumer, so no later message waits on it.
+  // On success `*sequence` (if
   // given) receives the message's 1-based position among all messages ever
   // accepted, which Flush() uses as a watermark.
   Status Push(std::string_view json, Completion* completion = nullptr,
@@ -131,7 +134,12 @@ class MessageQueue {
   size_t size() const;
   size_t capacity() const { return capacity_; }
   // How many messages Push() has accepted so far.
-  uint64_t accepted() const { return tail_.load(std::memory_order_acquire); }
+  // (A Push() that failed copying its message is not counted.)
+  uint64_t accepted() const {
+    // voided_ first: each void it counts is also in the tail read after.
+    const uint64_t voided = voided_.load(std::memory_order_acquire);
+    return tail_.load(std::memory_order_acquire) - voided;
+  }
 
  private:
   struct alignas(64) Slot {
@@ -140,6 +148,9 @@ class MessageQueue {
     std::atomic<uint64_t> seq{0};
     Completion* completion = nullptr;
     std::string json;
+    // Published without a message: its Push() failed after claiming it
+    // (out of memory copying); the consumer skips it.
+    bool skip = false;
   };
 
   Slot& At(uint64_t pos) const {
@@ -161,6 +172,8 @@ class MessageQueue {
 
   // Producers' line: the next position to claim (= messages accepted).
   alignas(64) std::atomic<uint64_t> tail_{0};
+  // Positions claimed whose Push() failed (published void, skipped).
+  std::atomic<uint64_t> voided_{0};
   // Read by every Push, written only while preparing: slots below it (and
   // their chunks) are prepared.
   alignas(64) std::atomic<uint64_t> prepared_{0};
