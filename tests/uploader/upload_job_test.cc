@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -146,6 +147,26 @@ TEST_F(UploadJobTest, TheJobsKeyAndEndpointBeatTheEnvironmentAndAreSent) {
   ASSERT_TRUE(stats.ok());
   ASSERT_TRUE(stats->last_upload.has_value());
   EXPECT_EQ(stats->last_upload->outcome, "success");
+}
+
+TEST_F(UploadJobTest, AHugeBudgetMeansNoLimitNotAnExpiredOne) {
+  // --max-time (or upload.yaml's max_time, which may even be .inf) far
+  // beyond what a steady_clock deadline in nanoseconds can hold must not
+  // overflow into a deadline in the past.
+  for (double huge : {1e11, 1e300, std::numeric_limits<double>::infinity()}) {
+    Fill(3);
+    SegmentTestServer server;
+    ASSERT_TRUE(server.ok());
+    job_.config.write_key = "k";
+    job_.config.endpoint = server.url();
+    job_.max_time = huge;
+    job_.request_timeout = huge;
+    auto r = RunUploadJob(job_);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->outcome, "success") << huge << ": " << r->line;
+    EXPECT_EQ(r->summary.sent, 3u) << huge;
+    EXPECT_EQ(Spooled(), 0u) << huge;
+  }
 }
 
 TEST_F(UploadJobTest, TheEnvironmentsKeyIsUsedWhenTheJobHasNone) {
