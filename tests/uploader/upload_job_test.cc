@@ -262,5 +262,31 @@ TEST_F(UploadJobTest, FromFileSendsTheBundleWithoutTouchingTheSpool) {
   EXPECT_EQ(Spooled(), 1u);
 }
 
+TEST_F(UploadJobTest, TheSameBundleTwiceInADirectoryIsSentOnce) {
+  // bundle_job.h: "the same bundle under another name sends nothing twice"
+  // holds within one run too (a copy made to be safe, on the same stick).
+  Fill(2);
+  const std::filesystem::path in = dir_.path() / "in";
+  std::filesystem::create_directory(in);
+  job_.to_file = in / "a.bundle";
+  ASSERT_TRUE(RunUploadJob(job_).ok());
+  std::filesystem::copy_file(in / "a.bundle", in / "b.bundle");
+  SegmentTestServer server;
+  ASSERT_TRUE(server.ok());
+  UploadJob send;
+  send.env = &env_;
+  send.max_time = 20;
+  send.from_file = in;
+  send.config.write_key = "k";
+  send.config.endpoint = server.url();
+  auto r = RunUploadJob(send);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->summary.sent, 2u) << r->line;
+  ASSERT_TRUE(r->bundles.has_value());
+  EXPECT_EQ(r->bundles->imported, 1u) << r->line;
+  EXPECT_EQ(r->bundles->already_imported, 1u) << r->line;
+  EXPECT_EQ(server.requests().size(), 1u);
+}
+
 }  // namespace
 }  // namespace zenml::uploader
