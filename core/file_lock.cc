@@ -14,10 +14,12 @@
 namespace zenml::core {
 
 Result<int> FileLock::Acquire(const std::filesystem::path& path, bool wait) {
-  int fd =
-      ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0 && errno == EISDIR) {
-    fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  // A directory first, through a symlink too: a config dir is often one
+  // (dotfile managers, ZENML_CONFIG_PATH). Not a directory: the lock file,
+  // never through a symlink.
+  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 && (errno == ENOTDIR || errno == ENOENT)) {
+    fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   }
   if (fd < 0) return ErrnoStatus(errno, "open", path);
   while (::flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0) {

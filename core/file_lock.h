@@ -26,8 +26,9 @@ namespace zenml::core {
 
 class FileLock {
  public:
-  // Opens `path` (a directory as it is; otherwise a regular file, created
-  // 0600 if missing, never through a symlink) and locks it without waiting.
+  // Opens `path` (a directory as it is, also through a symlink; otherwise
+  // a regular file, created 0600 if missing, never through a symlink) and
+  // locks it without waiting.
   // nullopt when another open file description holds the lock.
   static Result<std::optional<FileLock>> TryLock(
       const std::filesystem::path& path);
