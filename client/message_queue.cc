@@ -157,7 +157,12 @@ size_t MessageQueue::TakeLocked(MessageBatch* out, size_t max_count,
     bytes = next;
     if (slot.json.capacity() > kMaxKeptSlotBytes) {
       std::string().swap(slot.json);
-      slot.json.reserve(slot_bytes_);
+      // Best effort: a failure here must not leave the message (already
+      // in *out) in its slot to be taken twice.
+      try {
+        slot.json.reserve(slot_bytes_);
+      } catch (...) {
+      }
     } else {
       slot.json.clear();
     }

@@ -112,9 +112,11 @@ class MessageQueue {
   MessageQueue& operator=(const MessageQueue&) = delete;
 
   // Copies `json` into the queue unless `capacity` messages are waiting
-  // already; then returns ResourceExhausted. On success `*sequence` (if
-  // given) receives the message's 1-based position among all messages ever
-  // accepted, which Flush() uses as a watermark.
+  // already; then returns ResourceExhausted. Never throws: a message longer
+  // than its slot gets its room before the slot is claimed, so running out
+  // of memory returns ResourceExhausted with nothing claimed. On success
+  // `*sequence` (if given) receives the message's 1-based position among all
+  // messages ever accepted, which Flush() uses as a watermark.
   Status Push(std::string_view json, Completion* completion = nullptr,
               uint64_t* sequence = nullptr);
 

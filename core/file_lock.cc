@@ -14,10 +14,12 @@
 namespace zenml::core {
 
 Result<int> FileLock::Acquire(const std::filesystem::path& path, bool wait) {
-  int fd =
-      ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0 && errno == EISDIR) {
-    fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  // A directory first, through a symlink too: a config dir is often one
+  // (dotfile managers, ZENML_CONFIG_PATH). Not a directory: the lock file,
+  // never through a symlink.
+  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 && (errno == ENOTDIR || errno == ENOENT)) {
+    fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   }
   if (fd < 0) return ErrnoStatus(errno, "open", path);
   while (::flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0) {
@@ -47,14 +49,22 @@ FileLock::FileLock(FileLock&& other) noexcept
 
 FileLock& FileLock::operator=(FileLock&& other) noexcept {
   if (this != &other) {
-    if (fd_ >= 0) ::close(fd_);
+    Release();
     fd_ = std::exchange(other.fd_, -1);
   }
   return *this;
 }
 
-FileLock::~FileLock() {
-  if (fd_ >= 0) ::close(fd_);  // closing the last descriptor drops the flock
+FileLock::~FileLock() { Release(); }
+
+void FileLock::Release() {
+  if (fd_ < 0) return;
+  // Unlock before closing: a child forked meanwhile shares the open file
+  // description, and closing only our descriptor would leave it locked
+  // for as long as that child lives.
+  ::flock(fd_, LOCK_UN);
+  ::close(fd_);
+  fd_ = -1;
 }
 
 }  // namespace zenml::core

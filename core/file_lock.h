@@ -4,9 +4,11 @@
 //
 // flock belongs to the open file description: the kernel drops it when the
 // holder closes it or dies, however it dies, so there is no stale lock to
-// clean up. The descriptor is close-on-exec, so a child cannot keep a lock
-// alive. Two FileLocks on the same path in one process exclude each other
-// too (each has its own open file description).
+// clean up. The descriptor is close-on-exec, so an exec'd child cannot keep
+// a lock alive, and releasing unlocks before closing, so neither can a
+// child forked while it was held (it shares the description). Two FileLocks on
+// the same path in one process exclude each other too (each has its own open
+// file description).
 //
 // Move-only; thread-compatible. Errors: IoError, or PermissionDenied for
 // EACCES/EPERM, naming the path; "held by someone else" is not an error
@@ -24,8 +26,9 @@ namespace zenml::core {
 
 class FileLock {
  public:
-  // Opens `path` (a directory as it is; otherwise a regular file, created
-  // 0600 if missing, never through a symlink) and locks it without waiting.
+  // Opens `path` (a directory as it is, also through a symlink; otherwise
+  // a regular file, created 0600 if missing, never through a symlink) and
+  // locks it without waiting.
   // nullopt when another open file description holds the lock.
   static Result<std::optional<FileLock>> TryLock(
       const std::filesystem::path& path);
@@ -45,6 +48,7 @@ class FileLock {
 
  private:
   explicit FileLock(int fd) : fd_(fd) {}
+  void Release();
   // The locked descriptor, or -1 when held elsewhere and not `wait`.
   static Result<int> Acquire(const std::filesystem::path& path, bool wait);
   int fd_ = -1;

@@ -175,7 +175,8 @@ UploadReport RunFromDirectory(
   b.dir = dir.string();
   b.found = files.size();
   b.ledger = (analytics_dir / kLedgerName).string();
-  const std::set<std::string> done = ReadLedger(b.ledger);
+  // Grows as this run imports: a copy later in DIR is skipped too.
+  std::set<std::string> done = ReadLedger(b.ledger);
   UploadSummary total;
   std::optional<UploadReport> stopped;  // the outcome that ended the run early
   std::string first_damage;
@@ -226,6 +227,7 @@ UploadReport RunFromDirectory(
       r.bundles = b;
       return r;
     }
+    done.insert(verified->sha256);
     ++b.imported;
   }
 

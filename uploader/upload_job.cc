@@ -18,9 +18,14 @@
 namespace zenml::uploader {
 namespace {
 
+// A budget longer than this is no limit at all. The cap keeps a deadline
+// (steady_clock's nanoseconds from boot, plus the budget) far inside int64:
+// --max-time 1e11, or upload.yaml's `.inf`, overflowed it into the past.
+constexpr double kMaxSeconds = 10.0 * 366 * 86400;
+
 std::chrono::milliseconds Milliseconds(double seconds) {
   return std::chrono::milliseconds(
-      static_cast<int64_t>(std::llround(seconds * 1000)));
+      std::llround(std::clamp(seconds, 0.0, kMaxSeconds) * 1000));
 }
 
 UploadReport ConfigError(const core::Status& status, int exit_code) {

@@ -59,7 +59,8 @@ struct UploadJob {
   UploadConfigFlags config;
   // Budget of the whole job in seconds; nullopt: upload.yaml's max_time,
   // then 60. Counted from `started`, so opening the spool and checking
-  // consent come out of it too.
+  // consent come out of it too. Over 10 years (infinity included) counts
+  // as 10 years, as does request_timeout: no limit, not an overflow.
   std::optional<double> max_time;
   std::chrono::steady_clock::time_point started =
       std::chrono::steady_clock::now();

@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
+#include <new>
 #include <set>
 #include <string>
 #include <thread>
@@ -13,6 +15,35 @@ namespace zenml::client {
 namespace {
 
 using namespace std::chrono_literals;
+
+// Allocation failure on demand: while armed, an allocation of at least
+// kBigAllocation bytes throws std::bad_alloc (after running `during`, once).
+constexpr size_t kBigAllocation = 4096;
+std::atomic<bool> g_fail_big_allocations{false};
+void (*g_during_failure)() = nullptr;
+
+}  // namespace
+}  // namespace zenml::client
+
+void* operator new(size_t size) {
+  using namespace zenml::client;
+  if (size >= kBigAllocation &&
+      g_fail_big_allocations.exchange(false, std::memory_order_relaxed)) {
+    if (g_during_failure != nullptr) g_during_failure();
+    throw std::bad_alloc();
+  }
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+// GCC cannot see that these pair with the operator new above.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
+
+namespace zenml::client {
+namespace {
 
 std::vector<std::string> Jsons(const MessageBatch& b) {
   return {b.jsons().begin(), b.jsons().end()};
@@ -147,6 +178,57 @@ TEST(MessageQueueTest, PreparedSlotsKeepTheirRoomAcrossLaps) {
   out.Clear();
   ASSERT_EQ(queue.TakeAll(&out), 1u);
   EXPECT_EQ(out.jsons()[0], big);
+}
+
+TEST(MessageQueueTest, APushWhoseCopyFailsReportsItAndBlocksNothing) {
+  // The slot is claimed before its string can grow: an allocation failure
+  // there must not leave a claimed slot that is never published, which
+  // would stop the consumer at it for good (every later message stuck).
+  MessageQueue queue(4);
+  ASSERT_TRUE(queue.Push("a").ok());
+  const std::string big(2 * kBigAllocation, 'x');
+  g_fail_big_allocations = true;
+  Status failed;
+  EXPECT_NO_THROW(failed = queue.Push(big));
+  g_fail_big_allocations = false;
+  EXPECT_EQ(failed.code(), Status::Code::kResourceExhausted);
+  ASSERT_TRUE(queue.Push("b").ok());
+  EXPECT_EQ(queue.accepted(), 2u);
+  MessageBatch out;
+  EXPECT_EQ(queue.PopBatch(&out, 10, 1 << 20, 0ns), 2u);
+  EXPECT_EQ(Jsons(out), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(queue.size(), 0u);
+}
+
+MessageQueue* g_racing_queue = nullptr;
+
+TEST(MessageQueueTest, APushThatFailsAfterALaterClaimIsSkipped) {
+  // Another producer claims (and publishes) the next slot while the copy
+  // fails: the failed slot cannot be handed back, so it must be skipped.
+  MessageQueue queue(4);
+  ASSERT_TRUE(queue.Push("a").ok());
+  g_racing_queue = &queue;
+  g_during_failure = [] { ASSERT_TRUE(g_racing_queue->Push("b").ok()); };
+  const std::string big(2 * kBigAllocation, 'x');
+  g_fail_big_allocations = true;
+  Status failed;
+  EXPECT_NO_THROW(failed = queue.Push(big));
+  g_fail_big_allocations = false;
+  g_during_failure = nullptr;
+  EXPECT_EQ(failed.code(), Status::Code::kResourceExhausted);
+  ASSERT_TRUE(queue.Push("c").ok());
+  EXPECT_EQ(queue.accepted(), 3u);  // a, b, c: the failed one is not
+  MessageBatch out;
+  EXPECT_EQ(queue.PopBatch(&out, 10, 1 << 20, 0ns), 3u);
+  EXPECT_EQ(Jsons(out), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(queue.size(), 0u);
+  // The ring still laps normally afterwards.
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(queue.Push(std::to_string(i)).ok());
+    out.Clear();
+    ASSERT_EQ(queue.TakeAll(&out), 1u);
+    EXPECT_EQ(out.jsons()[0], std::to_string(i));
+  }
 }
 
 TEST(MessageQueueTest, ManyProducersOneConsumerLoseAndDuplicateNothing) {

@@ -64,6 +64,35 @@ TEST(FileLockTest, MovingKeepsTheLockHeld) {
   EXPECT_TRUE(FileLock::TryLock(path)->has_value());
 }
 
+TEST(FileLockTest, ReleasingDropsTheLockEvenIfAForkedChildHasTheDescriptor) {
+  // A host that forks (another thread, multiprocessing) while a lock is
+  // held gives the child the descriptor; close-on-exec does not help before
+  // an exec. Closing ours alone would leave the lock held by the child for
+  // as long as it lives, and every FileLock::Lock() would wait for it.
+  testing::TempDir dir;
+  const fs::path path = dir.path() / "f.lock";
+  auto held = FileLock::TryLock(path);
+  ASSERT_TRUE(held.ok() && held->has_value());
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(pipe_fds[1]);
+    char c;
+    (void)::read(pipe_fds[0], &c, 1);  // until the parent is done
+    ::_exit(0);
+  }
+  ::close(pipe_fds[0]);
+  held->reset();  // released while the child still has the descriptor
+  auto again = FileLock::TryLock(path);
+  ::close(pipe_fds[1]);  // lets the child exit
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->has_value());
+}
+
 TEST(FileLockTest, ASymlinkOrMissingDirectoryIsAnError) {
   testing::TempDir dir;
   fs::create_symlink(dir.path() / "target", dir.path() / "link");

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/config_dir.h"
+#include "core/consent.h"
 #include "core/uuid.h"
 #include "tests/testing/temp_dir.h"
 
@@ -216,6 +217,24 @@ TEST_F(GlobalConfigTest, EnsureAnonymousIdCreatesFileAndDirectory) {
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(*again, *id);
   EXPECT_EQ(*ReadAnonymousId(dir()), std::optional<std::string>(*id));
+}
+
+TEST_F(GlobalConfigTest, AConfigDirThatIsASymlinkCanBeWritten) {
+  // Dotfile managers and ZENML_CONFIG_PATH often name a symlink to the
+  // real directory: the read-modify-write lock must follow it (only a lock
+  // *file* is never opened through a symlink), or no id could be made and
+  // no opt-out recorded.
+  const std::filesystem::path real = tmp_ / "real";
+  std::filesystem::create_directories(real);
+  const std::filesystem::path link = tmp_ / "link";
+  std::filesystem::create_directory_symlink(real, link);
+  auto id = EnsureAnonymousId(link);
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(*ReadAnonymousId(real), std::optional<std::string>(*id));
+  Status opted_out = SetOptIn(link, false);
+  ASSERT_TRUE(opted_out.ok()) << opted_out;
+  EXPECT_EQ(*GlobalConfig::Load(real)->analytics_opt_in(),
+            std::optional<bool>(false));
 }
 
 TEST_F(GlobalConfigTest, EnsureAnonymousIdKeepsTheExistingIdAndFile) {

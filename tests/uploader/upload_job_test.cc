@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -148,6 +149,26 @@ TEST_F(UploadJobTest, TheJobsKeyAndEndpointBeatTheEnvironmentAndAreSent) {
   EXPECT_EQ(stats->last_upload->outcome, "success");
 }
 
+TEST_F(UploadJobTest, AHugeBudgetMeansNoLimitNotAnExpiredOne) {
+  // --max-time (or upload.yaml's max_time, which may even be .inf) far
+  // beyond what a steady_clock deadline in nanoseconds can hold must not
+  // overflow into a deadline in the past.
+  for (double huge : {1e11, 1e300, std::numeric_limits<double>::infinity()}) {
+    Fill(3);
+    SegmentTestServer server;
+    ASSERT_TRUE(server.ok());
+    job_.config.write_key = "k";
+    job_.config.endpoint = server.url();
+    job_.max_time = huge;
+    job_.request_timeout = huge;
+    auto r = RunUploadJob(job_);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->outcome, "success") << huge << ": " << r->line;
+    EXPECT_EQ(r->summary.sent, 3u) << huge;
+    EXPECT_EQ(Spooled(), 0u) << huge;
+  }
+}
+
 TEST_F(UploadJobTest, TheEnvironmentsKeyIsUsedWhenTheJobHasNone) {
   Fill(1);
   SegmentTestServer server;
@@ -239,6 +260,32 @@ TEST_F(UploadJobTest, FromFileSendsTheBundleWithoutTouchingTheSpool) {
   EXPECT_EQ(r->outcome, "success") << r->line;
   EXPECT_EQ(r->summary.sent, 2u);
   EXPECT_EQ(Spooled(), 1u);
+}
+
+TEST_F(UploadJobTest, TheSameBundleTwiceInADirectoryIsSentOnce) {
+  // bundle_job.h: "the same bundle under another name sends nothing twice"
+  // holds within one run too (a copy made to be safe, on the same stick).
+  Fill(2);
+  const std::filesystem::path in = dir_.path() / "in";
+  std::filesystem::create_directory(in);
+  job_.to_file = in / "a.bundle";
+  ASSERT_TRUE(RunUploadJob(job_).ok());
+  std::filesystem::copy_file(in / "a.bundle", in / "b.bundle");
+  SegmentTestServer server;
+  ASSERT_TRUE(server.ok());
+  UploadJob send;
+  send.env = &env_;
+  send.max_time = 20;
+  send.from_file = in;
+  send.config.write_key = "k";
+  send.config.endpoint = server.url();
+  auto r = RunUploadJob(send);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->summary.sent, 2u) << r->line;
+  ASSERT_TRUE(r->bundles.has_value());
+  EXPECT_EQ(r->bundles->imported, 1u) << r->line;
+  EXPECT_EQ(r->bundles->already_imported, 1u) << r->line;
+  EXPECT_EQ(server.requests().size(), 1u);
 }
 
 }  // namespace
