@@ -97,7 +97,12 @@ Status MessageQueue::Push(std::string_view json, Completion* completion,
       // slot that is never published would stop the consumer for good).
       if (json.size() > slot->json.capacity() &&
           grown.capacity() < json.size()) {
-        grown.reserve(json.size());  // may throw: nothing claimed yet
+        try {
+          grown.reserve(json.size());  // nothing claimed yet
+        } catch (...) {
+          return Status::ResourceExhausted(
+              "out of memory copying the event; the event was dropped");
+        }
       }
       if (ring_ != capacity_ &&
           pos - head_mirror_.load(std::memory_order_acquire) >= capacity_) {
