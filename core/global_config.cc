@@ -625,6 +625,27 @@ Status GlobalConfig::Save(const std::filesystem::path& config_dir) const {
   } catch (const std::exception& e) {
     return Status::Internal(fmt::format("cannot write YAML: {}", e.what()));
   }
+  // yaml-cpp's emitter cannot write back every construct its parser reads
+  // (a tagged flow sequence as a map key loses its "? ", found by
+  // fuzz_config_yaml): a rewrite that would not read back to the same
+  // answers would break the file for ZenML too, so it is refused and the
+  // file kept.
+  auto again = Parse(text);
+  bool same = again.ok();
+  if (same) {
+    auto in = analytics_opt_in();
+    auto in2 = again->analytics_opt_in();
+    auto id = user_id();
+    auto id2 = again->user_id();
+    same = in.ok() == in2.ok() && (!in.ok() || *in == *in2) &&
+           id.ok() == id2.ok() && (!id.ok() || *id == *id2);
+  }
+  if (!same) {
+    return Status::FailedPrecondition(fmt::format(
+        "cannot rewrite {} without changing what it says (it uses YAML this "
+        "library cannot write back); it was left unchanged",
+        ConfigFilePath(config_dir).string()));
+  }
   // A config.yaml that is a symlink (dotfile managers do this) stays one:
   // the file it points to is replaced, not the link.
   std::filesystem::path path = ConfigFilePath(config_dir);

@@ -109,8 +109,11 @@ class GlobalConfig {
   // Writes ToYaml() atomically to `config_dir/config.yaml` (see the class
   // comment), creating `config_dir` (0700, parents too) if needed. When
   // config.yaml is a symlink, the file it points to is replaced instead. Fails
-  // with IoError/PermissionDenied naming the path and the OS error; on failure
-  // the old file is untouched and no temp file is left behind.
+  // with IoError/PermissionDenied naming the path and the OS error, and with
+  // FailedPrecondition when the text written would not read back to the same
+  // analytics_opt_in and user_id (YAML that yaml-cpp parses but cannot write
+  // back); on failure the old file is untouched and no temp file is left
+  // behind.
   Status Save(const std::filesystem::path& config_dir) const;
 
  private:

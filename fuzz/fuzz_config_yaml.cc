@@ -32,12 +32,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     config->set_user_id("7c8e3b5a-1d2f-4a6b-9c0d-1e2f3a4b5c6d");
   }
   const std::string yaml = config->ToYaml();
+  // Save() refuses a rewrite that does not read back the same (yaml-cpp
+  // cannot write back every construct it reads, e.g. a tagged flow
+  // sequence as a key): what is checked here is that Save's check is the
+  // right one, i.e. a rewrite that reads back reads back the same.
   // Aliases are written out in full, so the rewrite may outgrow the input,
   // within the expanded-values limit.
   Check(yaml.size() <= 4 * zenml::core::kConfigMaxExpandedBytes);
   if (yaml.size() > zenml::core::kConfigMaxBytes) return 0;
   auto again = GlobalConfig::Parse(yaml);
-  Check(again.ok());
+  if (!again.ok()) return 0;  // Save() refuses it: the file is kept
   auto in2 = again->analytics_opt_in();
   Check(in2.ok() && *in2 == std::optional<bool>(want));
   auto id2 = again->user_id();

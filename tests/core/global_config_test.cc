@@ -265,6 +265,22 @@ TEST_F(GlobalConfigTest, EnsureAnonymousIdNeverOverwritesACorruptFile) {
   EXPECT_EQ(ReadFile(file()), corrupt);
 }
 
+// Found by fuzz_config_yaml: yaml-cpp writes a tagged flow sequence used as
+// a map key without its "? " indicator, which reads back as two documents.
+// A rewrite that would not read back the same is refused, the file kept.
+TEST_F(GlobalConfigTest, ARewriteThatWouldNotReadBackIsRefusedAndTheFileKept) {
+  const std::string tricky = "{!s [a, b]: x, analytics_opt_in: true}\n";
+  Write(tricky);
+  Status opted_out = SetOptIn(dir(), false);
+  ASSERT_FALSE(opted_out.ok());
+  EXPECT_NE(opted_out.message().find("config.yaml"), std::string::npos)
+      << opted_out.message();
+  EXPECT_EQ(ReadFile(file()), tricky);
+  auto id = EnsureAnonymousId(dir());
+  EXPECT_FALSE(id.ok());
+  EXPECT_EQ(ReadFile(file()), tricky);
+}
+
 TEST_F(GlobalConfigTest, EnsureAnonymousIdRefusesAnIdThatIsNotAUuid) {
   Write("user_id: alice@example.com\n");
   auto id = EnsureAnonymousId(dir());
