@@ -54,8 +54,8 @@ struct RequeueReport {
 
 struct UploadReport {
   // UploadOutcomeName, or one of the job's own: "busy" (another upload
-  // runs), "to_file", "requeued", "config_error", "usage_error", "interrupted", "error"
-  // (the spool, a file or the tool failed: see exit_code and detail).
+  // runs), "to_file", "requeued", "config_error", "usage_error", "interrupted",
+  // "error" (the spool, a file or the tool failed: see exit_code and detail).
   std::string outcome;
   int exit_code = 0;
   UploadSummary summary;  // counts; zero where they do not apply
