@@ -8,8 +8,9 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 
+#include "core/global_config.h"  // kConfigMaxBytes
+#include "core/yaml_limits.h"
 #include "uploader/uploader.h"  // kDefaultEndpoint
 
 #ifndef ZENML_SEGMENT_WRITE_KEY
@@ -59,9 +60,12 @@ core::Result<std::string> ReadAll(const std::filesystem::path& path) {
     return core::Status::IoError(
         fmt::format("{}: {}", path.string(), std::strerror(errno)));
   }
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
+  // Never more than one byte past the limit (CheckYamlLimits refuses it):
+  // a huge file costs no memory or time.
+  std::string text(core::kConfigMaxBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  return text;
 }
 
 }  // namespace
@@ -83,6 +87,11 @@ core::Result<UploadConfig> LoadUploadConfig(const std::filesystem::path& path,
   };
   YAML::Node root;
   try {
+    // config.yaml's limits (size, nesting, nodes with aliases expanded),
+    // before any tree is built: a hostile file is refused at once.
+    if (std::string over = core::CheckYamlLimits(text); !over.empty()) {
+      return bad(over + "; refused");
+    }
     root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     return bad(std::string("not valid YAML: ") + e.what());
