@@ -164,17 +164,19 @@ class RequestFeed {
   // Next() hands out no request while more than this many Ack() calls (a
   // request's keys each) are not yet applied, so a kill resends at most
   // this many requests plus the one in flight. Measured (50 SIGKILLs in a
-  // 60,000-event drain, loopback collector, 2 cores at load 8-15): 1 gave
-  // 0.84-0.92 requests' worth per kill, 2 gave 1.2-1.5, 3 gives 1.4-1.7
-  // (kills 0-60 ms into a run; 1.8-2.0 with kills 0-25 ms in); unbounded
-  // (the Acks between bodies alone) gave 3.2-7.4. The bound costs drain
-  // speed: upload_bench, 100,000 events, --fill-held, against the build
-  // before it in the same minutes: 46,000-48,000 events/s against
-  // 57,000-65,000 with 3, the same with 2, while the Acks between bodies
-  // alone kept 64,000-71,000. Applying the Acks unsynced, or from Next()'s
-  // own thread, did not win it back: the cost is the Ack on the critical
-  // path, not its fsync.
-  static constexpr uint64_t kMaxUnappliedAcks = 3;
+  // 60,000-event drain, loopback collector, 2 cores at load 8-15; kills at
+  // random 0-60 ms after a run's first request): 1 gave 0.84-0.92
+  // requests' worth per kill, 2 gave 1.2-1.5, 3 gave 1.4-1.7; unbounded
+  // (the Acks between bodies alone) gave 3.2-7.4. With kills spread over a
+  // run's first 1-3 requests (the soak test since): 2 gives 1.6-2.1, 3
+  // gave 2.3-2.4. The bound costs drain speed: upload_bench, 100,000
+  // events, --fill-held, against the build before it in the same minutes:
+  // 46,000-48,000 events/s against 57,000-65,000, the same with 2 as with
+  // 3, while the Acks between bodies alone kept 64,000-71,000. Applying the
+  // Acks unsynced, or from Next()'s own thread, did not win it back: the
+  // cost is the Ack on the critical path (an open of the database per
+  // transaction), not its fsync.
+  static constexpr uint64_t kMaxUnappliedAcks = 2;
 
   spool::Spool& spool_;
   const core::Clock& clock_;
