@@ -37,6 +37,7 @@
 
 #include "client/c_api_internal.h"
 #include "client/client.h"
+#include "client/purge_request.h"
 #include "client/status_facts.h"
 #include "core/config_dir.h"
 #include "core/consent.h"
@@ -516,13 +517,11 @@ zenml_analytics_status zenml_analytics_opt_out(const char* config_dir) {
                   "run");
     }
     spool_used.store(true);
-    zenml::spool::SpoolOptions options;
-    options.dir = analytics;
-    zenml::spool::Spool spool(options);
-    auto purged = spool.Purge();
-    if (!purged.ok()) {
-      return FromStatus(purged.status().WithContext("purging the spool"));
-    }
+    // As `zenml-analytics opt-out` does: a spool another process holds past
+    // the wait keeps a purge request, which that process or the next opener
+    // carries out before anything else; the inbox files go at once.
+    auto purged = zenml::client::PurgeOnOptOut(*dir);
+    if (!purged.ok()) return FromStatus(purged.status());
     return ZENML_ANALYTICS_OK;
   });
 }

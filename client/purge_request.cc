@@ -5,13 +5,29 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <string>
 #include <system_error>
+#include <thread>
 
 #include "core/atomic_file.h"
+#include "core/config_dir.h"
 
 namespace zenml::client {
+namespace {
+
+// How long opt-out waits for another process to let go of the spool. A
+// Client writer sees the opt-out at its next write and lets go at once; this
+// also outlasts a writer's own wait for the lock (spool lock_wait, 2 s by
+// default), after which it would have written an inbox file.
+constexpr std::chrono::milliseconds kOptOutSpoolWait{5000};
+// A writer that checked consent just before config.yaml changed finishes its
+// inbox file (write, fsync, rename) within this.
+constexpr std::chrono::milliseconds kOptOutInboxGrace{200};
+
+}  // namespace
+
 std::filesystem::path PurgeRequestPath(
     const std::filesystem::path& analytics_dir) {
   return analytics_dir / "purge-requested";
@@ -77,6 +93,46 @@ core::Status HonourPurgeRequest(const spool::SpoolOptions& options) {
   if (!PurgeRequested(options.dir)) return core::Status::OK();
   spool::Spool spool(options);
   return HonourPurgeRequest(spool, options.dir);
+}
+
+core::Result<OptOutPurge> PurgeOnOptOut(
+    const std::filesystem::path& config_dir) {
+  OptOutPurge result;
+  const std::filesystem::path dir = core::AnalyticsDir(config_dir);
+  std::error_code ec;
+  if (!std::filesystem::exists(dir, ec)) return result;  // never create one
+  // config.yaml already says opted out, so every writer stops at its next
+  // write and gives the database back. Wait for it that long.
+  spool::SpoolOptions options;
+  options.dir = dir;
+  options.lock_wait = kOptOutSpoolWait;
+  spool::Spool spool(options);
+  auto purged = spool.Purge();
+  if (!purged.ok() && purged.status().code() != core::Status::Code::kBusy) {
+    return purged.status().WithContext("purging the spool");
+  }
+  result.deferred = !purged.ok();
+  if (result.deferred) {
+    // Still held: the holder (or the next opener) purges it before anything
+    // else.
+    if (core::Status s = RequestPurge(dir); !s.ok()) {
+      return s.WithContext("leaving a purge request");
+    }
+  }
+  // Inbox files hold event JSON too, temporary ones included. A writer that
+  // checked consent just before config.yaml changed may still be finishing
+  // one: sweep again after a moment.
+  auto swept = RemoveInboxFiles(dir);
+  if (!swept.ok()) return swept.status().WithContext("purging the inbox");
+  std::this_thread::sleep_for(kOptOutInboxGrace);
+  auto again = RemoveInboxFiles(dir);
+  if (!again.ok()) return again.status().WithContext("purging the inbox");
+  if (!result.deferred) {
+    // A request an earlier opt-out left is carried out now.
+    std::filesystem::remove(PurgeRequestPath(dir), ec);
+    result.deleted = *purged;
+  }
+  return result;
 }
 
 }  // namespace zenml::client

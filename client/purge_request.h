@@ -53,6 +53,25 @@ core::Status HonourPurgeRequest(spool::Spool& spool,
 // The same through a Spool opened with `options` (only if a marker exists).
 core::Status HonourPurgeRequest(const spool::SpoolOptions& options);
 
+// What PurgeOnOptOut did: the events deleted, or that the database was held
+// past the wait and a purge request was left instead (the inbox files are
+// gone either way).
+struct OptOutPurge {
+  uint64_t deleted = 0;
+  bool deferred = false;
+};
+
+// The spool's part of opting out, once config.yaml says so, shared by
+// `zenml-analytics opt-out` and zenml_analytics_opt_out (C, Python): purges
+// the spool of `config_dir` (waiting up to 5 s for a process that holds it;
+// every writer lets go at its next write once it sees the opt-out), or, if
+// it stays held, leaves the purge request; then removes every inbox file,
+// twice, 200 ms apart (a writer that checked consent just before may be
+// finishing one). Creates nothing when there is no spool. Errors other than
+// a busy database are returned with what failed.
+core::Result<OptOutPurge> PurgeOnOptOut(
+    const std::filesystem::path& config_dir);
+
 }  // namespace zenml::client
 
 #endif  // ZENML_CLIENT_PURGE_REQUEST_H_

@@ -193,9 +193,13 @@ ZENML_ANALYTICS_C_API void zenml_analytics_client_free(
  * "": resolved from the environment as for the client. opt_in writes
  * `analytics_opt_in: true` to config.yaml and creates the anonymous id;
  * opt_out writes `analytics_opt_in: false`, makes every client of this
- * process stop recording, and deletes every pending event of the spool.
- * Errors: CONFIG (no config dir, broken config.yaml), IO, PERMISSION, BUSY
- * (opt_out: the setting is saved, but the spool could not be purged now). */
+ * process stop recording, and deletes every pending event of the spool (as
+ * `zenml-analytics opt-out`: when another process holds the spool past 5 s,
+ * the inbox files are deleted at once and a purge request makes that process,
+ * or the next one to open the spool, delete the rest before anything else;
+ * OK). Errors: CONFIG (no config dir, broken config.yaml), IO, PERMISSION,
+ * BUSY (opt_out in a child forked from a process with the spool open: the
+ * setting is saved; zenml-upload purges at its next run). */
 ZENML_ANALYTICS_C_API zenml_analytics_status
 zenml_analytics_opt_in(const char* config_dir);
 ZENML_ANALYTICS_C_API zenml_analytics_status

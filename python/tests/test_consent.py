@@ -1,5 +1,7 @@
 """Opted out: track() returns False, nothing is written, nothing created."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -69,3 +71,34 @@ def test_opt_in_error_is_an_exception(config_dir: Path) -> None:
     with pytest.raises(zenml_analytics.AnalyticsError):
         zenml_analytics.opt_in()
     assert (config_dir / "config.yaml").read_text() == "{not: yaml: ["
+
+
+def test_opt_out_wins_while_another_process_holds_the_spool(config_dir: Path) -> None:
+    # As `zenml-analytics opt-out`: the purge that cannot run now is left as a
+    # request the holder (or the next opener) carries out before anything
+    # else, the inbox files go at once, and opt_out() succeeds.
+    with Client() as client:
+        assert client.track("Pipeline run", {"i": 1})
+        assert client.flush(5)
+    lock = next((config_dir / "analytics").rglob("LOCK"))
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import fcntl, sys, time\n"
+         "f = open(sys.argv[1], 'r+')\n"
+         "fcntl.lockf(f, fcntl.LOCK_EX)\n"  # LevelDB's own lock (fcntl)
+         "print('held', flush=True)\n"
+         "time.sleep(120)\n", str(lock)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        inbox = config_dir / "analytics" / "inbox"
+        inbox.mkdir(exist_ok=True)
+        (inbox / "half-written.tmp").write_text('{"event": "Pipeline run"}')
+        zenml_analytics.opt_out()  # no exception although the spool is held
+        assert (config_dir / "analytics" / "purge-requested").exists()
+        assert list(inbox.iterdir()) == []
+    finally:
+        holder.kill()
+        holder.wait()
+    assert dump(config_dir) == []  # the dump carries the request out first
+    assert not (config_dir / "analytics" / "purge-requested").exists()

@@ -87,10 +87,12 @@ def opt_out(config_dir: Optional[str] = None) -> None:
     """Stop anonymous usage analytics, as ``zenml-analytics opt-out``.
 
     Writes ``analytics_opt_in: false``, makes every client of this process
-    stop recording at once, and deletes every event not yet sent. Raises
-    AnalyticsError when config.yaml cannot be written, or when the spool
-    could not be purged now (the setting is saved; zenml-upload purges the
-    spool of an opted-out user at its next run)."""
+    stop recording at once, and deletes every event not yet sent (when
+    another process holds the spool, it leaves a purge request that process
+    or the next opener carries out before anything else). Raises
+    AnalyticsError when config.yaml cannot be written, or in a child forked
+    from a process with the spool open (the setting is saved; zenml-upload
+    purges the spool of an opted-out user at its next run)."""
     _native._opt_out(config_dir)
 
 
