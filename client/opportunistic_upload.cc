@@ -24,10 +24,6 @@
 
 extern char** environ;
 
-#ifndef ZENML_BUILTIN_WRITE_KEY_SET
-#define ZENML_BUILTIN_WRITE_KEY_SET 0
-#endif
-
 namespace zenml::client {
 namespace {
 
@@ -277,16 +273,16 @@ Result<AutoUploadResult> MaybeStartUpload(const AutoUploadOptions& options) {
       in.config_error = true;
     } else if (resolved->write_key_source == "built_in" ||
                resolved->write_key_source == "none") {
-      in.has_write_key =
-          options.builtin_write_key.value_or(ZENML_BUILTIN_WRITE_KEY_SET != 0);
+      in.has_write_key = options.builtin_write_key.value_or(
+          !uploader::BuiltInWriteKey().empty());
     } else {
       in.has_write_key = true;
     }
   } else {
     auto key = env.Get("ZENML_SEGMENT_WRITE_KEY");
     in.has_write_key =
-        (key && !key->empty()) ||
-        options.builtin_write_key.value_or(ZENML_BUILTIN_WRITE_KEY_SET != 0);
+        (key && !key->empty()) || options.builtin_write_key.value_or(
+                                      !uploader::BuiltInWriteKey().empty());
   }
   if (options.interval) {
     in.interval = *options.interval;

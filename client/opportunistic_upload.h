@@ -123,8 +123,9 @@ struct AutoUploadOptions {
   std::filesystem::path uploader;
   // Empty: the environment's ZENML_ANALYTICS_AUTO_UPLOAD_INTERVAL, else 1 h.
   std::optional<std::chrono::seconds> interval;
-  // Whether a write key is built into zenml-upload; empty: the CMake cache
-  // variable ZENML_SEGMENT_WRITE_KEY of this build is non-empty.
+  // Whether a write key is built into zenml-upload; empty: whether
+  // uploader::BuiltInWriteKey() is non-empty (the CMake cache variable
+  // ZENML_SEGMENT_WRITE_KEY, defined once, for upload_config.cc).
   std::optional<bool> builtin_write_key;
   const core::Environment* environment = &core::ProcessEnvironment();
   const core::Clock* clock = &core::RealClock();
