@@ -18,7 +18,8 @@ scripts/bootstrap.sh
 echo "all build dependencies are present"
 
 section "2. Configure and build (preset dev, 2 jobs)"
-# Tests are on in the dev preset: the collector is a test helper.
+# zenml-test-collector (a Segment-compatible collector on 127.0.0.1) is
+# built and installed with the tools (ZENML_BUILD_COLLECTOR, on by default).
 cmake --preset dev >/dev/null
 cmake --build --preset dev --target zenml-analytics zenml-upload \
   zenml-spool-dump zenml-test-collector
