@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from zenml_analytics import Client
 
-from conftest import HERE, dump, run_python
+from conftest import HERE, dump, fork_unsafe_under_asan, run_python
 
 
 def ids(config: Path) -> collections.Counter:
@@ -45,7 +45,8 @@ def test_eight_threads_ten_thousand_each(config_dir: Path) -> None:
     assert set(seen) == {(t, i) for t in range(threads) for i in range(per_thread)}
 
 
-@pytest.mark.parametrize("method", ["fork", "spawn"])
+@pytest.mark.parametrize(
+    "method", [pytest.param("fork", marks=fork_unsafe_under_asan), "spawn"])
 def test_multiprocessing_pool(config_dir: Path, method: str) -> None:
     tasks, per_task = 16, 500
     proc = subprocess.run(
@@ -60,6 +61,7 @@ def test_multiprocessing_pool(config_dir: Path, method: str) -> None:
     assert max(seen.values()) == 1  # nothing written twice (parent's queue)
 
 
+@fork_unsafe_under_asan
 def test_forked_child_keeps_its_own_writer(config_dir: Path) -> None:
     # The parent's writer is busy at the fork; the child tracks, flushes and
     # exits with os._exit (no atexit); the parent goes on tracking.

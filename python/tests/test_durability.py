@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import dump
+from conftest import dump, fork_unsafe_under_asan
 
 KILLED_CHILD = """
     import os, sys, time, zenml_analytics as z
@@ -32,7 +32,9 @@ KILLED_CHILD = """
 """
 
 
-@pytest.mark.parametrize("fork", [False, True], ids=["process", "forked-child"])
+@pytest.mark.parametrize(
+    "fork", [False, pytest.param(True, marks=fork_unsafe_under_asan)],
+    ids=["process", "forked-child"])
 def test_sigkill_after_flush_loses_nothing_flushed(config_dir: Path, fork: bool) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(KILLED_CHILD.format(fork=fork))],
