@@ -92,11 +92,13 @@ Status MessageQueue::Push(std::string_view json, Completion* completion,
     const uint64_t seq = slot->seq.load(std::memory_order_acquire);
     const auto diff = static_cast<int64_t>(seq - pos);
     if (diff == 0) {
-      // A message longer than the slot's room: the room is made before the
+      // A message longer than a slot's room: the room is made before the
       // claim, so an allocation failure leaves nothing claimed (a claimed
       // slot that is never published would stop the consumer for good).
-      if (json.size() > slot->json.capacity() &&
-          grown.capacity() < json.size()) {
+      // The slot itself is not read before the claim (another producer may
+      // be claiming and filling it): every prepared slot keeps at least
+      // MinRoom() (see the shrink in TakeLocked).
+      if (json.size() > MinRoom() && grown.capacity() < json.size()) {
         try {
           grown.reserve(json.size());  // nothing claimed yet
         } catch (...) {
@@ -161,12 +163,16 @@ size_t MessageQueue::TakeLocked(MessageBatch* out, size_t max_count,
     out->Add(slot.json, slot.completion);
     bytes = next;
     if (slot.json.capacity() > kMaxKeptSlotBytes) {
-      std::string().swap(slot.json);
-      // Best effort: a failure here must not leave the message (already
-      // in *out) in its slot to be taken twice.
+      // Shrunk only to a buffer of slot_bytes_ that could be had: a slot
+      // never has less room than MinRoom(), which Push relies on; and a
+      // failure must not leave the message (already in *out) in its slot
+      // to be taken twice.
       try {
-        slot.json.reserve(slot_bytes_);
+        std::string smaller;
+        smaller.reserve(slot_bytes_);
+        slot.json.swap(smaller);
       } catch (...) {
+        slot.json.clear();
       }
     } else {
       slot.json.clear();

@@ -174,6 +174,12 @@ class MessageQueue {
   // for the next lap" would be the same sequence number).
   const size_t ring_;
   const size_t slot_bytes_;
+  // The least room any prepared slot has: slot_bytes_, or a std::string's
+  // own inline room when that is larger.
+  size_t MinRoom() const {
+    static const size_t kInline = std::string().capacity();
+    return slot_bytes_ > kInline ? slot_bytes_ : kInline;
+  }
   const std::unique_ptr<std::unique_ptr<Slot[]>[]> chunks_;  // chunk pointers
 
   // Producers' line: the next position to claim (= messages accepted).
