@@ -209,23 +209,9 @@ bool LogTailIsComplete(leveldb::Env* env, const std::string& fname) {
 }
 
 bool DatabaseLogTailsComplete(leveldb::Env* env, const std::string& db_path) {
-  std::vector<std::string> children;
-  if (!env->GetChildren(db_path, &children).ok()) return true;  // no database
-  uint64_t newest = 0;
-  std::string newest_log;
-  for (const std::string& name : children) {
-    if (name.size() > 4 && name.ends_with(".log")) {
-      char* end = nullptr;
-      const uint64_t number = std::strtoull(name.c_str(), &end, 10);
-      if (end != name.c_str() + name.size() - 4) continue;
-      if (newest_log.empty() || number > newest) {
-        newest = number;
-        newest_log = name;
-      }
-    }
-  }
-  if (!newest_log.empty() &&
-      !LogTailIsComplete(env, db_path + "/" + newest_log)) {
+  // No database (nothing listed): NewestLogFile is empty, and so is CURRENT.
+  const std::string newest_log = NewestLogFile(env, db_path);
+  if (!newest_log.empty() && !LogTailIsComplete(env, newest_log)) {
     return false;
   }
   // CURRENT names the MANIFEST in use: "MANIFEST-000005\n".

@@ -2,13 +2,14 @@
 
 #include <fmt/format.h>
 
-#include <charconv>
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <optional>
 #include <system_error>
 
 #include "core/config_dir.h"
+#include "core/duration.h"
 #include "core/exit_code.h"
 #include "core/timestamp.h"
 #include "spool/spool.h"
@@ -138,27 +139,18 @@ void AddDeadLetterFlags(CLI::App& app, DeadLetterFlags& flags) {
 core::Result<core::WallTime> ParseSince(std::string_view text,
                                         core::WallTime now) {
   if (auto t = core::ParseTimestamp(text); t.ok()) return *t;
-  uint64_t n = 0;
-  const char* begin = text.data();
-  const char* end = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(begin, end, n);
-  const std::string_view unit(ptr, static_cast<size_t>(end - ptr));
-  int64_t seconds_per = 0;
-  if (unit == "s") seconds_per = 1;
-  if (unit == "m") seconds_per = 60;
-  if (unit == "h") seconds_per = 3600;
-  if (unit == "d") seconds_per = 86400;
-  if (unit == "w") seconds_per = 7 * 86400;
-  // At most 100 years back: anything longer means "everything" anyway.
-  constexpr uint64_t kMaxSeconds = 100ull * 366 * 86400;
-  if (ec != std::errc() || ptr == begin || seconds_per == 0 ||
-      n > kMaxSeconds / static_cast<uint64_t>(seconds_per)) {
+  // The tree's one duration grammar (core/duration.h).
+  const std::optional<std::chrono::seconds> d = core::ParseDuration(text);
+  if (!d) {
     return core::Status::InvalidArgument(
         fmt::format("--since {}: not a duration (90s, 30m, 2h, 7d, 1w) nor "
                     "an ISO-8601 UTC time (2026-11-30T12:00:00Z)",
                     text));
   }
-  return now - std::chrono::seconds(static_cast<int64_t>(n) * seconds_per);
+  // At most 100 years back: anything longer means "everything" anyway, and
+  // the time point stays in range.
+  constexpr std::chrono::seconds kMaxBack{int64_t{100} * 366 * 86400};
+  return now - std::min(*d, kMaxBack);
 }
 
 int RunRequeueDeadLetters(const DeadLetterFlags& flags,
