@@ -338,6 +338,45 @@ bool Spool::Impl::ReaderWaiting() {
   return s.db && s.turns != nullptr && s.turns->ReaderWaiting();
 }
 
+bool Spool::Impl::WriterWaiting() {
+  SharedDb& s = Shared();
+  std::lock_guard<std::mutex> lock(s.mu);
+  return s.db && s.turns != nullptr && s.turns->WriterWaiting();
+}
+
+bool Spool::Impl::YieldToWaiters() {
+  bool writer = false;
+  {
+    SharedDb& s = Shared();
+    std::lock_guard<std::mutex> lock(s.mu);
+    if (my_holds_ == 0 || !s.db || s.turns == nullptr) return false;
+    writer = s.turns->WriterWaiting();
+    if (!writer && !s.turns->ReaderWaiting()) return false;
+    my_holds_--;
+    s.holds--;
+    if (s.holds > 0) return true;  // another holder here keeps it open
+    CloseFlushed(s);
+  }
+  // The writer sleeps between attempts (LockBackoff): give it the time to
+  // take the database before this process opens it again. This ends as
+  // soon as it has it (or it gave up at its lock_wait).
+  // With several writers waiting, one getting in is enough: this process's
+  // next open queues it as a reader, and the others step aside for it.
+  if (writer) {
+    const auto writer_turn_pending = [this] {
+      SharedDb& s = Shared();
+      std::lock_guard<std::mutex> lock(s.mu);
+      if (s.db || s.turns == nullptr) return false;  // reopened meanwhile
+      return s.turns->WriterWaiting() && !s.turns->DatabaseTaken();
+    };
+    const core::MonoTime deadline = clock_->Monotonic() + kWriterTurnWait;
+    while (clock_->Monotonic() < deadline && writer_turn_pending()) {
+      clock_->SleepFor(kStepAsidePoll);
+    }
+  }
+  return true;
+}
+
 bool Spool::Impl::CompactingLevel0() {
   SharedDb& s = Shared();
   std::lock_guard<std::mutex> lock(s.mu);
@@ -350,7 +389,7 @@ void Spool::Impl::Release() {
   if (my_holds_ == 0) return;
   my_holds_--;
   s.holds--;
-  if (s.holds == 0) s.db.reset();
+  if (s.holds == 0) CloseFlushed(s);
 }
 
 Spool::Spool(SpoolOptions options)
@@ -407,6 +446,8 @@ Status Spool::RecordUpload(const UploadRecord& record) {
 
 Status Spool::Hold(Role role) { return impl_->Hold(role); }
 bool Spool::ReaderWaiting() { return impl_->ReaderWaiting(); }
+bool Spool::WriterWaiting() { return impl_->WriterWaiting(); }
+bool Spool::YieldToWaiters() { return impl_->YieldToWaiters(); }
 bool Spool::CompactingLevel0() { return impl_->CompactingLevel0(); }
 
 void Spool::Release() { impl_->Release(); }

@@ -106,6 +106,18 @@ struct SpoolOptions {
   // off.
   bool sync = true;
 
+  // LevelDB's write buffer (memtable) for the opens this Spool makes,
+  // clamped to [64 KiB, 64 MiB]. The default keeps every open cheap: with
+  // reuse_logs an open replays the log, which grows up to this size. A
+  // process that holds the database across many deleting transactions (the
+  // uploader) passes more: each full buffer becomes a level-0 table of
+  // tombstones, and fewer of them mean fewer compactions rewriting them
+  // (docs/BENCHMARKS.md "Uploader"). When the database opened with more
+  // than the default is closed by Release() or YieldToWaiters(), the buffer
+  // is first written to a table, so the next opener replays a small log
+  // (after a crash it replays the bigger one once: nothing is lost).
+  size_t write_buffer_bytes = 256 << 10;
+
   // Environment LevelDB runs on; nullptr means leveldb::Env::Default(). Tests
   // pass a fault-injecting wrapper or an in-memory env. Not owned.
   leveldb::Env* env = nullptr;
@@ -331,7 +343,19 @@ class Spool {
   // Whether a reader of another process waits for the database (one flock
   // call; false when the database is not open here).
   bool ReaderWaiting();
+  // Whether a writer of another process waits for the database (the same).
+  bool WriterWaiting();
   void Release();
+
+  // For a reader that holds across many short transactions (an uploader
+  // draining): between two of them, if a process waits for the database,
+  // releases this hold (the database closes if it was the last) and, for a
+  // writer, pauses until the writer has the database (at most
+  // kWriterTurnWait, turns.h), so that trackers are not sent to their inbox
+  // for as long as a drain lasts. Returns whether it released: the caller
+  // then Holds again for its next transaction (and queues for its turn).
+  // False, doing nothing, when nobody waits or nothing is held here.
+  bool YieldToWaiters();
 
   // Whether the database, open under Hold(), has level-0 tables enough
   // (LevelDB's compaction trigger, 4) that LevelDB's background thread is

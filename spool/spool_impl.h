@@ -50,6 +50,8 @@ inline constexpr bool kReuseLogs = true;
 // With reuse_logs every open replays the whole write-ahead log into a
 // memtable, so the log's size bounds the cost of an open: keep it small.
 inline constexpr size_t kWriteBufferSize = 256 << 10;
+inline constexpr size_t kMinWriteBufferSize = 64 << 10;
+inline constexpr size_t kMaxWriteBufferSize = 64 << 20;
 inline constexpr int kMaxOpenFiles = 100;  // LevelDB clips to at least 74
 // Table blocks of 64 KiB, not LevelDB's 4 KiB: the spool is read in order
 // (Peek, Ack's walk, compactions), never at random but for a few metadata
@@ -99,6 +101,7 @@ struct SharedDb {
   std::unique_ptr<LogTailGuardEnv> tail_guard;
   std::unique_ptr<leveldb::Logger> logger;  // outlives db (declared first)
   std::unique_ptr<leveldb::DB> db;
+  size_t write_buffer = 0;  // the write_buffer_size db was opened with
   int holds = 0;
   Meta meta;
   // Failed writes not yet persisted in c/write_errors (a failed write cannot
@@ -157,6 +160,8 @@ class Spool::Impl {
   Status Hold(Role role);
 
   bool ReaderWaiting();
+  bool WriterWaiting();
+  bool YieldToWaiters();
 
   bool CompactingLevel0();
 
@@ -188,6 +193,11 @@ class Spool::Impl {
   void OpenInfoLog(SharedDb& s);
 
   leveldb::Options BaseOptions(SharedDb& s) const;
+  // Closes s.db; if it was opened with a write buffer larger than
+  // kWriteBufferSize, first writes the buffer to a table (a compaction of
+  // an empty key range: LevelDB flushes the memtable and compacts nothing),
+  // so the next open replays a small log.
+  void CloseFlushed(SharedDb& s);
 
   Status PrepareDirs(bool create);
 

@@ -164,12 +164,23 @@ void Spool::Impl::OpenInfoLog(SharedDb& s) {
   }
 }
 
+void Spool::Impl::CloseFlushed(SharedDb& s) {
+  if (s.db && s.write_buffer > kWriteBufferSize) {
+    // Keys are "c/", "d/", "e/", "i/" + ...: nothing sorts before "\x01".
+    const leveldb::Slice begin("\x00", 1);
+    const leveldb::Slice end("\x01", 1);
+    s.db->CompactRange(&begin, &end);
+  }
+  s.db.reset();
+}
+
 leveldb::Options Spool::Impl::BaseOptions(SharedDb& s) const {
   leveldb::Options o;
   o.env = s.env.get();
   o.info_log = s.logger.get();  // nullptr: LevelDB's own LOG handling
   o.paranoid_checks = true;     // a damaged log fails Open: we repair and count
-  o.write_buffer_size = kWriteBufferSize;
+  o.write_buffer_size = std::clamp(options_.write_buffer_bytes,
+                                   kMinWriteBufferSize, kMaxWriteBufferSize);
   o.max_open_files = kMaxOpenFiles;
   o.block_size = kBlockSize;
   return o;
@@ -256,6 +267,7 @@ Status Spool::Impl::OpenLocked(SharedDb& s, bool create, bool writes,
     }
     if (ls.ok()) {
       s.db.reset(raw);
+      s.write_buffer = o.write_buffer_size;
       turns.Leave();  // writers may go on after this transaction
       if (creating) {
         // The database's names, then analytics/ and its name in its
@@ -273,7 +285,11 @@ Status Spool::Impl::OpenLocked(SharedDb& s, bool create, bool writes,
       break;
     }
     if (IsLockError(ls)) {
-      if (reader) turns.Queue();
+      if (reader) {
+        turns.Queue();
+      } else {
+        turns.QueueWriter();  // a reader holding across calls yields
+      }
       if (backoff.Wait()) continue;
       return Status::Busy(
           fmt::format("spool: another process held {} for longer than {} ms",

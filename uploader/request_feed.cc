@@ -102,13 +102,13 @@ bool RequestFeed::WantsRead() const {
          ready_.size() < options_.max_ready;
 }
 
-// Acks are due at once, except while the feed holds the spool for a level-0
-// compaction (see Loop()): then once more than kMaxUnappliedAcks requests'
+// Acks are due at once, except while LevelDB compacts level 0 under the
+// feed's hold (see Loop()): then once more than kMaxUnappliedAcks requests'
 // Acks wait (Next() hands out nothing more until they are applied), after
 // kMaxAckDelay, or once kMaxDeferredAcks keys are waiting.
 bool RequestFeed::AcksDue() const {
   if (acks_.empty()) return false;
-  if (!held_) return true;
+  if (!compacting_) return true;
   return acks_queued_ - acks_applied_ > kMaxUnappliedAcks ||
          acks_.size() >= kMaxDeferredAcks ||
          std::chrono::steady_clock::now() - acks_since_ >= kMaxAckDelay;
@@ -122,7 +122,7 @@ void RequestFeed::Loop() {
   mu_.Lock();
   for (;;) {
     if (held_) {
-      // Holding only for LevelDB's level-0 compaction: look again soon.
+      // Idle while holding: look again soon whether to let go (IdleRelease).
       const auto poll = std::chrono::steady_clock::now() + kHoldPoll;
       bool timed_out = false;
       while (!HasWork() && !timed_out) {
@@ -130,7 +130,7 @@ void RequestFeed::Loop() {
       }
       if (!HasWork()) {
         mu_.Unlock();
-        ReleaseUnlessCompacting();
+        IdleRelease();
         mu_.Lock();
         continue;
       }
@@ -167,8 +167,10 @@ void RequestFeed::Loop() {
 
     std::vector<spool::Entry> sendable;
     bool exhausted = false;
+    bool at_head = false;
     uint64_t dead = 0;
-    core::Status s = Transaction(acks, read, &sendable, &exhausted, &dead);
+    core::Status s =
+        Transaction(acks, read, &sendable, &exhausted, &at_head, &dead);
 
     mu_.Lock();
     if (!s.ok() && error_.ok()) error_ = s;
@@ -176,6 +178,12 @@ void RequestFeed::Loop() {
       exhausted_ = exhausted;
       confirmed_empty_ = exhausted && confirming;
       if (confirming || !exhausted) confirming_ = false;  // answered, or moot
+      if (s.ok() && at_head && ++head_reads_ >= kMaxHeadReads) {
+        // Caught up often enough: what this read found is the run's last;
+        // events tracked from now on go with the next run.
+        exhausted_ = true;
+        confirmed_empty_ = true;
+      }
     }
     dead_lettered_ += dead;
     acks_applied_ = acks_taken;
@@ -217,32 +225,48 @@ void RequestFeed::Loop() {
 }
 
 core::Status RequestFeed::AckNow(const std::vector<std::string>& acks) {
-  if (!held_ && !options_.dry_run) {
-    held_ = spool_.Hold().ok();
-    held_since_ = std::chrono::steady_clock::now();
-  }
+  BeginTransaction();
   core::Status s = spool_.Ack(acks);
-  ReleaseUnlessCompacting();
+  EndTransaction();
   return s;
+}
+
+void RequestFeed::BeginTransaction() {
+  if (options_.dry_run) return;
+  if (held_ && spool_.YieldToWaiters()) held_ = false;
+  if (!held_) held_ = spool_.Hold().ok();
+}
+
+void RequestFeed::EndTransaction() {
+  idle_since_ = std::chrono::steady_clock::now();
+  compacting_ = held_ && spool_.CompactingLevel0();
 }
 
 core::Status RequestFeed::Transaction(const std::vector<std::string>& acks,
                                       bool read, std::vector<spool::Entry>* out,
-                                      bool* exhausted, uint64_t* dead) {
-  // One open for the Acks, the Peek and the dead letters; released before
-  // the bodies are built, so other processes wait only for the spool work
-  // (or, while LevelDB compacts level 0, until that is done).
-  if (!held_ && !options_.dry_run) {
-    held_ = spool_.Hold().ok();
-    held_since_ = std::chrono::steady_clock::now();
-  }
+                                      bool* exhausted, bool* at_head,
+                                      uint64_t* dead) {
+  // The Acks, the Peek and the dead letters under one hold, kept while
+  // the bodies are built and the next transactions follow (see Loop()).
+  BeginTransaction();
   core::Status s;
   if (!acks.empty()) s = spool_.Ack(acks);
   std::vector<spool::Entry> sendable;
   if (s.ok() && read) {
-    core::Result<std::vector<spool::Entry>> entries = spool_.Peek(
-        after_key_, builder_.max_single_message() * options_.requests_per_peek,
-        options_.max_batch_messages * options_.requests_per_peek);
+    const size_t max_bytes =
+        builder_.max_single_message() * options_.requests_per_peek;
+    const size_t max_count =
+        options_.max_batch_messages * options_.requests_per_peek;
+    core::Result<std::vector<spool::Entry>> entries =
+        spool_.Peek(after_key_, max_bytes, max_count);
+    if (entries.ok()) {
+      // The Peek stopped at the spool's head, not at its limits: fewer
+      // than max_count, and room left for any message it could have read.
+      size_t bytes = 0;
+      for (const spool::Entry& e : *entries) bytes += e.json.size();
+      *at_head = entries->size() < max_count &&
+                 bytes + builder_.max_single_message() <= max_bytes;
+    }
     if (!entries.ok()) {
       s = entries.status();
     } else if (entries->empty()) {
@@ -269,19 +293,23 @@ core::Status RequestFeed::Transaction(const std::vector<std::string>& acks,
       }
     }
   }
-  ReleaseUnlessCompacting();
+  EndTransaction();
   if (s.ok()) *out = std::move(sendable);
   return s;
 }
 
-void RequestFeed::ReleaseUnlessCompacting() {
+void RequestFeed::IdleRelease() {
   if (!held_) return;
-  if (spool_.CompactingLevel0() &&
-      std::chrono::steady_clock::now() - held_since_ < kMaxCompactionHold) {
+  if (spool_.YieldToWaiters()) {
+    held_ = false;
     return;
   }
+  const auto idle = std::chrono::steady_clock::now() - idle_since_;
+  if (idle < kMaxIdleHold) return;
+  if (spool_.CompactingLevel0() && idle < kMaxCompactionHold) return;
   spool_.Release();
   held_ = false;
+  compacting_ = false;
 }
 
 core::Status RequestFeed::PrepareOne(std::vector<spool::Entry>& entries,

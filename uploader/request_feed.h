@@ -11,20 +11,23 @@
 //   feed thread:   [Ack+Peek tx] [lay out, build, gzip x10] [Ack+Peek tx] ...
 //   caller thread:        POST 1, POST 2, ... (Acks queued back to the feed)
 //
-// Each spool transaction of the feed (Hold; Ack of the keys queued so far;
-// Peek of up to ten requests' worth after the last key read; dead-lettering
-// of messages too large to ever send; Release) is short and bounded and never
-// waits for the network, so the spool is never held while a request waits on
-// a server (DESIGN.md "Upload policy"): a slow or hanging server holds up no
-// tracker. One exception, bounded by LevelDB's own work: while LevelDB
-// compacts crowded level-0 tables in its background thread
-// (Spool::CompactingLevel0), the feed keeps the database open until that is
-// done (at most kMaxCompactionHold), since closing would throw the work away
-// and the next open would start it over. It goes on reading meanwhile, and
-// keeps the Acks back (up to a second, kMaxAckDelay, or kMaxDeferredAcks
-// keys), since a write may have to wait for the compaction. A foreground
-// compaction, which a Peek without Hold does, keeps writers out just as
-// long.
+// Each spool transaction of the feed (Ack of the keys queued so far; Peek of
+// up to ten requests' worth after the last key read; dead-lettering of
+// messages too large to ever send) is short and bounded and never waits for
+// the network. Between transactions the feed keeps the database open (one
+// Spool::Hold) instead of reopening it for each: with an Ack per request,
+// the opens were a quarter of the uploader's CPU (docs/BENCHMARKS.md). It
+// lets go as soon as another process waits (Spool::YieldToWaiters, checked
+// before each transaction and every kHoldPoll while idle: a tracker or a
+// reader waits at most one transaction and one poll), and once idle for
+// kMaxIdleHold, so a slow or hanging server holds up no tracker (DESIGN.md
+// "Upload policy"). While LevelDB compacts crowded level-0 tables in its
+// background thread (Spool::CompactingLevel0), an idle feed holds for up to
+// kMaxCompactionHold, since closing would stop the work and the next open
+// would start it over; it keeps the Acks back meanwhile (up to a second,
+// kMaxAckDelay, or kMaxDeferredAcks keys), since a write may have to wait
+// for the compaction. A foreground compaction, which a Peek without Hold
+// does, keeps writers out just as long.
 //
 // Acks wake the feed: it applies them in a transaction of their own (with a
 // Peek if one is due anyway) while the caller posts the next request, also
@@ -139,23 +142,38 @@ class RequestFeed {
   // One transaction: Ack `acks`, then (if `read`) Peek the next set into
   // `out` (the messages to send; oversized ones dead-lettered). Runs without
   // mu_, so consumers never wait for the spool.
+  // *at_head: the Peek reached the spool's head (it stopped there, not at
+  // its limits).
   core::Status Transaction(const std::vector<std::string>& acks, bool read,
                            std::vector<spool::Entry>* out, bool* exhausted,
-                           uint64_t* dead) EXCLUDES(mu_);
+                           bool* at_head, uint64_t* dead) EXCLUDES(mu_);
   // A transaction of Acks alone, between two bodies.
   core::Status AckNow(const std::vector<std::string>& acks) EXCLUDES(mu_);
   // Builds the next request from entries[*begin...] and advances *begin.
   core::Status PrepareOne(std::vector<spool::Entry>& entries, size_t* begin,
                           PreparedRequest* out) EXCLUDES(mu_);
-  // Releases the spool unless LevelDB is compacting level 0 (and has been
-  // for less than kMaxCompactionHold): closing would throw that work away.
-  void ReleaseUnlessCompacting() EXCLUDES(mu_);
+  // Around each spool transaction: the feed keeps its hold from one to the
+  // next, unless a process waits (Spool::YieldToWaiters); EndTransaction
+  // notes when the feed went idle and whether LevelDB compacts level 0.
+  void BeginTransaction() EXCLUDES(mu_);
+  void EndTransaction() EXCLUDES(mu_);
+  // Polled while the feed holds the spool and has nothing to do: yields to a
+  // waiting process, and releases once idle for kMaxIdleHold (or, while
+  // LevelDB compacts level 0, kMaxCompactionHold: closing would stop that
+  // work and the next open would start it over).
+  void IdleRelease() EXCLUDES(mu_);
 
   // While holding for a compaction, how often the feed looks whether it is
   // done, and how long it holds at most (a compaction that cannot finish,
   // on a full disk say, must not keep writers out for the whole run).
   static constexpr std::chrono::milliseconds kHoldPoll{10};
   static constexpr std::chrono::seconds kMaxCompactionHold{10};
+  // How long the feed keeps the spool while it waits for the network. On a
+  // fast network a request's Ack follows within milliseconds, and reopening
+  // the database for each (what the feed did before) cost a quarter of the
+  // uploader's CPU; a slow server keeps it no longer than this, so a process
+  // that does not say it waits (turns.h) still gets its turn.
+  static constexpr std::chrono::milliseconds kMaxIdleHold{50};
   // Acks kept back while LevelDB compacts level 0, at most (then they go,
   // and wait for the compaction): a second, or 200 requests' worth (a few
   // MB of keys).
@@ -177,6 +195,13 @@ class RequestFeed {
   // cost is the Ack on the critical path (an open of the database per
   // transaction), not its fsync.
   static constexpr uint64_t kMaxUnappliedAcks = 2;
+  // A run reads up to the spool's head at most this many times: it sends
+  // what was pending and what is tracked while it sends, but ends while
+  // trackers write faster than it sends (8 processes each flushing every
+  // event kept a run sending a few events per request until --max-time,
+  // exit 75). A drain of a backlog reaches the head twice (the last partial
+  // read, then the empty one) and once more for what came meanwhile.
+  static constexpr int kMaxHeadReads = 4;
 
   spool::Spool& spool_;
   const core::Clock& clock_;
@@ -195,6 +220,7 @@ class RequestFeed {
   uint64_t flush_wanted_ GUARDED_BY(mu_) = 0;  // FlushAcks() requests so far
   uint64_t flushed_ GUARDED_BY(mu_) = 0;    // of which done (all acks before)
   bool exhausted_ GUARDED_BY(mu_) = false;  // the last Peek found nothing
+  int head_reads_ GUARDED_BY(mu_) = 0;      // Peeks that reached the head
   // Next() wants a Peek started after it; confirmed_empty_: that Peek found
   // nothing (the end of the run).
   bool confirming_ GUARDED_BY(mu_) = false;
@@ -203,8 +229,12 @@ class RequestFeed {
   core::Status error_ GUARDED_BY(mu_);
   uint64_t dead_lettered_ GUARDED_BY(mu_) = 0;
   std::string after_key_;  // feed thread only: the last key read
-  bool held_ = false;      // feed thread only: under spool_.Hold()
-  std::chrono::steady_clock::time_point held_since_;  // feed thread only
+  // The feed thread's own: under spool_.Hold(); since when it has had
+  // nothing to do; whether LevelDB compacted level 0 at the last
+  // transaction's end.
+  bool held_ = false;
+  std::chrono::steady_clock::time_point idle_since_;
+  bool compacting_ = false;
   // Started last, in the constructor; joined by Stop() (consumer thread).
   std::thread thread_;
 };

@@ -236,6 +236,7 @@ class Uploader::RunState {
                         " printed; nothing sent, deleted or recorded"
                   : "the spool is drained";
         }
+        drained_ = !opts_.dry_run;
         break;
       }
       ZENML_TRY(SendPrepared(std::move(*next), stopped));
@@ -500,6 +501,12 @@ class Uploader::RunState {
     if (summary_.outcome != UploadOutcome::kOptedOut) {
       ZENML_TRY_ASSIGN(spool::SpoolStats stats, u_.spool_.Stats());
       summary_.remaining = stats.count;
+      if (drained_ && summary_.remaining > 0) {
+        // The feed stopped chasing trackers (RequestFeed::kMaxHeadReads).
+        summary_.detail =
+            "caught up with the spool; events tracked during the run go "
+            "with the next one";
+      }
     }
     if (record) {
       spool::UploadRecord r;
@@ -525,6 +532,7 @@ class Uploader::RunState {
   core::MonoTime deadline_;
   std::string authorization_;
   UploadSummary summary_;
+  bool drained_ = false;  // the feed found the end of the run
   uint64_t dead_lettered_here_ = 0;
   // Messages refused alone since the last accepted request (the breaker's
   // streak), not yet dead-lettered.

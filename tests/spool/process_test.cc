@@ -13,6 +13,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "spool/keys.h"
@@ -25,6 +26,7 @@ namespace zenml::spool {
 namespace {
 
 namespace fs = std::filesystem;
+using namespace std::chrono_literals;
 using testing::Child;
 using testing::ProcessOptions;
 using testing::TestBinPath;
@@ -303,6 +305,38 @@ TEST_F(SpoolProcessTest,
   EXPECT_EQ(IdOf(entries[2].json), "x1");
   EXPECT_EQ(spool.Stats()->count, 3u);
   EXPECT_EQ(MarkerCount(), 0u);
+}
+
+TEST_F(SpoolProcessTest, AHoldingReaderYieldsToAWaitingWriterWhoseAppendLands) {
+  Spool spool(Options());
+  ASSERT_TRUE(
+      spool.Append(std::vector<std::string>{"{\"messageId\":\"seed\"}"}).ok());
+  ASSERT_TRUE(spool.Hold().ok());
+  // Nobody waits: the hold stays.
+  EXPECT_FALSE(spool.YieldToWaiters());
+  EXPECT_FALSE(spool.WriterWaiting());
+
+  // A writer of another process finds LOCK taken and says it waits; its
+  // budget (5 s) is far longer than the yield needs, so without the yield
+  // it would land in its inbox.
+  Child writer({Helper(), "append", "--dir", Dir().string(), "--count", "1",
+                "--id", "w", "--report", "--lock-wait-ms", "5000"});
+  bool yielded = false;
+  const auto deadline = std::chrono::steady_clock::now() + 4s;
+  while (!yielded && std::chrono::steady_clock::now() < deadline) {
+    yielded = spool.YieldToWaiters();
+    if (!yielded) std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_TRUE(yielded) << "the waiting writer was never seen";
+  EXPECT_EQ(writer.ReadLine(10s), "ok database w-0");
+  EXPECT_EQ(writer.Wait().exit_code, 0);
+  EXPECT_EQ(InboxFileCount(Dir()), 0u);
+  // The hold is given up: Hold again, as the uploader's feed does.
+  ASSERT_TRUE(spool.Hold().ok());
+  auto entries = All(spool);
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(IdOf(entries[1].json), "w-0");
+  spool.Release();
 }
 
 }  // namespace
