@@ -20,36 +20,60 @@
 namespace zenml::uploader {
 namespace {
 
-// Whether `path` exists; fails unless it is a regular file only its owner
-// (this user, or root) can access, as a file holding a secret must be.
+// Whether `path` exists (its stat in *st); fails unless it is a regular
+// file only its owner (this user, or root) can access, as a file holding a
+// secret must be.
 core::Result<bool> CheckPrivate(const std::filesystem::path& path,
-                                bool root_only = false) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
+                                struct stat* st) {
+  if (::stat(path.c_str(), st) != 0) {
     if (errno == ENOENT) return false;
     return core::Status::IoError(
         fmt::format("{}: {}", path.string(), std::strerror(errno)));
   }
-  if (!S_ISREG(st.st_mode)) {
+  if (!S_ISREG(st->st_mode)) {
     return core::Status::FailedPrecondition(
         fmt::format("{} is not a regular file", path.string()));
   }
-  if ((st.st_mode & 077) != 0) {
+  if ((st->st_mode & 077) != 0) {
     return core::Status::FailedPrecondition(fmt::format(
         "{} holds a write key but group or others may access it (mode {:04o});"
         " refused: chmod 600 {}",
-        path.string(), st.st_mode & 07777, path.string()));
+        path.string(), st->st_mode & 07777, path.string()));
   }
-  if (root_only && st.st_uid != 0) {
+  if (st->st_uid != ::geteuid() && st->st_uid != 0) {
+    return core::Status::FailedPrecondition(
+        fmt::format("{} belongs to another user (uid {}); refused",
+                    path.string(), st->st_uid));
+  }
+  return true;
+}
+
+// The system-wide file: whether it exists (its stat in *st). It must be a
+// regular file that belongs to root and that nobody else may write (it
+// says where events go). Whether it may be readable by others depends on
+// what it holds (LoadUploadConfig).
+core::Result<bool> CheckSystemWide(const std::filesystem::path& path,
+                                   struct stat* st) {
+  if (::stat(path.c_str(), st) != 0) {
+    if (errno == ENOENT) return false;
+    return core::Status::IoError(
+        fmt::format("{}: {}", path.string(), std::strerror(errno)));
+  }
+  if (!S_ISREG(st->st_mode)) {
+    return core::Status::FailedPrecondition(
+        fmt::format("{} is not a regular file", path.string()));
+  }
+  if (st->st_uid != 0) {
     return core::Status::FailedPrecondition(
         fmt::format("{} is a system-wide file but belongs to uid {}, not "
                     "root; refused",
-                    path.string(), st.st_uid));
+                    path.string(), st->st_uid));
   }
-  if (st.st_uid != ::geteuid() && st.st_uid != 0) {
-    return core::Status::FailedPrecondition(
-        fmt::format("{} belongs to another user (uid {}); refused",
-                    path.string(), st.st_uid));
+  if ((st->st_mode & 022) != 0) {
+    return core::Status::FailedPrecondition(fmt::format(
+        "{} may be written by group or others (mode {:04o}), and it says "
+        "where events are sent; refused: chmod go-w {}",
+        path.string(), st->st_mode & 07777, path.string()));
   }
   return true;
 }
@@ -77,9 +101,17 @@ std::filesystem::path UploadConfigPath(
 
 core::Result<UploadConfig> LoadUploadConfig(const std::filesystem::path& path,
                                             bool system_wide) {
-  ZENML_TRY_ASSIGN(bool exists, CheckPrivate(path, system_wide));
+  struct stat st {};
+  ZENML_TRY_ASSIGN(bool exists, system_wide ? CheckSystemWide(path, &st)
+                                            : CheckPrivate(path, &st));
   UploadConfig config;
   if (!exists) return config;
+  if (system_wide && ::access(path.c_str(), R_OK) != 0 && errno == EACCES) {
+    // 0600 root, say, and this is another user: the file is root's (the
+    // system unit's), not this user's.
+    config.unreadable = true;
+    return config;
+  }
   ZENML_TRY_ASSIGN(std::string text, ReadAll(path));
   auto bad = [&path](const std::string& why) {
     return core::Status::FailedPrecondition(
@@ -122,11 +154,18 @@ core::Result<UploadConfig> LoadUploadConfig(const std::filesystem::path& path,
     }
   }
   if (config.write_key && config.write_key->empty()) config.write_key.reset();
+  if (system_wide && config.write_key && (st.st_mode & 007) != 0) {
+    return bad(fmt::format(
+        "holds a write key but every user may read it (mode {:04o}); refused: "
+        "chmod 600 (or 640, for a group you choose) {}",
+        st.st_mode & 07777, path.string()));
+  }
   return config;
 }
 
 core::Result<std::string> ReadWriteKeyFile(const std::filesystem::path& path) {
-  ZENML_TRY_ASSIGN(bool exists, CheckPrivate(path));
+  struct stat st {};
+  ZENML_TRY_ASSIGN(bool exists, CheckPrivate(path, &st));
   if (!exists) {
     return core::Status::FailedPrecondition(
         fmt::format("{} (--write-key-file) does not exist", path.string()));
@@ -160,6 +199,7 @@ core::Result<ResolvedUploadConfig> ResolveUploadConfig(
   ZENML_TRY_ASSIGN(r.file, LoadUploadConfig(r.user_config));
   ZENML_TRY_ASSIGN(UploadConfig system,
                    LoadUploadConfig(r.system_config, /*system_wide=*/true));
+  r.system_config_unreadable = system.unreadable;
 
   auto set_key = [&r](std::string key, std::string_view source) {
     if (!r.write_key.empty() || key.empty()) return;

@@ -10,12 +10,21 @@
 //
 // A system-wide file with the same keys, /etc/zenml/upload.yaml (or the path
 // in ZENML_SYSTEM_UPLOAD_CONFIG, for tests and unusual layouts), is read
-// after the user's: the user's file wins key by key. It must belong to root
-// and, like the user's, give group and others no access.
+// after the user's: the user's file wins key by key. It is shared by every
+// user of the machine, so its rules differ:
+//   - it must belong to root, and group and others may not write it (it
+//     says where events go);
+//   - without a write key it may be readable by all (0644): an endpoint, a
+//     CA file and a time budget are no secret;
+//   - with a write key, others may not read it: 0600 (for root's own runs,
+//     the system units), or 0640 with a group the administrator chose;
+//   - a user who may not read it (0600 root) runs without it: it is
+//     skipped, not an error, and `zenml-analytics status` says so.
 //
 // Every key is optional; any other key is an error (a typo must not be
-// silently ignored). A file holding a key must be private: one that group or
-// others may read, or that belongs to another user (root aside), is refused.
+// silently ignored). The user's file must be private: one that group or
+// others may access, or that belongs to another user (root aside), is
+// refused.
 //
 // ResolveUploadConfig is the one precedence rule (command line, environment,
 // upload.yaml, built-in) that zenml-upload runs by and `zenml-analytics
@@ -40,6 +49,8 @@ struct UploadConfig {
   std::optional<std::string> endpoint;
   std::optional<std::string> ca_file;
   std::optional<double> max_time;  // seconds, > 0
+  // The system-wide file exists but this user may not read it (skipped).
+  bool unreadable = false;
 };
 
 // `<config dir>/analytics/upload.yaml`.
@@ -51,11 +62,12 @@ inline constexpr std::string_view kSystemUploadConfig =
     "/etc/zenml/upload.yaml";
 std::filesystem::path SystemUploadConfigPath(const core::Environment& env);
 
-// Reads `path`. A missing file is an empty config. `system_wide`: the file
-// must also belong to root. Fails with
-// FailedPrecondition (a configuration error, exit 78) when the file is group-
-// or world-readable, owned by another user, not YAML, not a mapping, holds an
-// unknown key or a value of the wrong type; IoError when it cannot be read.
+// Reads `path`. A missing file is an empty config. `system_wide`: the
+// system-wide file's rules above (one this user may not read is an empty
+// config with `unreadable` set). Fails with FailedPrecondition (a
+// configuration error, exit 78) when the file breaks its rules (access,
+// owner), is not YAML, not a mapping, holds an unknown key or a value of
+// the wrong type; IoError when it cannot be read.
 core::Result<UploadConfig> LoadUploadConfig(const std::filesystem::path& path,
                                             bool system_wide = false);
 
@@ -82,9 +94,10 @@ struct UploadConfigFlags {
 struct ResolvedUploadConfig {
   std::string write_key;  // empty: none anywhere
   std::string write_key_source;
-  std::filesystem::path user_config;    // the user's upload.yaml
-  std::filesystem::path system_config;  // the system-wide one
-  std::string endpoint;                 // never empty (not yet checked)
+  std::filesystem::path user_config;      // the user's upload.yaml
+  std::filesystem::path system_config;    // the system-wide one
+  bool system_config_unreadable = false;  // skipped: see LoadUploadConfig
+  std::string endpoint;                   // never empty (not yet checked)
   std::string endpoint_source;
   // upload.yaml's values (ca_file, max_time for callers): the user's, with
   // what it leaves out taken from the system-wide file.

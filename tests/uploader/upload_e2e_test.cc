@@ -913,8 +913,9 @@ TEST_F(UploadE2eTest, TheSystemUploadYamlFillsWhatTheUsersLeavesOut) {
   EXPECT_EQ(Accepted(), ids);  // the system file's endpoint
   CheckEveryRequest();         // the user's key
 
+  // A key every user may read: refused, naming the file; nothing sent.
   Fill(5, "n");
-  ASSERT_EQ(::chmod(system.c_str(), 0640), 0);
+  ASSERT_EQ(::chmod(system.c_str(), 0644), 0);
   ProcessResult open = testing::Run({testing::BinPath("zenml-upload")}, env);
   EXPECT_EQ(open.exit_code, 78) << open.err;
   EXPECT_NE(open.err.find(system.string()), std::string::npos) << open.err;

@@ -186,6 +186,7 @@ class StatusCommand final : public Command {
       out.Set("upload_config", uploader::UploadConfigPath(*dir).string());
       out.Set("system_upload_config",
               uploader::SystemUploadConfigPath(io.env).string());
+      out.Set("system_upload_config_skipped", upload.system_config_unreadable);
       out.Set("upload_config_error", upload_config_error.empty()
                                          ? core::Value()
                                          : core::Value(upload_config_error));
@@ -249,6 +250,11 @@ class StatusCommand final : public Command {
     if (!upload.endpoint.empty()) {
       row("Endpoint",
           fmt::format("{} ({})", upload.endpoint, upload.endpoint_source));
+    }
+    if (upload.system_config_unreadable) {
+      row("System config",
+          fmt::format("{} skipped: this user may not read it",
+                      uploader::SystemUploadConfigPath(io.env).string()));
     }
     std::string auto_text =
         auto_on
