@@ -574,8 +574,9 @@ TEST_F(UploadE2eTest, RepeatedSigkillsDuringADrainStillMakeProgress) {
 // SIGKILLs during a 60,000-event drain, then one clean run: every event
 // delivered. What a kill may resend by design is the request in flight and
 // the requests whose acks were not yet applied (RequestFeed's
-// kMaxUnappliedAcks, 2): at most 3 requests' worth each. The issue asks
-// <= 2 on average; measured here 1.6-2.1 (printed), so that is not asserted.
+// kMaxUnappliedAcks, 2): at most 3 requests' worth each, and the issue asks
+// <= 2 on average. Measured (printed): 1.6-2.1 while the feed reopened the
+// database for every Ack; 1.39-1.55 in 5 runs since it keeps it open.
 TEST_F(UploadE2eTest,
        FiftySigkillsDuringA60kDrainResendOnlyTheUnappliedAndTheInFlight) {
   int kills = 0;
@@ -589,7 +590,7 @@ TEST_F(UploadE2eTest,
                       : 0.0)
             << " requests' worth per kill\n";
   EXPECT_GE(kills, 20) << "the drain ended before most kills";
-  EXPECT_LE(duplicates, 3u * kMaxBatchMessages * kills)
+  EXPECT_LE(duplicates, 2u * kMaxBatchMessages * kills)
       << duplicates << " duplicates in " << kills << " kills";
 }
 
