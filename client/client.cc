@@ -13,6 +13,7 @@
 #include "client/purge_request.h"
 #include "core/backoff.h"
 #include "core/config_dir.h"
+#include "core/duration.h"
 #include "core/global_config.h"
 #include "core/message.h"
 #include "core/mutex.h"
@@ -427,7 +428,8 @@ Status Client::Flush(std::chrono::milliseconds timeout) {
     }
     control_cv_.SignalAll();
 
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    const auto deadline = core::SaturatingDeadline<std::chrono::steady_clock>(
+        std::chrono::steady_clock::now(), timeout);
     core::MutexLock lock(&done_mu_);
     while (finished_ < target) {
       if (!done_cv_.WaitUntil(&done_mu_, deadline)) break;

@@ -27,6 +27,20 @@ std::optional<std::chrono::seconds> ParseDuration(std::string_view text);
 // "-" before a negative duration (a time in the future, a skewed clock).
 std::string FormatDuration(std::chrono::seconds d);
 
+// `now` + `d`, saturated at the clock's largest time: a caller's "wait for
+// ever" (Client::Flush(std::chrono::milliseconds::max())) overflowed the
+// nanosecond clock into the past, and the wait ended at once.
+template <typename Clock, typename Rep, typename Period>
+typename Clock::time_point SaturatingDeadline(
+    typename Clock::time_point now, std::chrono::duration<Rep, Period> d) {
+  using D = std::chrono::duration<Rep, Period>;
+  const auto room = Clock::time_point::max() - now;
+  if (d > D::zero() && d >= std::chrono::duration_cast<D>(room)) {
+    return Clock::time_point::max();
+  }
+  return now + std::chrono::duration_cast<typename Clock::duration>(d);
+}
+
 }  // namespace zenml::core
 
 #endif  // ZENML_CORE_DURATION_H_

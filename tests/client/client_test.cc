@@ -194,6 +194,23 @@ TEST_F(ClientTest, TrackReturnsBeforeTheWriteAndFlushMakesTheEventDurable) {
   EXPECT_EQ(Prop(s.messages[0], "steps"), "3");
 }
 
+TEST_F(ClientTest, FlushForEverWaitsUntilTheEventIsDurable) {
+  Client client(Options());
+  ASSERT_TRUE(client.enabled());
+  auto holder = HoldInOtherProcess();
+  ASSERT_TRUE(client.Track(core::Event::kPipelineRun).ok());
+  std::thread release([&] {
+    std::this_thread::sleep_for(200ms);
+    ReleaseOtherProcess(*holder);
+  });
+  // milliseconds::max() overflowed the deadline into the past: Flush gave
+  // up at once with DeadlineExceeded while the event was still queued.
+  const Status flushed = client.Flush(std::chrono::milliseconds::max());
+  release.join();
+  EXPECT_TRUE(flushed.ok()) << flushed.ToString();
+  EXPECT_EQ(client.stats().written, 1u);
+}
+
 TEST_F(ClientTest, EightThreadsTrackingStoreEveryMessageIdExactlyOnce) {
   constexpr int kThreads = 8;
   constexpr int kPerThread = 2000;

@@ -44,5 +44,17 @@ TEST(DurationTest, WhatIsFormattedParsesBack) {
   }
 }
 
+TEST(DurationTest, ADeadlineSaturatesInsteadOfOverflowing) {
+  using Steady = std::chrono::steady_clock;
+  const Steady::time_point now = Steady::now();
+  EXPECT_EQ(SaturatingDeadline<Steady>(now, std::chrono::milliseconds::max()),
+            Steady::time_point::max());
+  EXPECT_EQ(SaturatingDeadline<Steady>(now, std::chrono::hours::max()),
+            Steady::time_point::max());
+  EXPECT_EQ(SaturatingDeadline<Steady>(now, seconds(5)), now + seconds(5));
+  EXPECT_EQ(SaturatingDeadline<Steady>(now, seconds(-5)), now - seconds(5));
+  EXPECT_EQ(SaturatingDeadline<Steady>(now, seconds(0)), now);
+}
+
 }  // namespace
 }  // namespace zenml::core
