@@ -36,6 +36,10 @@ scripts/bootstrap.sh
 cmake --preset bench >/dev/null
 targets=(spool_bench client_bench upload_bench zenml_raw_scan zenml_oneshot_put
   zenml-analytics zenml-upload zenml-spool-dump)
+# The Python module, where pybind11 and the Python headers let it be built.
+if cmake --build --preset bench --target help 2>/dev/null | grep -q zenml_analytics_native; then
+  targets+=(zenml_analytics_native)
+fi
 cmake --build --preset bench --target "${targets[@]}" >/dev/null
 bin="$PWD/build/bench/bin"
 export ZENML_BENCH_DIR="${ZENML_BENCH_DIR:-/var/tmp}"
@@ -94,8 +98,9 @@ show("BM_PairedOneShot", "no_reuse_over_reuse", "raw without reuse_logs / with i
       ;;
     python)
       section "python: zenml_analytics.track() vs an empty C call and the CLI"
-      if [ -f bench/python_track_bench.py ] && compgen -G "build/bench/python/zenml_analytics/_native*.so" >/dev/null; then
-        /usr/bin/python3 bench/python_track_bench.py --build build/bench
+      if compgen -G "build/bench/python/zenml_analytics/_native*.so" >/dev/null; then
+        PYTHONPATH=build/bench/python /usr/bin/python3 bench/python_track_bench.py \
+          --bin-dir "$bin" --calls "$([ "$quick" = 1 ] && echo 20000 || echo 100000)"
       else
         echo "skipped: the Python package is not built in build/bench"
       fi
