@@ -4,7 +4,11 @@
 #   scripts/test.sh            the CI build (build/ci): unit + integration
 #   scripts/test.sh asan       the same suite under AddressSanitizer + UBSan
 #   scripts/test.sh tsan       the same suite under ThreadSanitizer (Python
-#                              package off; suppressions in tests/tsan.supp)
+#                              package off; suppressions in tests/tsan.supp;
+#                              TSAN_OPTIONS in CMakePresets.json, among them
+#                              atexit_sleep_ms=0: TSan otherwise sleeps 1 s at
+#                              the exit of a process whose LevelDB thread still
+#                              runs, which the tests of exit latency measure)
 #   scripts/test.sh clang      the same suite built with clang-14 (build/clang):
 #                              -Werror with -Wthread-safety, so a GUARDED_BY
 #                              field used without its core::Mutex fails the

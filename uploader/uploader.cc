@@ -493,11 +493,13 @@ class Uploader::RunState {
   }
 
   core::Result<UploadSummary> Finish(bool record) {
+    // Held first: the feed's last Release then leaves the database open for
+    // the counts and the record below, instead of closing and reopening it.
+    HoldSpool();
     if (feed_) {
       ZENML_TRY(feed_->Stop());  // applies the queued Acks
     }
     CountDeadLetters();
-    HoldSpool();
     if (summary_.outcome != UploadOutcome::kOptedOut) {
       ZENML_TRY_ASSIGN(spool::SpoolStats stats, u_.spool_.Stats());
       summary_.remaining = stats.count;
