@@ -210,8 +210,9 @@ zenml_analytics_opt_out(const char* config_dir);
  * config_dir, zenml_version, os, library_version, spool_dir,
  * pending_events, ...) minus the upload configuration only the CLI reports
  * (will_upload, write_key, endpoint, upload_config, system_upload_config,
- * upload_config_error, auto_upload), as a NUL-terminated
- * malloc'd string in *json_out, to be released with zenml_analytics_free.
+ * system_upload_config_skipped, upload_config_error, auto_upload), as a
+ * NUL-terminated malloc'd string in *json_out, to be released with
+ * zenml_analytics_free.
  * `zenml_version` NULL or "": the build default. Creates nothing. */
 ZENML_ANALYTICS_C_API zenml_analytics_status zenml_analytics_status_json(
     const char* config_dir, const char* zenml_version, char** json_out);

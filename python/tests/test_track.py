@@ -139,7 +139,8 @@ def test_status_has_the_keys_and_values_of_the_cli(config_dir: Path) -> None:
     # The CLI adds what only zenml-upload's configuration knows; every other
     # key is the library's, with the same value, in the same order.
     upload_only = ["will_upload", "write_key", "endpoint", "upload_config",
-                   "system_upload_config", "upload_config_error",
+                   "system_upload_config", "system_upload_config_skipped",
+                   "upload_config_error",
                    "auto_upload"]
     assert list(ours) == [k for k in cli if k not in upload_only]
     assert set(cli) - set(ours) == set(upload_only)

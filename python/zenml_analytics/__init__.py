@@ -102,7 +102,8 @@ def status(
     """What ``zenml-analytics status --json`` prints (schema 1), as a dict
     with the same keys and values, minus the upload configuration the CLI
     adds (will_upload, write_key, endpoint, upload_config,
-    system_upload_config, upload_config_error, auto_upload): schema,
+    system_upload_config, system_upload_config_skipped, upload_config_error,
+    auto_upload): schema,
     consent ({allowed, source, detail}), anonymous_id, config_dir,
     zenml_version, os, library_version, spool_dir, pending_events,
     pending_bytes, dead_letters, write_errors, dropped, inbox_files,
