@@ -352,10 +352,9 @@ bool Spool::Impl::YieldToWaiters() {
     if (my_holds_ == 0 || !s.db || s.turns == nullptr) return false;
     writer = s.turns->WriterWaiting();
     if (!writer && !s.turns->ReaderWaiting()) return false;
-    my_holds_--;
-    s.holds--;
-    if (s.holds > 0) return true;  // another holder here keeps it open
-    CloseFlushed(s);
+    // Another holder in this process may keep it open: then there is no
+    // turn to give, and no pause.
+    if (!ReleaseLocked(s)) return true;
   }
   // The writer sleeps between attempts (LockBackoff): give it the time to
   // take the database before this process opens it again. This ends as
@@ -386,10 +385,15 @@ bool Spool::Impl::CompactingLevel0() {
 void Spool::Impl::Release() {
   SharedDb& s = Shared();
   std::lock_guard<std::mutex> lock(s.mu);
-  if (my_holds_ == 0) return;
+  if (my_holds_ > 0) ReleaseLocked(s);
+}
+
+bool Spool::Impl::ReleaseLocked(SharedDb& s) {
   my_holds_--;
   s.holds--;
-  if (s.holds == 0) CloseFlushed(s);
+  if (s.holds > 0) return false;
+  CloseFlushed(s);
+  return true;
 }
 
 Spool::Spool(SpoolOptions options)

@@ -198,6 +198,10 @@ class Spool::Impl {
   // an empty key range: LevelDB flushes the memtable and compacts nothing),
   // so the next open replays a small log.
   void CloseFlushed(SharedDb& s);
+  // Gives up one of this Spool's holds (my_holds_ > 0, s.mu held); closes
+  // the database (CloseFlushed) when it was the process's last. Returns
+  // whether it closed it.
+  bool ReleaseLocked(SharedDb& s);
 
   Status PrepareDirs(bool create);
 

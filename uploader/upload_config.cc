@@ -20,11 +20,10 @@
 namespace zenml::uploader {
 namespace {
 
-// Whether `path` exists (its stat in *st); fails unless it is a regular
-// file only its owner (this user, or root) can access, as a file holding a
-// secret must be.
-core::Result<bool> CheckPrivate(const std::filesystem::path& path,
-                                struct stat* st) {
+// Whether `path` exists (its stat in *st); fails if it cannot be looked at
+// or is not a regular file. The common start of both files' rules.
+core::Result<bool> StatRegularFile(const std::filesystem::path& path,
+                                   struct stat* st) {
   if (::stat(path.c_str(), st) != 0) {
     if (errno == ENOENT) return false;
     return core::Status::IoError(
@@ -34,6 +33,16 @@ core::Result<bool> CheckPrivate(const std::filesystem::path& path,
     return core::Status::FailedPrecondition(
         fmt::format("{} is not a regular file", path.string()));
   }
+  return true;
+}
+
+// Whether `path` exists (its stat in *st); fails unless it is a regular
+// file only its owner (this user, or root) can access, as a file holding a
+// secret must be.
+core::Result<bool> CheckPrivate(const std::filesystem::path& path,
+                                struct stat* st) {
+  ZENML_TRY_ASSIGN(bool exists, StatRegularFile(path, st));
+  if (!exists) return false;
   if ((st->st_mode & 077) != 0) {
     return core::Status::FailedPrecondition(fmt::format(
         "{} holds a write key but group or others may access it (mode {:04o});"
@@ -54,15 +63,8 @@ core::Result<bool> CheckPrivate(const std::filesystem::path& path,
 // what it holds (LoadUploadConfig).
 core::Result<bool> CheckSystemWide(const std::filesystem::path& path,
                                    struct stat* st) {
-  if (::stat(path.c_str(), st) != 0) {
-    if (errno == ENOENT) return false;
-    return core::Status::IoError(
-        fmt::format("{}: {}", path.string(), std::strerror(errno)));
-  }
-  if (!S_ISREG(st->st_mode)) {
-    return core::Status::FailedPrecondition(
-        fmt::format("{} is not a regular file", path.string()));
-  }
+  ZENML_TRY_ASSIGN(bool exists, StatRegularFile(path, st));
+  if (!exists) return false;
   if (st->st_uid != 0) {
     return core::Status::FailedPrecondition(
         fmt::format("{} is a system-wide file but belongs to uid {}, not "
