@@ -5,6 +5,7 @@
 
 #define _POSIX_C_SOURCE 200809L
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,14 +16,71 @@
 
 static int failures = 0;
 
+/* The watchdog: every call here is bounded (flushes by their timeouts), so
+ * a run that makes no progress for kWatchdogSeconds is a hang. It says at
+ * which check, shows every thread's stack (when gdb is installed) and
+ * fails, before ctest's timeout kills the test without a word. */
+enum { kWatchdogSeconds = 90 };
+static volatile sig_atomic_t check_line = 0; /* the CHECK being evaluated */
+static volatile pid_t child_pid = 0;         /* the fork test's child */
+
 #define CHECK(cond)                                                           \
   do {                                                                        \
+    check_line = __LINE__;                                                    \
     if (!(cond)) {                                                            \
       fprintf(stderr, "%s:%d: CHECK failed: %s (last error: %s)\n", __FILE__, \
               __LINE__, #cond, zenml_analytics_last_error());                 \
       failures++;                                                             \
     }                                                                         \
   } while (0)
+
+/* Writes `n` in decimal to `out` (async-signal-safe); returns `out`. */
+static char* Decimal(long n, char out[24]) {
+  char digits[24];
+  int len = 0;
+  do {
+    digits[len++] = (char)('0' + n % 10);
+    n /= 10;
+  } while (n > 0 && len < 23);
+  for (int i = 0; i < len; ++i) out[i] = digits[len - 1 - i];
+  out[len] = '\0';
+  return out;
+}
+
+static void Say(const char* text) {
+  ssize_t ignored = write(2, text, strlen(text));
+  (void)ignored;
+}
+
+/* gdb's "thread apply all bt" of `pid`, on stderr. */
+static void Backtrace(pid_t pid) {
+  char number[24];
+  Decimal((long)pid, number);
+  pid_t gdb = fork();
+  if (gdb == 0) {
+    dup2(2, 1);
+    execlp("gdb", "gdb", "-q", "-batch", "-p", number, "-ex",
+           "thread apply all bt", (char*)NULL);
+    _exit(127);
+  }
+  if (gdb > 0) waitpid(gdb, NULL, 0);
+}
+
+static void OnWatchdog(int sig) {
+  (void)sig;
+  char number[24];
+  Say("capi_test: still running after 90 s (it takes well under one), at the "
+      "check on line ");
+  Say(Decimal((long)check_line, number));
+  Say("; stacks follow (if gdb is installed)\n");
+  Backtrace(getpid());
+  if (child_pid > 0) {
+    Say("capi_test: the fork test's child:\n");
+    Backtrace(child_pid);
+    kill(child_pid, SIGKILL);
+  }
+  _exit(2);
+}
 
 /* The number after "\"key\":" in `json`, or -1 (null or absent). */
 static long JsonNumber(const char* json, const char* key) {
@@ -172,6 +230,7 @@ static void TestFork(const char* dir) {
           ZENML_ANALYTICS_OK);
   }
   pid_t pid = fork();
+  if (pid > 0) child_pid = pid;
   if (pid == 0) {
     int ok = 1;
     for (int i = 0; i < 30; ++i) {
@@ -187,6 +246,7 @@ static void TestFork(const char* dir) {
   CHECK(pid > 0);
   int wstatus = 0;
   CHECK(waitpid(pid, &wstatus, 0) == pid);
+  child_pid = 0;
   CHECK(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
   CHECK(zenml_analytics_flush(c, 10000) == ZENML_ANALYTICS_OK);
   zenml_analytics_client_free(c);
@@ -194,6 +254,11 @@ static void TestFork(const char* dir) {
 }
 
 int main(void) {
+  struct sigaction watchdog;
+  memset(&watchdog, 0, sizeof watchdog);
+  watchdog.sa_handler = OnWatchdog;
+  sigaction(SIGALRM, &watchdog, NULL);
+  alarm(kWatchdogSeconds);
   char dir[] = "/tmp/zenml-capi-test-XXXXXX";
   if (mkdtemp(dir) == NULL) {
     perror("mkdtemp");
