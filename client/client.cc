@@ -316,22 +316,17 @@ void Client::WriteOrWait(Completion& completion) {
 
 void Client::DrainInline() {
   MessageBatch work;
-  bool holding = false;
+  spool::SpoolHold hold(*spool_, spool::Role::kWriter);  // released at return
   Status s = NoThrow([&]() -> Status {
     while (queue_->PopBatch(&work, options_.max_batch_count,
                             options_.max_batch_bytes,
                             std::chrono::nanoseconds(0)) > 0) {
       // Each waiting caller gets the error and decides; nothing is kept.
-      Status status = WriteOnce(work, holding);
+      Status status = WriteOnce(work, hold);
       if (!status.ok()) Finish(work, status);
     }
     return Status::OK();
   });
-  if (holding)
-    (void)NoThrow([&]() -> Status {
-      spool_->Release();
-      return Status::OK();
-    });
   if (!s.ok()) {
     // Only allocation failure is plausible: whoever was taken out of the
     // queue gets the error rather than waiting for ever.
@@ -340,7 +335,7 @@ void Client::DrainInline() {
   }
 }
 
-Status Client::WriteOnce(MessageBatch& work, bool& holding) {
+Status Client::WriteOnce(MessageBatch& work, spool::SpoolHold& hold) {
   Status status;
   bool to_inbox = false;
   // Consent is checked as late as possible: after Hold() (which may wait
@@ -354,25 +349,17 @@ Status Client::WriteOnce(MessageBatch& work, bool& holding) {
     if (!options_.inbox_only) {
       (void)HonourPurgeRequest(*spool_, options_.spool.dir);
     }
-    if (holding) {
-      spool_->Release();
-      holding = false;
-    }
+    hold.Release();
     return true;
   };
-  if (holding && spool_->ReaderWaiting()) {  // fair turns: spool.h Hold
-    spool_->Release();
-    holding = false;
-  }
+  hold.YieldToReader();  // fair turns: spool.h Hold
   if (options_.inbox_only) {
     if (opted_out()) return Status::OK();
     status = spool_->AppendToInbox(work.jsons());
     to_inbox = true;
-  } else if (!holding) {
-    Status held = spool_->Hold(spool::Role::kWriter);
-    if (held.ok()) {
-      holding = true;
-    } else if (held.code() == Status::Code::kBusy) {
+  } else if (!hold.held()) {
+    Status held = hold.Acquire();
+    if (held.code() == Status::Code::kBusy) {
       // Another process kept the database past lock_wait already; waiting
       // a second time in Append would only double the delay.
       if (opted_out()) return Status::OK();
@@ -411,10 +398,7 @@ Status Client::WriteOnce(MessageBatch& work, bool& holding) {
     core::MutexLock lock(&done_mu_);
     last_write_error_ = status;
   }
-  if (holding) {
-    spool_->Release();  // the handle may be what is broken
-    holding = false;
-  }
+  hold.Release();  // the handle may be what is broken
   return status;
 }
 
@@ -523,7 +507,7 @@ void Client::WriteToInbox(spool::Spool& spool, MessageBatch& batch) {
 
 void Client::WriterLoop() {
   MessageBatch work;  // oldest first; a batch whose write failed stays
-  bool holding = false;
+  spool::SpoolHold hold(*spool_, spool::Role::kWriter);
   // Failed writes retry after 50 ms doubling to 5 s, no jitter
   // (core/backoff.h).
   core::Backoff retry({kFirstRetryDelay, kMaxRetryDelay, /*jitter=*/0.0});
@@ -556,7 +540,7 @@ void Client::WriterLoop() {
         if (stop_) break;
       } else {
         std::chrono::nanoseconds timeout = kIdleWait;
-        if (holding) timeout = options_.idle_close_delay;
+        if (hold.held()) timeout = options_.idle_close_delay;
         bool polled = false;
         if (stop_requested_.load(std::memory_order_acquire)) {
           timeout = 0ns;
@@ -571,10 +555,7 @@ void Client::WriterLoop() {
         if (work.empty() && polled) continue;  // not idle yet: preparing
         if (work.empty()) {
           // Idle: give the database back so other processes get their turn.
-          if (holding) {
-            spool_->Release();
-            holding = false;
-          }
+          hold.Release();
           if (stop_requested_.load(std::memory_order_acquire)) break;
           continue;
         }
@@ -582,7 +563,7 @@ void Client::WriterLoop() {
       // Group commit: whatever else arrived meanwhile rides along.
       take(0ns);
 
-      Status status = WriteOnce(work, holding);
+      Status status = WriteOnce(work, hold);
       if (status.ok()) {
         retry.Reset();
       } else {
@@ -610,7 +591,7 @@ void Client::WriterLoop() {
   }
 
   (void)NoThrow([&]() -> Status {
-    if (holding) {
+    if (hold.held()) {
       // Drops counted since the last write are recorded now, while the
       // database is ours anyway (no wait for its lock).
       spool::WriterDrops drops = UnrecordedDrops();
@@ -620,7 +601,7 @@ void Client::WriterLoop() {
           ForgetDrops(drops);
         }
       }
-      spool_->Release();
+      hold.Release();
     }
     // Stopping: what is still not durable (a batch waiting for its retry,
     // and anything queued since) goes to the inbox.

@@ -93,6 +93,7 @@
 #include "core/thread_annotations.h"
 #include "core/value.h"
 #include "spool/spool.h"
+#include "spool/spool_hold.h"
 
 namespace zenml::client {
 
@@ -258,9 +259,10 @@ class Client {
   // One write of `batch`, the writer thread's and the leader's: consent
   // (gone: `batch` is dropped, OK), Hold (busy: an inbox file), a pending
   // purge, Append with the unrecorded drops. OK: `batch` is durable and
-  // finished. Else the error, counted and kept for Flush(), the spool
-  // released, and `batch` left to the caller (retry or finish).
-  Status WriteOnce(MessageBatch& batch, bool& holding);
+  // finished. Else the error, counted and kept for Flush(), `hold`
+  // released, and `batch` left to the caller (retry or finish). `hold`
+  // (a writer's, on spool_) is kept from one write to the next.
+  Status WriteOnce(MessageBatch& batch, spool::SpoolHold& hold);
   // The drops counted but not yet in the spool (c/drop/...); ForgetDrops
   // subtracts what a write recorded.
   spool::WriterDrops UnrecordedDrops() const;

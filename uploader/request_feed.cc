@@ -17,6 +17,9 @@ RequestFeed::RequestFeed(spool::Spool& spool, const core::Clock& clock,
       options_(std::move(options)),
       builder_(options_.write_key, options_.max_request_bytes,
                options_.max_batch_messages),
+      // A dry run holds nothing: it must not keep trackers out.
+      reader_(spool,
+              spool::ReaderPolicy{.ingest = true, .hold = !options_.dry_run}),
       thread_([this] { Loop(); }) {}
 
 RequestFeed::~RequestFeed() { static_cast<void>(Stop()); }
@@ -108,7 +111,7 @@ bool RequestFeed::WantsRead() const {
 // kMaxAckDelay, or once kMaxDeferredAcks keys are waiting.
 bool RequestFeed::AcksDue() const {
   if (acks_.empty()) return false;
-  if (!compacting_) return true;
+  if (!reader_.compacting()) return true;
   return acks_queued_ - acks_applied_ > kMaxUnappliedAcks ||
          acks_.size() >= kMaxDeferredAcks ||
          std::chrono::steady_clock::now() - acks_since_ >= kMaxAckDelay;
@@ -121,16 +124,17 @@ bool RequestFeed::HasWork() const {
 void RequestFeed::Loop() {
   mu_.Lock();
   for (;;) {
-    if (held_) {
-      // Idle while holding: look again soon whether to let go (IdleRelease).
-      const auto poll = std::chrono::steady_clock::now() + kHoldPoll;
+    if (reader_.held()) {
+      // Idle while holding: look again soon whether to let go.
+      const auto poll =
+          std::chrono::steady_clock::now() + spool::Reader::kIdlePoll;
       bool timed_out = false;
       while (!HasWork() && !timed_out) {
         timed_out = !work_cv_.WaitUntil(&mu_, poll);
       }
       if (!HasWork()) {
         mu_.Unlock();
-        IdleRelease();
+        reader_.Idle();
         mu_.Lock();
         continue;
       }
@@ -149,8 +153,7 @@ void RequestFeed::Loop() {
       done_cv_.SignalAll();
       if (stopping_) {
         mu_.Unlock();
-        if (held_) spool_.Release();
-        held_ = false;
+        reader_.Release();
         return;
       }
       continue;
@@ -225,21 +228,10 @@ void RequestFeed::Loop() {
 }
 
 core::Status RequestFeed::AckNow(const std::vector<std::string>& acks) {
-  BeginTransaction();
+  (void)reader_.Begin();  // if it failed, the calls report
   core::Status s = spool_.Ack(acks);
-  EndTransaction();
+  reader_.End();
   return s;
-}
-
-void RequestFeed::BeginTransaction() {
-  if (options_.dry_run) return;
-  if (held_ && spool_.YieldToWaiters()) held_ = false;
-  if (!held_) held_ = spool_.Hold().ok();
-}
-
-void RequestFeed::EndTransaction() {
-  idle_since_ = std::chrono::steady_clock::now();
-  compacting_ = held_ && spool_.CompactingLevel0();
 }
 
 core::Status RequestFeed::Transaction(const std::vector<std::string>& acks,
@@ -248,7 +240,7 @@ core::Status RequestFeed::Transaction(const std::vector<std::string>& acks,
                                       uint64_t* dead) {
   // The Acks, the Peek and the dead letters under one hold, kept while
   // the bodies are built and the next transactions follow (see Loop()).
-  BeginTransaction();
+  (void)reader_.Begin();  // if it failed, the calls report
   core::Status s;
   if (!acks.empty()) s = spool_.Ack(acks);
   std::vector<spool::Entry> sendable;
@@ -257,22 +249,13 @@ core::Status RequestFeed::Transaction(const std::vector<std::string>& acks,
         builder_.max_single_message() * options_.requests_per_peek;
     const size_t max_count =
         options_.max_batch_messages * options_.requests_per_peek;
-    core::Result<std::vector<spool::Entry>> entries =
-        spool_.Peek(after_key_, max_bytes, max_count);
-    if (entries.ok()) {
-      // The Peek stopped at the spool's head, not at its limits: fewer
-      // than max_count, and room left for any message it could have read.
-      size_t bytes = 0;
-      for (const spool::Entry& e : *entries) bytes += e.json.size();
-      *at_head = entries->size() < max_count &&
-                 bytes + builder_.max_single_message() <= max_bytes;
-    }
+    core::Result<std::vector<spool::Entry>> entries = reader_.Read(
+        max_bytes, max_count, builder_.max_single_message(), at_head);
     if (!entries.ok()) {
       s = entries.status();
     } else if (entries->empty()) {
       *exhausted = true;
     } else {
-      after_key_ = entries->back().key;
       sendable.reserve(entries->size());
       for (spool::Entry& e : *entries) {
         if (e.json.size() <= options_.max_message_bytes &&
@@ -293,23 +276,9 @@ core::Status RequestFeed::Transaction(const std::vector<std::string>& acks,
       }
     }
   }
-  EndTransaction();
+  reader_.End();
   if (s.ok()) *out = std::move(sendable);
   return s;
-}
-
-void RequestFeed::IdleRelease() {
-  if (!held_) return;
-  if (spool_.YieldToWaiters()) {
-    held_ = false;
-    return;
-  }
-  const auto idle = std::chrono::steady_clock::now() - idle_since_;
-  if (idle < kMaxIdleHold) return;
-  if (spool_.CompactingLevel0() && idle < kMaxCompactionHold) return;
-  spool_.Release();
-  held_ = false;
-  compacting_ = false;
 }
 
 core::Status RequestFeed::PrepareOne(std::vector<spool::Entry>& entries,

@@ -14,16 +14,16 @@
 // Each spool transaction of the feed (Ack of the keys queued so far; Peek of
 // up to ten requests' worth after the last key read; dead-lettering of
 // messages too large to ever send) is short and bounded and never waits for
-// the network. Between transactions the feed keeps the database open (one
-// Spool::Hold) instead of reopening it for each: with an Ack per request,
-// the opens were a quarter of the uploader's CPU (docs/BENCHMARKS.md). It
-// lets go as soon as another process waits (Spool::YieldToWaiters, checked
-// before each transaction and every kHoldPoll while idle: a tracker or a
-// reader waits at most one transaction and one poll), and once idle for
-// kMaxIdleHold, so a slow or hanging server holds up no tracker (DESIGN.md
-// "Upload policy"). While LevelDB compacts crowded level-0 tables in its
-// background thread (Spool::CompactingLevel0), an idle feed holds for up to
-// kMaxCompactionHold, since closing would stop the work and the next open
+// the network. Between transactions the feed keeps the database open (a
+// spool::Reader, whose policy is described in spool/reader.h) instead of
+// reopening it for each: with an Ack per request, the opens were a quarter
+// of the uploader's CPU (docs/BENCHMARKS.md). It lets go as soon as another
+// process waits (checked before each transaction and every
+// Reader::kIdlePoll while idle: a tracker or a reader waits at most one
+// transaction and one poll), and once idle for 50 ms, so a slow or hanging
+// server holds up no tracker (DESIGN.md "Upload policy"). While LevelDB
+// compacts crowded level-0 tables in its background thread, an idle feed
+// holds for up to 10 s, since closing would stop the work and the next open
 // would start it over; it keeps the Acks back meanwhile (up to a second,
 // kMaxAckDelay, or kMaxDeferredAcks keys), since a write may have to wait
 // for the compaction. A foreground compaction, which a Peek without Hold
@@ -63,6 +63,7 @@
 #include "core/clock.h"
 #include "core/mutex.h"
 #include "core/result.h"
+#include "spool/reader.h"
 #include "spool/spool.h"
 #include "uploader/batch_builder.h"
 
@@ -152,28 +153,6 @@ class RequestFeed {
   // Builds the next request from entries[*begin...] and advances *begin.
   core::Status PrepareOne(std::vector<spool::Entry>& entries, size_t* begin,
                           PreparedRequest* out) EXCLUDES(mu_);
-  // Around each spool transaction: the feed keeps its hold from one to the
-  // next, unless a process waits (Spool::YieldToWaiters); EndTransaction
-  // notes when the feed went idle and whether LevelDB compacts level 0.
-  void BeginTransaction() EXCLUDES(mu_);
-  void EndTransaction() EXCLUDES(mu_);
-  // Polled while the feed holds the spool and has nothing to do: yields to a
-  // waiting process, and releases once idle for kMaxIdleHold (or, while
-  // LevelDB compacts level 0, kMaxCompactionHold: closing would stop that
-  // work and the next open would start it over).
-  void IdleRelease() EXCLUDES(mu_);
-
-  // While holding for a compaction, how often the feed looks whether it is
-  // done, and how long it holds at most (a compaction that cannot finish,
-  // on a full disk say, must not keep writers out for the whole run).
-  static constexpr std::chrono::milliseconds kHoldPoll{10};
-  static constexpr std::chrono::seconds kMaxCompactionHold{10};
-  // How long the feed keeps the spool while it waits for the network. On a
-  // fast network a request's Ack follows within milliseconds, and reopening
-  // the database for each (what the feed did before) cost a quarter of the
-  // uploader's CPU; a slow server keeps it no longer than this, so a process
-  // that does not say it waits (turns.h) still gets its turn.
-  static constexpr std::chrono::milliseconds kMaxIdleHold{50};
   // Acks kept back while LevelDB compacts level 0, at most (then they go,
   // and wait for the compaction): a second, or 200 requests' worth (a few
   // MB of keys).
@@ -209,6 +188,9 @@ class RequestFeed {
   const core::Clock& clock_;
   const RequestFeedOptions options_;
   BatchBuilder builder_;  // feed thread only
+  // Feed thread only: the hold kept from one transaction to the next and
+  // the key of the last entry read (spool/reader.h).
+  spool::Reader reader_;
 
   mutable core::Mutex mu_;
   core::CondVar work_cv_;  // the feed thread waits on it
@@ -230,13 +212,6 @@ class RequestFeed {
   bool stopping_ GUARDED_BY(mu_) = false;
   core::Status error_ GUARDED_BY(mu_);
   uint64_t dead_lettered_ GUARDED_BY(mu_) = 0;
-  std::string after_key_;  // feed thread only: the last key read
-  // The feed thread's own: under spool_.Hold(); since when it has had
-  // nothing to do; whether LevelDB compacted level 0 at the last
-  // transaction's end.
-  bool held_ = false;
-  std::chrono::steady_clock::time_point idle_since_;
-  bool compacting_ = false;
   // Started last, in the constructor; joined by Stop() (consumer thread).
   std::thread thread_;
 };

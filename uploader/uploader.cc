@@ -8,6 +8,7 @@
 
 #include "core/exit_code.h"
 #include "core/timestamp.h"
+#include "spool/spool_hold.h"
 #include "uploader/gzip.h"
 #include "uploader/request_feed.h"
 #include "uploader/response_policy.h"
@@ -177,7 +178,7 @@ class Uploader::RunState {
         authorization_(BasicAuthorization(opts_.write_key)) {}
   ~RunState() {
     if (feed_) static_cast<void>(feed_->Stop());  // Run reported its error
-    ReleaseSpool();
+    hold_.Release();
   }
   RunState(const RunState&) = delete;
   RunState& operator=(const RunState&) = delete;
@@ -274,14 +275,6 @@ class Uploader::RunState {
       d -= step;
     }
     return !StopRequested();
-  }
-
-  void HoldSpool() {
-    if (!held_ && !opts_.dry_run) held_ = u_.spool_.Hold().ok();
-  }
-  void ReleaseSpool() {
-    if (held_) u_.spool_.Release();
-    held_ = false;
   }
 
   // Sends one prepared request, splitting it as the answers require. Sets
@@ -495,7 +488,7 @@ class Uploader::RunState {
   core::Result<UploadSummary> Finish(bool record) {
     // Held first: the feed's last Release then leaves the database open for
     // the counts and the record below, instead of closing and reopening it.
-    HoldSpool();
+    if (!opts_.dry_run) (void)hold_.Acquire();  // if it fails, the calls report
     if (feed_) {
       ZENML_TRY(feed_->Stop());  // applies the queued Acks
     }
@@ -522,7 +515,7 @@ class Uploader::RunState {
       r.detail = summary_.detail;
       ZENML_TRY(u_.spool_.RecordUpload(r));
     }
-    ReleaseSpool();
+    hold_.Release();
     return summary_;
   }
 
@@ -544,7 +537,8 @@ class Uploader::RunState {
     std::string reason;
   };
   std::vector<Refused> refused_;
-  bool held_ = false;
+  // Finish()'s hold, across the feed's Stop, the counts and the record.
+  spool::SpoolHold hold_{u_.spool_};
   std::optional<RequestFeed> feed_;
   PreparedRequest prepared_;     // the request being sent
   bool prepared_fresh_ = false;  // its body is unused so far

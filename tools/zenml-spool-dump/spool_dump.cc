@@ -28,6 +28,7 @@
 #include "core/exit_code.h"
 #include "core/json_writer.h"
 #include "core/timestamp.h"
+#include "spool/reader.h"
 #include "spool/spool.h"
 #include "tools/common/command_line.h"
 #include "uploader/file_transport.h"
@@ -45,12 +46,13 @@ using core::Status;
 using core::WallTime;
 
 constexpr std::string_view kTool = "zenml-spool-dump";
-// One Peek reads at most this much. Between Peeks the database stays open
-// (Spool::Hold) for up to kHoldSlice, then is closed for a moment, so a
+// One read takes at most this much. Between reads the database stays open
+// (spool::Reader) for kHoldSlice at most, then is closed for a moment, so a
 // tracker waiting for the one-process lock gets its turn well inside its
 // lock_wait, and a 1,000,000-event dump opens LevelDB a few dozen times
-// instead of once per chunk (reopening per 1,000-event chunk cost 1,001 opens,
-// each listing the directory and reading the MANIFEST: ~5 s of a 1M dump).
+// instead of once per chunk (reopening per 1,000-event chunk cost 1,001
+// opens, each listing the directory and reading the MANIFEST: ~5 s of a 1M
+// dump).
 constexpr size_t kChunkBytes = 1u << 20;
 constexpr size_t kChunkCount = 1000;
 constexpr std::chrono::milliseconds kHoldSlice{200};
@@ -189,36 +191,22 @@ class Dumper {
   Status ForEachEntry(Visit&& visit) {
     if (!SpoolExists()) return Status::OK();
     spool::Spool& spool = GetSpool();
-    std::string after;
-    bool database_done = false;
-    for (;;) {
-      if (Status held = spool.Hold(); !held.ok()) return held;
-      const auto slice_end = std::chrono::steady_clock::now() + kHoldSlice;
-      Status status;
-      bool more = true;
-      while (more && std::chrono::steady_clock::now() < slice_end) {
-        auto chunk = spool.Scan(after, kChunkBytes, kChunkCount);
-        if (!chunk.ok()) {
-          status = chunk.status();
-          break;
-        }
-        if (chunk->empty()) {
-          more = false;
-          database_done = true;
-          break;
-        }
-        after = chunk->back().key;
+    {
+      // Scan: a dump changes nothing on disk. The hold lasts kHoldSlice at
+      // most (not a chunk: see ReaderPolicy::yield).
+      spool::Reader reader(
+          spool, spool::ReaderPolicy{
+                     .ingest = false, .yield = false, .max_hold = kHoldSlice});
+      for (;;) {
+        if (Status held = reader.Begin(); !held.ok()) return held;
+        auto chunk = reader.Read(kChunkBytes, kChunkCount);
+        reader.End();
+        if (!chunk.ok()) return chunk.status();
+        if (chunk->empty()) break;
         for (const auto& entry : *chunk) {
-          if (!visit(entry)) {
-            more = false;
-            break;
-          }
+          if (!visit(entry)) return Status::OK();
         }
       }
-      spool.Release();
-      if (!status.ok()) return status;
-      if (database_done) break;
-      if (!more) return Status::OK();
     }
     auto inbox = spool.ScanInbox();
     if (!inbox.ok()) return inbox.status();
