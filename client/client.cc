@@ -39,6 +39,12 @@ constexpr size_t kSlotBytes = 640;
 // Track() or the destructor wakes it earlier.
 constexpr std::chrono::hours kIdleWait{1};
 
+// With nothing to do and the spool still held (idle_close_delay), the writer
+// looks this often whether another process waits for it (SpoolHold::
+// YieldIdle), so a reader or a tracker waits at most this long, not
+// idle_close_delay.
+constexpr std::chrono::milliseconds kIdleTurnPoll{10};
+
 // Runs `body`, turning any exception into a Status: nothing may escape into
 // the host program (DESIGN.md promise 1).
 template <typename F>
@@ -515,6 +521,8 @@ void Client::WriterLoop() {
   // chunk whenever there is nothing to write, until all are.
   bool preparing = true;
   std::chrono::milliseconds next_retry = kFirstRetryDelay;
+  // Holding with nothing to do, the writer lets go at this time.
+  std::chrono::steady_clock::time_point idle_close_at;
 
   auto take = [&](std::chrono::nanoseconds timeout) {
     size_t count = work.size();
@@ -540,7 +548,11 @@ void Client::WriterLoop() {
         if (stop_) break;
       } else {
         std::chrono::nanoseconds timeout = kIdleWait;
-        if (hold.held()) timeout = options_.idle_close_delay;
+        if (hold.held()) {
+          timeout = std::clamp<std::chrono::nanoseconds>(
+              idle_close_at - std::chrono::steady_clock::now(), 0ns,
+              kIdleTurnPoll);
+        }
         bool polled = false;
         if (stop_requested_.load(std::memory_order_acquire)) {
           timeout = 0ns;
@@ -554,9 +566,16 @@ void Client::WriterLoop() {
         take(timeout);
         if (work.empty() && polled) continue;  // not idle yet: preparing
         if (work.empty()) {
-          // Idle: give the database back so other processes get their turn.
+          const bool stopping = stop_requested_.load(std::memory_order_acquire);
+          // Idle: keep the database until idle_close_delay, unless another
+          // process waits for it; then give it back.
+          if (!stopping && hold.held() &&
+              std::chrono::steady_clock::now() < idle_close_at &&
+              !hold.YieldIdle()) {
+            continue;
+          }
           hold.Release();
-          if (stop_requested_.load(std::memory_order_acquire)) break;
+          if (stopping) break;
           continue;
         }
       }
@@ -564,6 +583,8 @@ void Client::WriterLoop() {
       take(0ns);
 
       Status status = WriteOnce(work, hold);
+      idle_close_at =
+          std::chrono::steady_clock::now() + options_.idle_close_delay;
       if (status.ok()) {
         retry.Reset();
       } else {

@@ -32,8 +32,10 @@
 // exits with the disk still full cannot record them anywhere.
 //
 // The writer keeps the spool open (Spool::Hold) while it has work and closes
-// it after `idle_close_delay` without any, so other processes get their turn
-// at the one-process-at-a-time LevelDB database.
+// it after `idle_close_delay` without any, or as soon as another process
+// says it waits for it (spool/turns.h; looked at every 10 ms while idle), so
+// other processes get their turn at the one-process-at-a-time LevelDB
+// database.
 //
 // Consent is decided at construction, and checked again before every write
 // (each group commit, each inbox file, the one at exit) through a

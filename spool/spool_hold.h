@@ -12,6 +12,8 @@
 //   a writer between batches        YieldToReader(): lets go when a reader
 //                                   waits (Spool::ReaderWaiting); a writer's
 //                                   hold is never given up inside a call
+//   any holder with nothing to do   YieldIdle(): lets go when a reader or a
+//                                   writer waits, with no pause
 //
 // Not thread-safe: one owner thread (the Spool itself is).
 
@@ -60,6 +62,17 @@ class SpoolHold {
   // whether it let go now.
   bool YieldToReader() {
     if (!held_ || !spool_.ReaderWaiting()) return false;
+    Release();
+    return true;
+  }
+
+  // An idle holder's turn: lets go if a reader or a writer of another
+  // process waits (two flock calls), without the pause Yield() makes for a
+  // writer: the holder has nothing to do anyway. Returns whether it let go.
+  bool YieldIdle() {
+    if (!held_ || !(spool_.ReaderWaiting() || spool_.WriterWaiting())) {
+      return false;
+    }
     Release();
     return true;
   }

@@ -194,6 +194,34 @@ TEST_F(ClientTest, TrackReturnsBeforeTheWriteAndFlushMakesTheEventDurable) {
   EXPECT_EQ(Prop(s.messages[0], "steps"), "3");
 }
 
+// A writer idle with the spool held (idle_close_delay, an hour here) lets
+// go as soon as another process says it waits: a reader gets in, and so
+// does a writer (its events land in the database, not in an inbox file),
+// each within its lock_wait. Without the idle poll both waited an hour.
+TEST_F(ClientTest, AnIdleWriterGivesTheSpoolToAProcessThatWaits) {
+  ClientOptions options = Options();
+  options.idle_close_delay = std::chrono::hours(1);
+  Client client(options);
+  ASSERT_TRUE(client.Track(core::Event::kPipelineRun, Value::Object{}).ok());
+  ASSERT_TRUE(client.Flush(30s).ok());  // written; the writer holds, idle
+
+  const std::string helper = testing::TestBinPath("spool_helper");
+  auto peek = testing::Run({helper, "peek", "--dir", analytics_dir().string(),
+                            "--lock-wait-ms", "20000"});
+  EXPECT_EQ(peek.exit_code, 0) << peek.err;
+  EXPECT_EQ(peek.out, "count 1\n");
+
+  ASSERT_TRUE(client.Track(core::Event::kPipelineRun, Value::Object{}).ok());
+  ASSERT_TRUE(client.Flush(30s).ok());  // held again
+  auto append = testing::Run({helper, "append", "--dir",
+                              analytics_dir().string(), "--count", "1",
+                              "--lock-wait-ms", "20000", "--report"});
+  EXPECT_EQ(append.exit_code, 0) << append.err;
+  EXPECT_EQ(append.out, "ok database m-0\n");  // not its inbox
+  Spooled s = ReadSpool(analytics_dir());
+  EXPECT_EQ(s.messages.size(), 3u);
+}
+
 TEST_F(ClientTest, FlushForEverWaitsUntilTheEventIsDurable) {
   Client client(Options());
   ASSERT_TRUE(client.enabled());
