@@ -170,8 +170,13 @@ Status Spool::Impl::WriteInbox(std::span<const std::string> messages,
     return FromLevelDb(ls, "writing an inbox file");
   }
   // The rename is durable only once the directory is: until then the
-  // events are not acknowledged.
-  return SyncDir(base_env_, inbox_path_);
+  // events are not acknowledged. So are the names of inbox/ and analytics/:
+  // whoever created them may have died before it synced them, and a writer
+  // that finds them does not create them (three directory fsyncs, on the
+  // inbox path only: when the database was busy past lock_wait).
+  ZENML_TRY(SyncDir(base_env_, inbox_path_));
+  ZENML_TRY(SyncDir(base_env_, dir_));
+  return SyncParent(base_env_, dir_);
 }
 
 Result<std::vector<Entry>> Spool::Impl::ScanInbox() {

@@ -195,5 +195,39 @@ TEST(PowerCutTest, ExistingSpoolLosesNoAcknowledgedEvent) {
   EXPECT_EQ(tally.lost, 0);
 }
 
+// A process that created analytics/ and analytics/inbox/ died before it
+// fsynced their names (a power cut then loses both, and all below). The
+// next inbox write, seeing the directories there, must make their names
+// durable before it acknowledges its events.
+TEST(PowerCutTest,
+     InboxDirectoriesACreatorLeftUnsyncedAreSyncedByTheNextWrite) {
+  testing::TempDir dir;
+  const fs::path config = dir.path() / "config";
+  fs::create_directories(config);  // durable: made before the env watches
+  const fs::path analytics = config / "analytics";
+  PowerCutEnv env;
+  ASSERT_TRUE(env.CreateDir(analytics.string()).ok());  // never synced
+  ASSERT_TRUE(env.CreateDir((analytics / "inbox").string()).ok());
+  fs::permissions(analytics, fs::perms::owner_all);
+  fs::permissions(analytics / "inbox", fs::perms::owner_all);
+
+  const std::vector<std::string> events = {Event(-3, 0), Event(-3, 1)};
+  {
+    SpoolOptions o;
+    o.dir = analytics;
+    o.env = &env;
+    Spool spool(o);
+    ASSERT_TRUE(spool.AppendToInbox(events).ok());
+  }
+  env.PowerCut();
+  {
+    SpoolOptions o;  // the next tracker creates the database and ingests
+    o.dir = analytics;
+    ASSERT_TRUE(Spool(o).Append(std::vector<std::string>{Event(-3, 2)}).ok());
+  }
+  const std::set<std::string> found = Recovered(analytics);
+  for (const std::string& e : events) EXPECT_TRUE(found.contains(e)) << e;
+}
+
 }  // namespace
 }  // namespace zenml::spool
