@@ -16,6 +16,23 @@
 
 static int failures = 0;
 
+/* Under AddressSanitizer (the asan preset: gcc 12's libasan) a child forked
+ * while another thread is inside ASan's allocator inherits that allocator's
+ * lock held and deadlocks at its first allocation: that runtime has no fork
+ * handler (glibc's malloc, which users run, has one). TestFork forks while
+ * the client's writer thread writes, so under ASan it hung (ctest's timeout,
+ * once in CI). It runs in the gcc, clang and ThreadSanitizer suites. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifndef UNDER_ASAN
+#define UNDER_ASAN 0
+#endif
+
 /* The watchdog: every call here is bounded (flushes by their timeouts), so
  * a run that makes no progress for kWatchdogSeconds is a hang. It says at
  * which check, shows every thread's stack (when gdb is installed) and
@@ -268,7 +285,13 @@ int main(void) {
   TestTrackFlushStats(dir);
   TestStatusJson(dir);
   TestOptOutIn(dir);
-  TestFork(dir);
+  if (UNDER_ASAN) {
+    printf(
+        "capi_test: the fork test is skipped under AddressSanitizer (its "
+        "allocator is not fork-safe with threads)\n");
+  } else {
+    TestFork(dir);
+  }
   if (failures == 0) {
     char command[128];
     snprintf(command, sizeof command, "rm -rf '%s'", dir);

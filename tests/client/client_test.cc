@@ -213,9 +213,9 @@ TEST_F(ClientTest, AnIdleWriterGivesTheSpoolToAProcessThatWaits) {
 
   ASSERT_TRUE(client.Track(core::Event::kPipelineRun, Value::Object{}).ok());
   ASSERT_TRUE(client.Flush(30s).ok());  // held again
-  auto append = testing::Run({helper, "append", "--dir",
-                              analytics_dir().string(), "--count", "1",
-                              "--lock-wait-ms", "20000", "--report"});
+  auto append =
+      testing::Run({helper, "append", "--dir", analytics_dir().string(),
+                    "--count", "1", "--lock-wait-ms", "20000", "--report"});
   EXPECT_EQ(append.exit_code, 0) << append.err;
   EXPECT_EQ(append.out, "ok database m-0\n");  // not its inbox
   Spooled s = ReadSpool(analytics_dir());
