@@ -28,6 +28,9 @@ using core::Status;
 
 inline constexpr std::string_view kInboxSuffix = ".inbox";
 inline constexpr std::string_view kInboxTmpPrefix = ".tmp-";
+// Appended to an inbox file that could not be read, set aside for a human
+// (its events are counted lost); a purge deletes it.
+inline constexpr std::string_view kInboxBadSuffix = ".bad";
 inline constexpr std::string_view kInboxMagic = "ZSPI1\n";
 
 std::string EncodeInbox(std::span<const std::string> messages, int64_t time_ms);

@@ -337,6 +337,23 @@ bool LogTailGuardEnv::NewestLogTail(bool* incomplete,
   return true;
 }
 
+bool LogTailGuardEnv::OlderLogCut() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::optional<uint64_t> newest;
+  for (const auto& [fname, watch] : watches_) {
+    const auto number = LogNumber(BaseName(fname));
+    if (number.has_value() && (!newest || *number > *newest)) newest = number;
+  }
+  for (const auto& [fname, watch] : watches_) {
+    const auto number = LogNumber(BaseName(fname));
+    if (number.has_value() && *number != *newest && watch->SeenWhole() &&
+        !watch->Complete()) {
+      return true;
+    }
+  }
+  return false;
+}
+
 leveldb::Status LogTailGuardEnv::NewSequentialFile(
     const std::string& fname, leveldb::SequentialFile** result) {
   leveldb::Status s = target()->NewSequentialFile(fname, result);

@@ -83,6 +83,12 @@ class LogTailGuardEnv final : public leveldb::EnvWrapper {
   // then `*damage` is what FindLogTailDamage says of it. False if it read
   // no log whole.
   bool NewestLogTail(bool* incomplete, LogTailDamage* damage) const;
+  // Whether LevelDB read, since Reset(), a write-ahead log older than the
+  // newest one whole and found its tail incomplete. Only the newest log can
+  // end in a torn record (LevelDB moves to a new log after a write to the
+  // old one returned), so such a log was cut by damage, and what the cut
+  // removed LevelDB dropped without a word.
+  bool OlderLogCut() const;
 
   leveldb::Status NewSequentialFile(const std::string& fname,
                                     leveldb::SequentialFile** result) override;

@@ -47,6 +47,10 @@ struct RepairReport {
   bool logs_damaged = false;
   // A log could not be scanned: its losses cannot be counted.
   bool scan_failed = false;
+  // A log older than the newest was cut short (LogTailGuardEnv::
+  // OlderLogCut): what the cut took is gone from disk, so only a lower
+  // bound of the loss is known.
+  bool older_log_cut = false;
 };
 
 // True if `db_path` holds a table (.ldb, .sst), a log (.log) or a MANIFEST.

@@ -101,7 +101,7 @@ Status Spool::Impl::IngestInboxLocked(SharedDb& s) {
     const std::string path = inbox_path_ + "/" + name;
     if (!ReadWholeFile(s.env.get(), path, &data).ok()) {
       // Unreadable: keep it aside for a human, never loop on it.
-      s.env->RenameFile(path, path + ".bad");
+      s.env->RenameFile(path, path + std::string(kInboxBadSuffix));
       lost_unknown = true;
       continue;
     }

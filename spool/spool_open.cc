@@ -340,6 +340,14 @@ Status Spool::Impl::OpenLocked(SharedDb& s, bool create, bool writes,
     PutMetaInt(&batch, kLegacyMetaFormat, kFormatVersion);
     st = WriteLocked(s, &batch);
   }
+  if (st.ok() && s.tail_guard->OlderLogCut()) {
+    // Rare: a log before the newest was cut short by damage, and LevelDB
+    // replayed what was left of it without a word. The counters, from the
+    // newest record, still count what the cut took: recount.
+    LogLine(s.logger.get(), "spool: an older log was cut short; recounting");
+    s.repair.older_log_cut = true;
+    repaired = true;
+  }
   if (st.ok() && repaired) st = RecountLocked(s, known_count.value_or(0));
   if (st.ok() && tail.damaged) st = CountTailLossLocked(s, tail);
   if (st.ok() && writes) st = SweepMarkersLocked(s);

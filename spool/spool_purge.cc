@@ -70,6 +70,7 @@ Result<uint64_t> Spool::Impl::Purge() {
         PutMetaChanges(&again, m, nullptr);
         ZENML_TRY(WriteLocked(s, &again));
         s.db->CompactRange(nullptr, nullptr);
+        RemoveRepairArchiveLocked(s);
         return Status::OK();
       },
       &absent, /*ingest=*/false);
@@ -85,6 +86,16 @@ Result<uint64_t> Spool::Impl::Purge() {
       deleted += events.size();
     }
     SharedEnv()->RemoveFile(path);
+  }
+  // Inbox files set aside as unreadable (IngestInboxLocked): their events
+  // were counted lost, and their bytes go with the rest.
+  std::vector<std::string> children;
+  if (SharedEnv()->GetChildren(inbox_path_, &children).ok()) {
+    for (const std::string& name : children) {
+      if (name.ends_with(kInboxBadSuffix)) {
+        SharedEnv()->RemoveFile(inbox_path_ + "/" + name);
+      }
+    }
   }
   return deleted;
 }

@@ -89,10 +89,20 @@ Status Spool::Impl::RepairLocked(SharedDb& s, bool only_if_current_missing,
   leveldb::Options o = BaseOptions(s);
   s.repair = RepairReport();
   leveldb::Status rs = RepairDatabase(db_path_, o, &s.repair);
+  if (rs.ok()) RemoveRepairArchiveLocked(s);
   s.env->UnlockFile(file_lock);
   ZENML_TRY(FromLevelDb(rs, "repairing " + db_path_));
   // RepairDB renames its new MANIFEST into place: make that durable.
   return SyncDir(base_env_, db_path_);
+}
+
+void Spool::Impl::RemoveRepairArchiveLocked(SharedDb& s) {
+  std::error_code ec;
+  std::filesystem::remove_all(std::filesystem::path(db_path_) / "lost", ec);
+  if (ec) {
+    LogLine(s.logger.get(), "spool: cannot remove %s/lost: %s",
+            db_path_.c_str(), ec.message().c_str());
+  }
 }
 
 Status Spool::Impl::CountTailLossLocked(SharedDb& s,
@@ -178,6 +188,7 @@ Status Spool::Impl::RecountLocked(SharedDb& s, uint64_t known_count) {
   // that could not be scanned, counters that had to be rebuilt while
   // events were there.
   const bool unknown = s.repair.tables_damaged || s.repair.scan_failed ||
+                       s.repair.older_log_cut ||
                        (!m.counters_present && (count > 0 || dead > 0));
   if (unknown) m.loss_unknown = 1;
   m.repairs++;
