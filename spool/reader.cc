@@ -15,7 +15,8 @@ core::Status Reader::Begin() {
   }
   if (hold_.held()) return core::Status::OK();
   core::Status s = hold_.Acquire();
-  if (s.ok()) held_since_ = now;
+  // The slice starts once held: Acquire may have waited up to lock_wait.
+  if (s.ok()) held_since_ = std::chrono::steady_clock::now();
   return s;
 }
 

@@ -44,10 +44,17 @@ class SpoolHold {
   }
 
   // Gives the hold back (the database closes if it was this process's
-  // last). Nothing when not held.
-  void Release() {
-    if (held_) spool_.Release();
+  // last). Nothing when not held. Never throws: it runs in destructors,
+  // and closing may allocate; a failure leaves the database to the next
+  // close (a Client must never terminate its host).
+  void Release() noexcept {
+    const bool was_held = held_;
     held_ = false;
+    if (!was_held) return;
+    try {
+      spool_.Release();
+    } catch (...) {
+    }
   }
 
   // A reader's turn: lets go if another process waits (see above). Returns
