@@ -173,7 +173,11 @@ Status Spool::Impl::WriteInbox(std::span<const std::string> messages,
   // events are not acknowledged. So are the names of inbox/ and analytics/:
   // whoever created them may have died before it synced them, and a writer
   // that finds them does not create them (three directory fsyncs, on the
-  // inbox path only: when the database was busy past lock_wait).
+  // inbox path only: a writer that found the database busy past lock_wait,
+  // and every batch of a Client that writes only inbox files, in a process
+  // forked from one that had the database open). A failed fsync after the
+  // rename is reported and the batch written again: a duplicate (delivery
+  // is at least once, by design), never a loss.
   ZENML_TRY(SyncDir(base_env_, inbox_path_));
   ZENML_TRY(SyncDir(base_env_, dir_));
   return SyncParent(base_env_, dir_);

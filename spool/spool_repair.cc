@@ -1,5 +1,7 @@
 // Spool::Impl: repair, recount, migration (spool_impl.h).
 
+#include <fcntl.h>
+#include <fmt/format.h>
 #include <leveldb/db.h>
 #include <leveldb/env.h>
 #include <leveldb/iterator.h>
@@ -9,7 +11,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -37,6 +41,40 @@
 #include "spool/util.h"
 
 namespace zenml::spool {
+
+namespace {
+
+// RepairDB closes the tables it rewrites and the MANIFEST it writes without
+// an fsync: they are made durable before what it set aside in lost/ (the
+// damaged originals, the logs it converted) is deleted. Files on disk only;
+// a database kept in memory by a test's Env has none.
+Status SyncRepairedFiles(const std::string& db_path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(db_path, ec)) return Status::OK();
+  for (const auto& f : fs::directory_iterator(db_path, ec)) {
+    const std::string name = f.path().filename().string();
+    if (!name.ends_with(".ldb") && !name.ends_with(".sst") &&
+        !name.starts_with("MANIFEST-") && name != "CURRENT") {
+      continue;
+    }
+    const int fd = ::open(f.path().c_str(), O_RDONLY | O_CLOEXEC);
+    const int rc = fd < 0 ? -1 : ::fsync(fd);
+    const int err = errno;
+    if (fd >= 0) ::close(fd);
+    if (rc != 0) {
+      return Status::IoError(fmt::format(
+          "spool: cannot fsync {}: {}", f.path().string(), std::strerror(err)));
+    }
+  }
+  if (ec) {
+    return Status::IoError(
+        fmt::format("spool: cannot list {}: {}", db_path, ec.message()));
+  }
+  return Status::OK();
+}
+
+}  // namespace
 
 namespace fs = std::filesystem;
 
@@ -89,11 +127,14 @@ Status Spool::Impl::RepairLocked(SharedDb& s, bool only_if_current_missing,
   leveldb::Options o = BaseOptions(s);
   s.repair = RepairReport();
   leveldb::Status rs = RepairDatabase(db_path_, o, &s.repair);
-  if (rs.ok()) RemoveRepairArchiveLocked(s);
+  // What RepairDB wrote, then its renames (the new MANIFEST, CURRENT), are
+  // made durable; only then is what it set aside deleted.
+  Status synced = rs.ok() ? SyncRepairedFiles(db_path_) : Status::OK();
+  if (rs.ok() && synced.ok()) synced = SyncDir(base_env_, db_path_);
+  if (rs.ok() && synced.ok()) RemoveRepairArchiveLocked(s);
   s.env->UnlockFile(file_lock);
   ZENML_TRY(FromLevelDb(rs, "repairing " + db_path_));
-  // RepairDB renames its new MANIFEST into place: make that durable.
-  return SyncDir(base_env_, db_path_);
+  return synced;
 }
 
 void Spool::Impl::RemoveRepairArchiveLocked(SharedDb& s) {
