@@ -86,6 +86,10 @@ TEST_P(CorruptionMatrixTest, RepairedCountedNeverFatal) {
         EXPECT_EQ(counted, lost);
       }
       break;
+    case Report::kExactFlaggedUnknown:
+      EXPECT_TRUE(stats->corruption_loss_unknown);
+      EXPECT_EQ(counted, lost);
+      break;
     case Report::kUndetectable:
       EXPECT_LE(counted, lost);
       break;

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <string>
 #include <thread>
@@ -423,6 +424,25 @@ TEST_F(SpoolTest, PurgeDeletesEverythingAndResetsCounters) {
   auto dead = spool.PeekDeadLetters(0, 10);
   ASSERT_TRUE(dead.ok());
   EXPECT_TRUE(dead->empty());
+}
+
+// What no reader shows but that holds events' bytes goes with a purge too:
+// an inbox file set aside as unreadable, and what LevelDB's repair moved to
+// spool/lost/.
+TEST_F(SpoolTest, PurgeDeletesSetAsideInboxFilesAndTheRepairArchive) {
+  const fs::path dir = Options().dir;
+  Spool spool(Options());
+  ASSERT_TRUE(spool.Append(Messages(2)).ok());
+  const fs::path bad = dir / "inbox" / "0000000000000001-1-1.inbox.bad";
+  const fs::path lost = dir / "spool" / "lost" / "000007.log";
+  fs::create_directories(bad.parent_path());
+  fs::create_directories(lost.parent_path());
+  std::ofstream(bad) << "{\"messageId\":\"set-aside\"}";
+  std::ofstream(lost) << "{\"messageId\":\"archived\"}";
+  ASSERT_TRUE(spool.Purge().ok());
+  EXPECT_FALSE(fs::exists(bad));
+  EXPECT_FALSE(fs::exists(lost.parent_path()));
+  EXPECT_TRUE(All(spool).empty());
 }
 
 TEST_F(SpoolTest, DeadLetterMovesTheEventAndKeepsTheServersAnswer) {

@@ -138,6 +138,7 @@ TEST_P(DamagedSpoolTest, ToolsWorkSurvivorsAreDeliveredLossIsReported) {
     case dm::Report::kNone:
       EXPECT_EQ(lost, 0u);
       EXPECT_EQ(counted, 0u);
+      EXPECT_FALSE(unknown);
       break;
     case dm::Report::kExact:
       EXPECT_GT(lost, 0u);
@@ -149,6 +150,10 @@ TEST_P(DamagedSpoolTest, ToolsWorkSurvivorsAreDeliveredLossIsReported) {
       } else {
         EXPECT_EQ(counted, lost);
       }
+      break;
+    case dm::Report::kExactFlaggedUnknown:
+      EXPECT_TRUE(unknown);
+      EXPECT_EQ(counted, lost);
       break;
     case dm::Report::kUndetectable:
       EXPECT_LE(counted, lost);
