@@ -354,6 +354,15 @@ bool LogTailGuardEnv::OlderLogCut() const {
   return false;
 }
 
+int LogTailGuardEnv::LogsReadWhole() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  int n = 0;
+  for (const auto& [fname, watch] : watches_) {
+    if (LogNumber(BaseName(fname)).has_value() && watch->SeenWhole()) ++n;
+  }
+  return n;
+}
+
 leveldb::Status LogTailGuardEnv::NewSequentialFile(
     const std::string& fname, leveldb::SequentialFile** result) {
   leveldb::Status s = target()->NewSequentialFile(fname, result);

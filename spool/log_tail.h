@@ -89,6 +89,10 @@ class LogTailGuardEnv final : public leveldb::EnvWrapper {
   // old one returned), so such a log was cut by damage, and what the cut
   // removed LevelDB dropped without a word.
   bool OlderLogCut() const;
+  // How many write-ahead logs LevelDB read whole since Reset(): more than
+  // one only after a process died between LevelDB's switch to a new log and
+  // the flush of the old one's memtable.
+  int LogsReadWhole() const;
 
   leveldb::Status NewSequentialFile(const std::string& fname,
                                     leveldb::SequentialFile** result) override;

@@ -51,6 +51,10 @@ struct RepairReport {
   // OlderLogCut): what the cut took is gone from disk, so only a lower
   // bound of the loss is known.
   bool older_log_cut = false;
+  // Not a repair: more than one log was replayed, and an older one cut at
+  // a record boundary would look whole, so the counters are checked
+  // against the events. Counts as a repair only if events are missing.
+  bool check_only = false;
 };
 
 // True if `db_path` holds a table (.ldb, .sst), a log (.log) or a MANIFEST.

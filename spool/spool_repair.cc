@@ -232,8 +232,8 @@ Status Spool::Impl::RecountLocked(SharedDb& s, uint64_t known_count) {
                        s.repair.older_log_cut ||
                        (!m.counters_present && (count > 0 || dead > 0));
   if (unknown) m.loss_unknown = 1;
-  m.repairs++;
-  LogLine(s.logger.get(), "spool: repaired: %llu events kept, %llu lost%s",
+  if (!s.repair.check_only || lost > 0 || unknown) m.repairs++;
+  LogLine(s.logger.get(), "spool: recounted: %llu events kept, %llu lost%s",
           static_cast<unsigned long long>(count),
           static_cast<unsigned long long>(lost),
           unknown ? ", and an unknown number more" : "");

@@ -218,6 +218,15 @@ inline std::vector<Case> Cases() {
          fs::resize_file(log, fs::file_size(log) / 2);
        },
        Report::kExactFlaggedUnknown, true},
+      {"older log: cut at a record boundary",
+       [](const fs::path& a) {
+         const fs::path log = OlderLog(a);
+         ASSERT_FALSE(log.empty());
+         auto records = LogRecords(log);
+         ASSERT_GE(records.size(), 10u);
+         fs::resize_file(log, records[records.size() / 2]);
+       },
+       Report::kExact, true},
       {"older log: record header flipped",
        [](const fs::path& a) { FlipRecordHeader(OlderLog(a)); },
        Report::kExactOrUnknown, true},
