@@ -12,9 +12,11 @@
 
 namespace zenml::core {
 
-Status SyncDirectory(const std::filesystem::path& dir) {
-  const char* name = dir.empty() ? "." : dir.c_str();
-  const int fd = ::open(name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+namespace {
+
+// Opens `name` read-only with `flags` added, fsyncs it, closes it.
+Status SyncOpened(const char* name, int flags, const char* kind) {
+  const int fd = ::open(name, O_RDONLY | O_CLOEXEC | flags);
   const char* what = "open";
   int err = 0;
   if (fd < 0) {
@@ -27,7 +29,17 @@ Status SyncDirectory(const std::filesystem::path& dir) {
     ::close(fd);
   }
   if (err == 0) return Status::OK();
-  return ErrnoStatus(err, std::string(what) + " directory", name);
+  return ErrnoStatus(err, std::string(what) + kind, name);
+}
+
+}  // namespace
+
+Status SyncDirectory(const std::filesystem::path& dir) {
+  return SyncOpened(dir.empty() ? "." : dir.c_str(), O_DIRECTORY, " directory");
+}
+
+Status SyncFile(const std::filesystem::path& file) {
+  return SyncOpened(file.c_str(), 0, "");
 }
 
 }  // namespace zenml::core

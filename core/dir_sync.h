@@ -1,6 +1,6 @@
-// SyncDirectory: fsync(2) a directory, so that the names created, renamed or
-// removed in it survive a power cut (a file's own fsync does not make its
-// name durable). The one copy of the tree.
+// SyncDirectory (and SyncFile, the same for a file): fsync(2) a directory, so
+// that the names created, renamed or removed in it survive a power cut (a
+// file's own fsync does not make its name durable). The one copy of the tree.
 //
 // Thread-safe (no state). Fails with IoError, or PermissionDenied for
 // EACCES/EPERM, when the directory cannot be opened or synced; callers for
@@ -17,6 +17,10 @@ namespace zenml::core {
 
 // An empty `dir` means the current directory.
 Status SyncDirectory(const std::filesystem::path& dir);
+
+// fsync(2) a regular file by path: its data, for a file another library
+// wrote and closed without syncing. Same errors as SyncDirectory.
+Status SyncFile(const std::filesystem::path& file);
 
 }  // namespace zenml::core
 

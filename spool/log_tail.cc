@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <iterator>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -315,20 +317,30 @@ int LogTailGuardEnv::refused() const {
   return refused_;
 }
 
+namespace {
+
+// The write-ahead logs among `watches`, by number (oldest first).
+std::map<uint64_t, const LogTailGuardEnv::Watch*> LogWatches(
+    const std::map<std::string, std::shared_ptr<LogTailGuardEnv::Watch>>&
+        watches) {
+  std::map<uint64_t, const LogTailGuardEnv::Watch*> logs;
+  for (const auto& [fname, watch] : watches) {
+    if (const auto number = LogNumber(BaseName(fname))) {
+      logs[*number] = watch.get();
+    }
+  }
+  return logs;
+}
+
+}  // namespace
+
 bool LogTailGuardEnv::NewestLogTail(bool* incomplete,
                                     LogTailDamage* damage) const {
   std::lock_guard<std::mutex> lock(mu_);
-  const Watch* newest = nullptr;
-  uint64_t newest_number = 0;
-  for (const auto& [fname, watch] : watches_) {
-    const auto number = LogNumber(BaseName(fname));
-    if (!number.has_value()) continue;
-    if (newest == nullptr || *number > newest_number) {
-      newest = watch.get();
-      newest_number = *number;
-    }
-  }
-  if (newest == nullptr || !newest->SeenWhole()) return false;
+  const auto logs = LogWatches(watches_);
+  if (logs.empty()) return false;
+  const Watch* newest = logs.rbegin()->second;
+  if (!newest->SeenWhole()) return false;
   *incomplete = !newest->Complete();
   *damage = *incomplete ? DamageOfTail(reinterpret_cast<const unsigned char*>(
                                            newest->tail.data()),
@@ -339,28 +351,20 @@ bool LogTailGuardEnv::NewestLogTail(bool* incomplete,
 
 bool LogTailGuardEnv::OlderLogCut() const {
   std::lock_guard<std::mutex> lock(mu_);
-  std::optional<uint64_t> newest;
-  for (const auto& [fname, watch] : watches_) {
-    const auto number = LogNumber(BaseName(fname));
-    if (number.has_value() && (!newest || *number > *newest)) newest = number;
-  }
-  for (const auto& [fname, watch] : watches_) {
-    const auto number = LogNumber(BaseName(fname));
-    if (number.has_value() && *number != *newest && watch->SeenWhole() &&
-        !watch->Complete()) {
-      return true;
-    }
-  }
-  return false;
+  const auto logs = LogWatches(watches_);
+  return std::any_of(
+      logs.begin(), logs.empty() ? logs.end() : std::prev(logs.end()),
+      [](const auto& log) {
+        return log.second->SeenWhole() && !log.second->Complete();
+      });
 }
 
 int LogTailGuardEnv::LogsReadWhole() const {
   std::lock_guard<std::mutex> lock(mu_);
-  int n = 0;
-  for (const auto& [fname, watch] : watches_) {
-    if (LogNumber(BaseName(fname)).has_value() && watch->SeenWhole()) ++n;
-  }
-  return n;
+  const auto logs = LogWatches(watches_);
+  return static_cast<int>(
+      std::count_if(logs.begin(), logs.end(),
+                    [](const auto& log) { return log.second->SeenWhole(); }));
 }
 
 leveldb::Status LogTailGuardEnv::NewSequentialFile(

@@ -259,15 +259,16 @@ class Spool::Impl {
   Status RepairLocked(SharedDb& s, bool only_if_current_missing = false,
                       bool* did_repair = nullptr);
 
-  // After an open that dropped a damaged log tail (log_tail.h): the events
-  // the dropped records put that are not in the database are lost; count
-  // them, as a repair.
   // Deletes spool/lost/, where leveldb::RepairDB moves every log it
   // converted and every table it could not use: copies of events' bytes
   // that no reader shows, no upload sends and no bound ages. Called with the
   // database's LOCK held, after a repair (which has scanned them for the
   // count) and by Purge.
   void RemoveRepairArchiveLocked(SharedDb& s);
+
+  // After an open that dropped a damaged log tail (log_tail.h): the events
+  // the dropped records put that are not in the database are lost; count
+  // them, as a repair.
   Status CountTailLossLocked(SharedDb& s, const LogTailDamage& tail);
 
   // After a repair: count what survived, charge the difference to

@@ -1,6 +1,5 @@
 // Spool::Impl: repair, recount, migration (spool_impl.h).
 
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <leveldb/db.h>
 #include <leveldb/env.h>
@@ -11,9 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -27,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/dir_sync.h"
 #include "core/result.h"
 #include "spool/bounds.h"
 #include "spool/dirs.h"
@@ -58,14 +56,7 @@ Status SyncRepairedFiles(const std::string& db_path) {
         !name.starts_with("MANIFEST-") && name != "CURRENT") {
       continue;
     }
-    const int fd = ::open(f.path().c_str(), O_RDONLY | O_CLOEXEC);
-    const int rc = fd < 0 ? -1 : ::fsync(fd);
-    const int err = errno;
-    if (fd >= 0) ::close(fd);
-    if (rc != 0) {
-      return Status::IoError(fmt::format(
-          "spool: cannot fsync {}: {}", f.path().string(), std::strerror(err)));
-    }
+    ZENML_TRY(core::SyncFile(f.path()));
   }
   if (ec) {
     return Status::IoError(
