@@ -439,6 +439,15 @@ zenml_analytics_status zenml_analytics_client_stats(
       return Fail(ZENML_ANALYTICS_E_INVALID_ARGUMENT,
                   "client or stats is NULL");
     }
+    // The first version of the struct ends with write_errors.
+    constexpr size_t kMinSize =
+        offsetof(zenml_analytics_stats, write_errors) + sizeof(uint64_t);
+    const size_t size = stats->struct_size;
+    if (size < kMinSize) {
+      return Fail(ZENML_ANALYTICS_E_INVALID_ARGUMENT,
+                  "stats.struct_size is too small: set it to "
+                  "sizeof(zenml_analytics_stats) (ZENML_ANALYTICS_STATS_INIT)");
+    }
     CallGuard guard(c);  // keeps the Clients alive while they are read
     zenml_analytics_stats out{};
     for (Client* client : AllClients(c)) {
@@ -453,7 +462,10 @@ zenml_analytics_status zenml_analytics_client_stats(
     }
     out.rejected_invalid += c->rejected_outside.load();
     out.disabled = c->disabled.load();
-    *stats = out;
+    // No more than the caller's struct holds; a newer caller's extra
+    // fields (unknown here) keep what it put there.
+    out.struct_size = size;
+    std::memcpy(stats, &out, std::min(size, sizeof(out)));
     return ZENML_ANALYTICS_OK;
   });
 }

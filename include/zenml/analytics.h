@@ -36,10 +36,12 @@
  * opens the database), never through the handle it inherited. See
  * docs/python.md "fork".
  *
- * ABI: the options struct starts with its own size; fields are only ever
- * added at its end, and zenml_analytics_options_init fills the ones a caller
- * compiled against an older header does not know. Status codes are only
- * ever added. Strings are NUL-terminated UTF-8 unless a length is given. */
+ * ABI: the options and stats structs start with their own size; fields are
+ * only ever added at their end. zenml_analytics_options_init fills the
+ * options a caller compiled against an older header does not know, and
+ * zenml_analytics_client_stats writes no more than the caller's struct
+ * holds. Status codes are only ever added. Strings are NUL-terminated UTF-8
+ * unless a length is given. */
 
 #ifndef ZENML_ANALYTICS_H_
 #define ZENML_ANALYTICS_H_
@@ -161,6 +163,10 @@ zenml_analytics_flush(zenml_analytics_client* client, uint32_t timeout_ms);
 
 /* What the client did so far (counted since it was created). */
 typedef struct zenml_analytics_stats {
+  /* sizeof(zenml_analytics_stats) as the caller compiled it: set it before
+   * the call (ZENML_ANALYTICS_STATS_INIT does). Lets the library add
+   * counters without writing past an older caller's struct. */
+  size_t struct_size;
   uint64_t accepted;           /* tracked and queued */
   uint64_t written;            /* made durable */
   uint64_t written_to_inbox;   /* ... of which as inbox files */
@@ -171,10 +177,18 @@ typedef struct zenml_analytics_stats {
   uint64_t write_errors;       /* failed writes (retried, never dropped) */
 } zenml_analytics_stats;
 
-/* Fills `*stats` (sizeof(zenml_analytics_stats) bytes). INVALID_ARGUMENT
- * for NULL arguments. After close, the counters of the closed writers are
- * gone: only `disabled` and the properties that did not parse remain. In a
- * forked child, the writers' counters start again from zero. */
+/* An initializer for a stats struct of this header's size:
+ *   zenml_analytics_stats s = ZENML_ANALYTICS_STATS_INIT; */
+#define ZENML_ANALYTICS_STATS_INIT \
+  { sizeof(zenml_analytics_stats), 0, 0, 0, 0, 0, 0, 0, 0 }
+
+/* Fills the first stats->struct_size bytes of `*stats` (the counters the
+ * caller's header knows; struct_size keeps its value). INVALID_ARGUMENT for
+ * NULL arguments or a struct_size smaller than the first version of the
+ * struct (struct_size and the eight counters above). After close, the counters
+ * of the closed writers are gone: only `disabled` and the properties that did
+ * not parse remain. In a forked child, the writers' counters start again from
+ * zero. */
 ZENML_ANALYTICS_C_API zenml_analytics_status zenml_analytics_client_stats(
     zenml_analytics_client* client, zenml_analytics_stats* stats);
 

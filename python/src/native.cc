@@ -157,7 +157,7 @@ bool Track(zenml_analytics_client* c, py::handle event, py::handle metadata) {
 }
 
 py::dict StatsDict(zenml_analytics_client* c) {
-  zenml_analytics_stats s{};
+  zenml_analytics_stats s = ZENML_ANALYTICS_STATS_INIT;
   if (c != nullptr) (void)zenml_analytics_client_stats(c, &s);
   py::dict d;
   d["accepted"] = s.accepted;

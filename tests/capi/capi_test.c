@@ -175,14 +175,41 @@ static void TestTrackFlushStats(const char* dir) {
         ZENML_ANALYTICS_E_INVALID_ARGUMENT);
   CHECK(zenml_analytics_flush(c, 10000) == ZENML_ANALYTICS_OK);
 
-  zenml_analytics_stats s;
+  zenml_analytics_stats s = ZENML_ANALYTICS_STATS_INIT;
   CHECK(zenml_analytics_client_stats(c, &s) == ZENML_ANALYTICS_OK);
+  CHECK(s.struct_size == sizeof s);
   CHECK(s.accepted == 101);
   CHECK(s.written == 101);
   CHECK(s.queued == 0);
   CHECK(s.rejected_invalid == 4); /* the NULL event is not an event */
   CHECK(s.disabled == 0);
   CHECK(PendingEvents(dir) == 101);
+
+  /* The struct's size says how much the library may write: a caller built
+   * against this header gets its struct filled and not a byte past it; a
+   * size below the first version is refused, the struct untouched. */
+  unsigned char buf[sizeof(zenml_analytics_stats) + 16];
+  memset(buf, 0xab, sizeof buf);
+  size_t size = sizeof(zenml_analytics_stats);
+  memcpy(buf, &size, sizeof size);
+  CHECK(zenml_analytics_client_stats(c, (zenml_analytics_stats*)buf) ==
+        ZENML_ANALYTICS_OK);
+  zenml_analytics_stats got;
+  memcpy(&got, buf, sizeof got);
+  CHECK(got.struct_size == sizeof got && got.accepted == 101 &&
+        got.write_errors == 0);
+  for (size_t i = sizeof(zenml_analytics_stats); i < sizeof buf; ++i) {
+    CHECK(buf[i] == 0xab);
+  }
+  zenml_analytics_stats small = ZENML_ANALYTICS_STATS_INIT;
+  small.struct_size = sizeof small - sizeof small.write_errors;
+  small.accepted = 7;
+  CHECK(zenml_analytics_client_stats(c, &small) ==
+        ZENML_ANALYTICS_E_INVALID_ARGUMENT);
+  CHECK(strstr(zenml_analytics_last_error(), "struct_size") != NULL);
+  CHECK(small.accepted == 7);
+  CHECK(zenml_analytics_client_stats(c, NULL) ==
+        ZENML_ANALYTICS_E_INVALID_ARGUMENT);
 
   CHECK(zenml_analytics_client_close(c) == ZENML_ANALYTICS_OK);
   CHECK(zenml_analytics_track(c, "Pipeline run", NULL, 0) ==
@@ -214,7 +241,7 @@ static void TestOptOutIn(const char* dir) {
         ZENML_ANALYTICS_DISABLED);
   CHECK(zenml_analytics_flush(c, 5000) == ZENML_ANALYTICS_OK);
   CHECK(PendingEvents(dir) == 0);
-  zenml_analytics_stats s;
+  zenml_analytics_stats s = ZENML_ANALYTICS_STATS_INIT;
   CHECK(zenml_analytics_client_stats(c, &s) == ZENML_ANALYTICS_OK);
   CHECK(s.disabled == 1);
 
@@ -255,7 +282,7 @@ static void TestFork(const char* dir) {
             ZENML_ANALYTICS_OK;
     }
     ok &= zenml_analytics_flush(c, 10000) == ZENML_ANALYTICS_OK;
-    zenml_analytics_stats s;
+    zenml_analytics_stats s = ZENML_ANALYTICS_STATS_INIT;
     ok &= zenml_analytics_client_stats(c, &s) == ZENML_ANALYTICS_OK;
     ok &= s.written == 30; /* its own events only */
     _exit(ok ? 0 : 3);
