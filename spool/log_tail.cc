@@ -231,12 +231,30 @@ bool DatabaseLogTailsComplete(leveldb::Env* env, const std::string& db_path) {
 
 // What LevelDB read of one log or MANIFEST through a LogTailGuardEnv: the
 // bytes of the last block it reached (LastBlockStart of what it read).
+//
+// Of a write-ahead log it also keeps the LevelDB sequence numbers of the
+// batches it holds: each logical record is one WriteBatch, whose first 12
+// bytes are its sequence (fixed64) and its count of operations (fixed32),
+// and each batch's sequence is the previous one's plus its count, from one
+// log to the next. Only record headers are read (LevelDB checks the
+// checksums itself, and with paranoid_checks a bad one fails the open).
 struct LogTailGuardEnv::Watch {
   uint64_t offset = 0;      // bytes read so far, from the start
   uint64_t tail_start = 0;  // offset of tail's first byte, a block boundary
   std::string tail;
   bool eof = false;      // a read returned less than asked: the whole file
   bool skipped = false;  // Skip() was used: not every byte was seen
+
+  // Whole batches read, the first one's sequence and the sequence the
+  // batch after the last one would have. in_sequence: each batch's
+  // sequence followed on from the one before it, and every batch header
+  // was whole (else nothing is concluded from this log).
+  uint64_t batches = 0;
+  uint64_t first_sequence = 0;
+  uint64_t next_sequence = 0;
+  bool in_sequence = true;
+  std::string batch_header;  // of the batch being read, up to 12 bytes
+  bool in_batch = false;
 
   void Add(const char* p, size_t n) {
     while (n > 0) {
@@ -252,7 +270,67 @@ struct LogTailGuardEnv::Watch {
       offset += take;
       p += take;
       n -= take;
+      if (tail.size() == kBlockSize) ParseBatches();
     }
+  }
+
+  // At the end of the file: its last block, if not a whole one (whole
+  // blocks are parsed as they complete).
+  void End() {
+    if (!tail.empty() && tail.size() < kBlockSize) ParseBatches();
+  }
+
+  // Walks the records of the block in `tail` (as LevelDB's reader does,
+  // lengths and types only) and notes each batch that ends in it.
+  void ParseBatches() {
+    const auto* b = reinterpret_cast<const unsigned char*>(tail.data());
+    const size_t n = tail.size();
+    size_t pos = 0;
+    while (n - pos >= kHeaderSize) {
+      const size_t length = b[pos + 4] | (static_cast<size_t>(b[pos + 5]) << 8);
+      const unsigned char type = b[pos + 6];
+      // Padding, or a record cut short (TailIsComplete's concern).
+      if (type == kZeroType || type > kLastType ||
+          pos + kHeaderSize + length > n) {
+        return;
+      }
+      const unsigned char* payload = b + pos + kHeaderSize;
+      if (type == kFullType || type == kFirstType) {
+        if (in_batch) in_sequence = false;  // a batch without its end
+        batch_header.assign(reinterpret_cast<const char*>(payload),
+                            std::min<size_t>(length, 12));
+        in_batch = true;
+      } else if (!in_batch) {
+        in_sequence = false;  // the rest of a batch without its start
+      } else if (batch_header.size() < 12) {
+        batch_header.append(reinterpret_cast<const char*>(payload),
+                            std::min(length, 12 - batch_header.size()));
+      }
+      if (in_batch && (type == kFullType || type == kLastType)) {
+        EndBatch();
+      }
+      pos += kHeaderSize + length;
+    }
+  }
+
+  void EndBatch() {
+    in_batch = false;
+    if (batch_header.size() < 12) {
+      in_sequence = false;
+      return;
+    }
+    const auto* h = reinterpret_cast<const unsigned char*>(batch_header.data());
+    uint64_t sequence = 0;
+    for (int i = 7; i >= 0; --i) sequence = (sequence << 8) | h[i];
+    uint32_t count = 0;
+    for (int i = 11; i >= 8; --i) count = (count << 8) | h[i];
+    if (batches == 0) {
+      first_sequence = sequence;
+    } else if (sequence != next_sequence) {
+      in_sequence = false;
+    }
+    next_sequence = sequence + count;
+    ++batches;
   }
 
   bool SeenWhole() const { return eof && !skipped; }
@@ -280,7 +358,10 @@ class WatchedSequentialFile final : public leveldb::SequentialFile {
       watch_->skipped = true;  // what follows was not seen
     } else {
       watch_->Add(result->data(), result->size());
-      if (result->size() < n) watch_->eof = true;
+      if (result->size() < n && !watch_->eof) {
+        watch_->eof = true;
+        watch_->End();
+      }
     }
     return s;
   }
@@ -365,6 +446,20 @@ int LogTailGuardEnv::LogsReadWhole() const {
   return static_cast<int>(
       std::count_if(logs.begin(), logs.end(),
                     [](const auto& log) { return log.second->SeenWhole(); }));
+}
+
+bool LogTailGuardEnv::LogsInSequence() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto logs = LogWatches(watches_);
+  std::optional<uint64_t> next;
+  for (const auto& [number, log] : logs) {
+    if (!log->SeenWhole() || !log->in_sequence || log->batches == 0) {
+      return false;
+    }
+    if (next && log->first_sequence != *next) return false;
+    next = log->next_sequence;
+  }
+  return true;
 }
 
 leveldb::Status LogTailGuardEnv::NewSequentialFile(

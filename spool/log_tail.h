@@ -90,9 +90,19 @@ class LogTailGuardEnv final : public leveldb::EnvWrapper {
   // removed LevelDB dropped without a word.
   bool OlderLogCut() const;
   // How many write-ahead logs LevelDB read whole since Reset(): more than
-  // one only after a process died between LevelDB's switch to a new log and
-  // the flush of the old one's memtable.
+  // one after a process died between LevelDB's switch to a new log and the
+  // flush of the old one's memtable, or closed the database during that
+  // flush (LevelDB then drops the flush's table: "Deleting DB during
+  // memtable compaction"), which a busy writer's close often does.
   int LogsReadWhole() const;
+  // Whether the write-ahead logs LevelDB read since Reset() were each read
+  // whole, each holds at least one whole batch, and their batches' LevelDB
+  // sequence numbers run on without a gap within each log and from each log
+  // to the next. Then no log but the newest lost records at its end: a cut
+  // at a record boundary, which looks whole, leaves a gap before the next
+  // log's first batch. (What the newest log lost at its end, nothing after
+  // it counted on.) True if no log was read.
+  bool LogsInSequence() const;
 
   leveldb::Status NewSequentialFile(const std::string& fname,
                                     leveldb::SequentialFile** result) override;

@@ -409,6 +409,71 @@ TEST(LogTailGuardTest, ReusesAFileOnlyIfWhatWasReadEndsWithACompleteRecord) {
   EXPECT_TRUE(Reusable(&guard, info_log));
 }
 
+// A log record of `type` (1 FULL, 2 FIRST, 3 MIDDLE, 4 LAST) holding
+// `payload` (checksums zero: the guard reads lengths and types).
+std::string Record(char type, const std::string& payload) {
+  std::string r(7, '\0');
+  r[4] = static_cast<char>(payload.size() & 0xff);
+  r[5] = static_cast<char>(payload.size() >> 8);
+  r[6] = type;
+  return r + payload;
+}
+
+// The start of a WriteBatch: its sequence and count, little-endian, then
+// `pad` bytes of operations.
+std::string Batch(uint64_t sequence, uint32_t count, size_t pad) {
+  std::string b;
+  for (int i = 0; i < 8; ++i) b += static_cast<char>(sequence >> (8 * i));
+  for (int i = 0; i < 4; ++i) b += static_cast<char>(count >> (8 * i));
+  return b + std::string(pad, 'o');
+}
+
+TEST(LogTailGuardTest, TellsWhetherTheLogsSequenceNumbersRunOnWithoutAGap) {
+  testing::TempDir dir;
+  const std::string older = (dir.path() / "000005.log").string();
+  const std::string newer = (dir.path() / "000006.log").string();
+  // The older log: batch 1 (2 operations), then batch 3 (1 operation)
+  // nearly filling the first block, then batch 4 (3 operations) split over
+  // two blocks with only 5 bytes of its 12-byte header in the first, then
+  // batch 7. The newer log follows on at 8.
+  const std::string first = Record(1, Batch(1, 2, 30));
+  const size_t room = 32768 - first.size() - 12 - 7;  // before the FIRST
+  const std::string full = Record(1, Batch(3, 1, room - 12));
+  const std::string split = Batch(4, 3, 100);
+  std::string older_log = first + full + Record(2, split.substr(0, 5));
+  ASSERT_EQ(older_log.size(), 32768u);
+  older_log += Record(4, split.substr(5)) + Record(1, Batch(7, 1, 20));
+  const auto check = [&](const std::string& newer_log, bool expected,
+                         const std::string& what) {
+    WriteFile(older, older_log);
+    WriteFile(newer, newer_log);
+    for (size_t chunk : {size_t{1000}, size_t{32768}, size_t{40000}}) {
+      LogTailGuardEnv guard(leveldb::Env::Default());
+      ReadThrough(&guard, older, chunk, /*whole=*/true);
+      ReadThrough(&guard, newer, chunk, /*whole=*/true);
+      EXPECT_EQ(guard.LogsInSequence(), expected) << what << ", " << chunk;
+    }
+  };
+  check(Record(1, Batch(8, 4, 50)) + Record(1, Batch(12, 1, 5)), true,
+        "in sequence");
+  // Batch 7 gone from the older log's end (a cut at a record boundary).
+  check(Record(1, Batch(9, 4, 50)), false, "a gap between the logs");
+  check(Record(1, Batch(8, 4, 50)) + Record(1, Batch(13, 1, 5)), false,
+        "a gap within a log");
+  check("", false, "a log without a batch");
+  check(Record(3, std::string(30, 'm')) + Record(1, Batch(8, 4, 50)), false,
+        "a fragment without its start");
+
+  // One log read in part: nothing is concluded.
+  WriteFile(newer, Record(1, Batch(8, 4, 50)));
+  LogTailGuardEnv guard(leveldb::Env::Default());
+  ReadThrough(&guard, older, 1000, /*whole=*/false);
+  ReadThrough(&guard, newer, 1000, /*whole=*/true);
+  EXPECT_FALSE(guard.LogsInSequence());
+  guard.Reset();
+  EXPECT_TRUE(guard.LogsInSequence());  // no log read
+}
+
 TEST(LogTailTest, AnEmptyOrMissingLogCountsAsCompleteOrUnreadable) {
   testing::TempDir dir;
   const fs::path empty = dir.path() / "000001.log";
