@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -21,6 +22,7 @@
 #include <span>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -178,18 +180,49 @@ Status Spool::Impl::CommitMeta(SharedDb& s, Meta m,
                     m.deletes_since_compact >= m.count) ||
                    (m.count == 0 &&
                     m.deletes_since_compact >= kCompactWhenEmptyAfterDeletes);
-  if (due) {
+  if (due && !s.Compacting()) {
     // From the metadata on (it sorts first): the level-0 tables of
     // tombstones all start there.
-    const std::string end = EventKey(m.first_seq);
-    leveldb::Slice e(end);
-    s.db->CompactRange(nullptr, &e);
+    std::string end = EventKey(m.first_seq);
+    if (s.holds > 0) {
+      // Held across calls (an uploader's feed): in a thread of its own, so
+      // the Acks and Peeks that follow do not wait for it (at 100,000
+      // events the first one stopped the feed, and so the sends, for
+      // 110 ms). The database closes only after it (CloseDb).
+      s.JoinCompaction();  // a finished one
+      s.compaction_done = false;
+      s.compaction_pid = ::getpid();
+      leveldb::DB* db = s.db.get();
+      std::atomic<bool>* done = &s.compaction_done;
+      s.compaction = std::thread([db, done, end = std::move(end)] {
+        const leveldb::Slice e(end);
+        db->CompactRange(nullptr, &e);
+        *done = true;
+      });
+    } else {
+      // Closed at the end of this call anyway: no use in a thread.
+      const leveldb::Slice e(end);
+      s.db->CompactRange(nullptr, &e);
+    }
+    // Counted from now on: deletes during a background compaction count
+    // towards the next one.
     leveldb::WriteBatch reset;
     PutMetaInt(&reset, kMetaDeletesSinceCompact, 0);
     ZENML_TRY(WriteLocked(s, &reset));
     s.meta.deletes_since_compact = 0;
   }
   return Status::OK();
+}
+
+void SharedDb::JoinCompaction() {
+  if (!compaction.joinable()) return;
+  if (compaction_pid != ::getpid()) {
+    // Inherited by a forked child, where the thread does not exist: left
+    // alone (as the registry leaves the parent's handles), never joined.
+    new std::thread(std::move(compaction));  // NOLINT: leaked on purpose
+    return;
+  }
+  compaction.join();
 }
 
 Status Spool::Impl::WriteLocked(SharedDb& s, leveldb::WriteBatch* batch) {

@@ -22,6 +22,9 @@
 #include <leveldb/options.h>
 #include <leveldb/write_batch.h>
 
+#include <sys/types.h>
+
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -31,6 +34,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "spool/log_tail.h"
@@ -95,6 +99,20 @@ struct NewEvent {
 
 // One open database per (env, path) in this process; see the registry below.
 struct SharedDb {
+  SharedDb() = default;
+  SharedDb(const SharedDb&) = delete;
+  SharedDb& operator=(const SharedDb&) = delete;
+  ~SharedDb() { JoinCompaction(); }
+
+  // The drained range's compaction (CommitMeta), run beside this process's
+  // transactions while the database is held across calls; every close
+  // (CloseDb) waits for it first.
+  void JoinCompaction();
+  // Whether one runs now.
+  bool Compacting() const {
+    return compaction.joinable() && !compaction_done.load();
+  }
+
   std::mutex mu;  // serializes this process's transactions on the database
   std::unique_ptr<leveldb::Env> env;  // NewPrivateFilesEnv
   // Over env, what the database is opened through (log_tail.h); outlives db.
@@ -111,7 +129,18 @@ struct SharedDb {
   RepairReport repair;
   // Fair turns with other processes (turns.h); made by the first open.
   std::unique_ptr<Turns> turns;
+  // See JoinCompaction(). Started, and joined, with mu held; the thread
+  // itself touches only the database (LevelDB is thread-safe) and the flag.
+  std::thread compaction;
+  std::atomic<bool> compaction_done{false};
+  pid_t compaction_pid = 0;  // a forked child must not join its parent's
 };
+
+// Closes the database, after its background compaction if one runs.
+inline void CloseDb(SharedDb& s) {
+  s.JoinCompaction();
+  s.db.reset();
+}
 
 class Spool::Impl {
  public:
@@ -128,7 +157,7 @@ class Spool::Impl {
     std::lock_guard<std::mutex> lock(shared_->mu);
     shared_->holds -= my_holds_;
     my_holds_ = 0;
-    if (shared_->holds == 0) shared_->db.reset();
+    if (shared_->holds == 0) CloseDb(*shared_);
   }
 
   Result<AppendTarget> Append(std::span<const std::string> messages,

@@ -113,7 +113,7 @@ Status Spool::Impl::Run(bool create, const Fn& fn, bool* absent, bool ingest,
       TurnsOf(s).ReaderWaiting()) {
     // A reader's hold gives a waiting reader its turn between calls
     // (turns.h); a writer's is given up by its Release (spool.h).
-    s.db.reset();
+    CloseDb(s);
     yielded = true;
   }
   if (!s.db) {
@@ -127,7 +127,7 @@ Status Spool::Impl::Run(bool create, const Fn& fn, bool* absent, bool ingest,
   if (st.ok()) st = fn(s);
   if (st.code() == Status::Code::kCorruption && s.db) {
     const uint64_t known_count = s.meta.count;
-    s.db.reset();
+    CloseDb(s);
     st = RepairLocked(s);
     if (st.ok()) {
       st =
@@ -139,9 +139,9 @@ Status Spool::Impl::Run(bool create, const Fn& fn, bool* absent, bool ingest,
   // so the next call starts clean.
   if (!st.ok() && (st.code() == Status::Code::kIoError ||
                    st.code() == Status::Code::kCorruption)) {
-    s.db.reset();  // a holder's next call reopens it
+    CloseDb(s);  // a holder's next call reopens it
   }
-  if (s.holds == 0) s.db.reset();
+  if (s.holds == 0) CloseDb(s);
   return st;
 }
 
@@ -181,7 +181,7 @@ void Spool::Impl::CloseFlushed(SharedDb& s) {
     const leveldb::Slice end("\x01", 1);
     s.db->CompactRange(&begin, &end);
   }
-  s.db.reset();
+  CloseDb(s);
 }
 
 leveldb::Options Spool::Impl::BaseOptions(SharedDb& s) const {
@@ -288,7 +288,7 @@ Status Spool::Impl::OpenLocked(SharedDb& s, bool create, bool writes,
         if (synced.ok()) synced = SyncDir(base_env_, dir_);
         if (synced.ok()) synced = SyncParent(base_env_, dir_);
         if (!synced.ok()) {
-          s.db.reset();
+          CloseDb(s);
           return synced;
         }
       }
@@ -320,7 +320,7 @@ Status Spool::Impl::OpenLocked(SharedDb& s, bool create, bool writes,
   if (st.code() == Status::Code::kCorruption && !repaired) {
     // A damaged table under the metadata: repair, then open again (the
     // metadata is rebuilt from the e/ keys by RecountLocked).
-    s.db.reset();
+    CloseDb(s);
     LogLine(s.logger.get(), "spool: metadata unreadable; repairing");
     ZENML_TRY(RepairLocked(s));
     // known_count 0: this process's cached counters may be from an earlier
@@ -362,7 +362,7 @@ Status Spool::Impl::OpenLocked(SharedDb& s, bool create, bool writes,
   if (st.ok() && repaired) st = RecountLocked(s, known_count.value_or(0));
   if (st.ok() && tail.damaged) st = CountTailLossLocked(s, tail);
   if (st.ok() && writes) st = SweepMarkersLocked(s);
-  if (!st.ok()) s.db.reset();
+  if (!st.ok()) CloseDb(s);
   return st;
 }
 

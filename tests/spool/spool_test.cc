@@ -2,14 +2,19 @@
 
 #include <gtest/gtest.h>
 #include <leveldb/db.h>
+#include <leveldb/env.h>
 #include <leveldb/write_batch.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <set>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -118,6 +123,98 @@ TEST_F(SpoolTest, AHolderWithABigWriteBufferLeavesASmallLogForTheNextOpener) {
   std::vector<Entry> entries = All(reader);
   ASSERT_EQ(entries.size(), all.size());
   for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(entries[i].json, all[i]);
+}
+
+// Lets through a given number of new table files, then holds back the
+// rest until Open(): LevelDB's background work waits meanwhile.
+class GatedTablesEnv final : public leveldb::EnvWrapper {
+ public:
+  GatedTablesEnv() : EnvWrapper(leveldb::Env::Default()) {}
+  leveldb::Status NewWritableFile(const std::string& f,
+                                  leveldb::WritableFile** r) override {
+    if (f.ends_with(".ldb")) {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (passes_ > 0) {
+        --passes_;
+      } else {
+        ++waiting_;
+        changed_.notify_all();
+        changed_.wait(lock, [&] { return passes_ < 0; });
+      }
+    }
+    return target()->NewWritableFile(f, r);
+  }
+  void CloseAfter(int tables) {
+    std::lock_guard<std::mutex> lock(mu_);
+    passes_ = tables;
+  }
+  void Open() {
+    std::lock_guard<std::mutex> lock(mu_);
+    passes_ = -1;
+    changed_.notify_all();
+  }
+  // Waits (up to a minute) until a table write waits at the gate.
+  bool AwaitWaiter() {
+    std::unique_lock<std::mutex> lock(mu_);
+    return changed_.wait_for(lock, std::chrono::minutes(1),
+                             [&] { return waiting_ > 0; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  int passes_ = -1;  // < 0: open
+  int waiting_ = 0;
+};
+
+// The drained range's compaction of a spool held across calls (an
+// uploader's feed) runs beside its transactions: an Ack that makes it due,
+// and the Acks and Peeks after it, do not wait for it; the close does.
+TEST_F(SpoolTest, AHeldSpoolCompactsTheDrainedRangeWithoutStoppingItsCalls) {
+  GatedTablesEnv env;
+  SpoolOptions o = Options();
+  o.env = &env;
+  // Room for every write below in one memtable: no flush but the
+  // compaction's own.
+  o.write_buffer_bytes = 4 << 20;
+  Spool spool(o);
+  ASSERT_TRUE(spool.Hold().ok());
+  ASSERT_TRUE(spool.Append(Messages(1100)).ok());
+  auto entries = All(spool);
+  ASSERT_EQ(entries.size(), 1100u);
+  std::vector<std::string> keys;
+  for (const Entry& e : entries) keys.push_back(e.key);
+  // Acked to empty: past kCompactWhenEmptyAfterDeletes, so the compaction
+  // is due. It writes the memtable to a table first, and waits at the gate.
+  env.CloseAfter(0);
+  std::atomic<bool> done{false};
+  std::thread caller([&] {
+    EXPECT_TRUE(spool.Ack(keys).ok());
+    EXPECT_TRUE(spool.Append(Messages(5, "late")).ok());
+    auto late = All(spool);
+    EXPECT_EQ(late.size(), 5u);
+    if (!late.empty()) {
+      const std::vector<std::string> first = {late[0].key};
+      EXPECT_TRUE(spool.Ack(first).ok());
+    }
+    done = true;
+  });
+  EXPECT_TRUE(env.AwaitWaiter());
+  // The calls end while the compaction waits; were it run inside the Ack,
+  // they would wait at the gate until it opens.
+  for (int i = 0; i < 6000 && !done; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const bool ended_while_compacting = done;
+  env.Open();
+  caller.join();
+  EXPECT_TRUE(ended_while_compacting);
+  env.Open();
+  spool.Release();
+  auto stats = spool.Stats();
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->count, 4u);
+  EXPECT_EQ(All(spool).size(), 4u);
 }
 
 TEST_F(SpoolTest, AckDeletesExactlyTheGivenKeys) {
