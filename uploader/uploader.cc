@@ -184,12 +184,6 @@ class Uploader::RunState {
   RunState& operator=(const RunState&) = delete;
 
   core::Result<UploadSummary> Run() {
-    // Held from the first look at the spool until the feed holds it too
-    // (its first request is out): closed between the two, the database
-    // would be opened twice, and the close would throw away the level-0
-    // compaction the first open started (docs/BENCHMARKS.md "Uploader").
-    // A dry run holds nothing.
-    if (!opts_.dry_run) (void)hold_.Acquire();  // if it fails, Stats reports
     ZENML_TRY_ASSIGN(spool::SpoolStats stats, u_.spool_.Stats());
     if (stats.count == 0 && stats.inbox_files == 0) {
       summary_.outcome = UploadOutcome::kNothingToSend;
@@ -206,7 +200,6 @@ class Uploader::RunState {
                             core::FormatTimestamp(stats.not_before.value());
           return Finish(true);
         }
-        hold_.Release();  // nobody waits for the spool meanwhile
         if (!Wait(std::chrono::ceil<milliseconds>(wait))) {
           Interrupted();
           return Finish(true);
@@ -233,7 +226,6 @@ class Uploader::RunState {
         break;
       }
       ZENML_TRY_ASSIGN(std::optional<PreparedRequest> next, feed_->Next());
-      hold_.Release();  // the feed holds the database now, while it works
       if (!next) {
         ZENML_TRY(DeadLetterRefused());  // the streak did not trip
         summary_.outcome =
@@ -545,8 +537,7 @@ class Uploader::RunState {
     std::string reason;
   };
   std::vector<Refused> refused_;
-  // Run()'s hold, from its first Stats() to the feed's first request, and
-  // Finish()'s, across the feed's Stop, the counts and the record.
+  // Finish()'s hold, across the feed's Stop, the counts and the record.
   spool::SpoolHold hold_{u_.spool_};
   std::optional<RequestFeed> feed_;
   PreparedRequest prepared_;     // the request being sent
