@@ -60,10 +60,16 @@ uint64_t LastBlockStart(uint64_t size) {
   return start;
 }
 
+// The payload length in the header of the record at `pos` of `p`
+// (little-endian, after the 4-byte checksum).
+size_t RecordLength(const unsigned char* p, size_t pos) {
+  return p[pos + 4] | (static_cast<size_t>(p[pos + 5]) << 8);
+}
+
 // Whether a record with a matching checksum starts at `pos` of `p[0, n)`.
 bool ValidRecordAt(const unsigned char* p, size_t n, size_t pos) {
   if (n - pos < kHeaderSize) return false;
-  const size_t length = p[pos + 4] | (static_cast<size_t>(p[pos + 5]) << 8);
+  const size_t length = RecordLength(p, pos);
   const unsigned char type = p[pos + 6];
   if (type == kZeroType || type > kLastType) return false;
   if (pos + kHeaderSize + length > n) return false;
@@ -109,7 +115,7 @@ bool TailIsComplete(const unsigned char* p, size_t n) {
       }
       break;
     }
-    const size_t length = p[pos + 4] | (static_cast<size_t>(p[pos + 5]) << 8);
+    const size_t length = RecordLength(p, pos);
     const unsigned char type = p[pos + 6];
     if (type == kZeroType || type > kLastType) return false;
     if (pos + kHeaderSize + length > n) return false;  // cut short
@@ -128,7 +134,7 @@ LogTailDamage DamageOfTail(const unsigned char* p, size_t n) {
   size_t pos = 0;
   while (pos < n) {
     if (n - pos < kHeaderSize) return out;  // padding or a torn header
-    const size_t length = p[pos + 4] | (static_cast<size_t>(p[pos + 5]) << 8);
+    const size_t length = RecordLength(p, pos);
     const unsigned char type = p[pos + 6];
     if (type == kZeroType || type > kLastType ||
         pos + kHeaderSize + length > n) {
@@ -287,7 +293,7 @@ struct LogTailGuardEnv::Watch {
     const size_t n = tail.size();
     size_t pos = 0;
     while (n - pos >= kHeaderSize) {
-      const size_t length = b[pos + 4] | (static_cast<size_t>(b[pos + 5]) << 8);
+      const size_t length = RecordLength(b, pos);
       const unsigned char type = b[pos + 6];
       // Padding, or a record cut short (TailIsComplete's concern).
       if (type == kZeroType || type > kLastType ||
