@@ -36,6 +36,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -117,6 +118,15 @@ struct SpoolOptions {
   // is first written to a table, so the next opener replays a small log
   // (after a crash it replays the bigger one once: nothing is lost).
   size_t write_buffer_bytes = 256 << 10;
+
+  // Asked before inbox files are ingested (by any call that writes: Append,
+  // Peek, Ack, ...), under the database lock and only when the inbox holds
+  // a file; false leaves them in the inbox. Empty: always allowed.
+  // zenml-upload passes its consent check. `opt-out` purges the database
+  // and then sweeps the inbox: an uploader call between the two must not
+  // carry an inbox file into the database just purged. Called one call at
+  // a time for the Spool objects of one process and directory.
+  std::function<bool()> ingest_allowed;
 
   // Environment LevelDB runs on; nullptr means leveldb::Env::Default(). Tests
   // pass a fault-injecting wrapper or an in-memory env. Not owned.

@@ -84,6 +84,11 @@ std::vector<std::string> Spool::Impl::InboxFiles(bool remove_stale) {
 Status Spool::Impl::IngestInboxLocked(SharedDb& s) {
   const std::vector<std::string> names = InboxFiles();
   if (names.empty()) return Status::OK();
+  // After the lock is taken: an opt-out that changed config.yaml before we
+  // got it is seen here; one after it waits for us, then purges (spool.h).
+  if (options_.ingest_allowed && !options_.ingest_allowed()) {
+    return Status::OK();
+  }
   std::vector<std::string> fresh, done;
   std::vector<PendingEvent> owned;
   std::string value;

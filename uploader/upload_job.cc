@@ -153,7 +153,16 @@ core::Result<UploadReport> SendSpool(const UploadJob& job, const Effective& e,
     lock = std::move(acquired);
   }
 
-  spool::Spool spool(spool_options);
+  // The feed thread's calls ingest the inbox: once the user opts out, they
+  // leave it to opt-out's sweep (spool.h ingest_allowed). A watcher of its
+  // own: the spool asks from the feed thread, `options.consent` below from
+  // this one.
+  core::ConsentWatcher ingest_watcher(config_dir, *job.env);
+  spool::SpoolOptions guarded = spool_options;
+  guarded.ingest_allowed = [&ingest_watcher] {
+    return ingest_watcher.Allowed();
+  };
+  spool::Spool spool(guarded);
   if (e.key.empty() && !job.dry_run) {
     // Nothing waiting: nothing to configure yet, and nothing for cron to
     // mail about.

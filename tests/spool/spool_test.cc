@@ -803,6 +803,44 @@ TEST_F(SpoolTest, AppendToInboxIsIngestedOnceByTheNextCall) {
   EXPECT_EQ(All(spool).size(), 3u);
 }
 
+// zenml-upload passes its consent check as ingest_allowed: once the user
+// has opted out, no call of its (a Peek, an Ack) may carry an inbox file
+// into the database that `opt-out` has just purged. The file stays for the
+// opt-out's sweep, and is ingested by the first call allowed again.
+TEST_F(SpoolTest, InboxFilesStayInTheInboxWhileIngestIsNotAllowed) {
+  std::atomic<bool> allowed{false};
+  int asked = 0;
+  SpoolOptions options = Options();
+  options.ingest_allowed = [&] {
+    ++asked;
+    return allowed.load();
+  };
+  Spool spool(options);
+  ASSERT_TRUE(spool.Append(Messages(1, "db")).ok());
+  EXPECT_EQ(asked, 0) << "asked with no inbox file to ingest";
+  ASSERT_TRUE(spool.AppendToInbox(Messages(2, "inbox")).ok());
+
+  auto peeked = spool.Peek("", 1 << 20, 100);
+  ASSERT_TRUE(peeked.ok()) << peeked.status().ToString();
+  ASSERT_EQ(peeked->size(), 1u);
+  const std::vector<std::string> acked = {(*peeked)[0].key};
+  EXPECT_TRUE(spool.Ack(acked).ok());
+  ASSERT_TRUE(spool.Append(Messages(1, "db-again")).ok());
+  EXPECT_GE(asked, 3);
+  auto stats = spool.Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->count, 1u);
+  EXPECT_EQ(stats->inbox_files, 1u);
+  EXPECT_EQ(stats->inbox_events, 2u);
+
+  allowed.store(true);
+  auto entries = All(spool);
+  ASSERT_EQ(entries.size(), 3u);
+  EXPECT_EQ(entries[1].json, "{\"messageId\":\"inbox0\"}");
+  stats = spool.Stats();
+  EXPECT_EQ(stats->inbox_files, 0u);
+}
+
 TEST_F(SpoolTest, ManyThreadsAndSpoolsOfOnePathKeepCountsExact) {
   std::vector<std::thread> threads;
   Spool shared(Options());
