@@ -229,6 +229,7 @@ Status Spool::Impl::WriteLocked(SharedDb& s, leveldb::WriteBatch* batch) {
   leveldb::WriteOptions wo;
   wo.sync = options_.sync;
   leveldb::Status ls = s.db->Write(wo, batch);
+  s.written += batch->ApproximateSize();
   if (!ls.ok()) s.pending_write_errors++;
   return FromLevelDb(ls, "writing");
 }

@@ -120,6 +120,9 @@ struct SharedDb {
   std::unique_ptr<leveldb::Logger> logger;  // outlives db (declared first)
   std::unique_ptr<leveldb::DB> db;
   size_t write_buffer = 0;  // the write_buffer_size db was opened with
+  // What this open of db has written (WriteBatch sizes): CloseFlushed looks
+  // at the log only once it may be longer than the default buffer.
+  uint64_t written = 0;
   int holds = 0;
   Meta meta;
   // Failed writes not yet persisted in c/write_errors (a failed write cannot
@@ -222,10 +225,11 @@ class Spool::Impl {
   void OpenInfoLog(SharedDb& s);
 
   leveldb::Options BaseOptions(SharedDb& s) const;
-  // Closes s.db; if it was opened with a write buffer larger than
-  // kWriteBufferSize, first writes the buffer to a table (a compaction of
-  // an empty key range: LevelDB flushes the memtable and compacts nothing),
-  // so the next open replays a small log.
+  // Closes s.db; if its newest log has grown past kWriteBufferSize (a
+  // bigger write buffer, or one batch bigger than the buffer), first writes
+  // the buffer to a table (a compaction of an empty key range: LevelDB
+  // flushes the memtable and compacts nothing), so the next open, perhaps
+  // an uploader's, replays a small log.
   void CloseFlushed(SharedDb& s);
   // Gives up one of this Spool's holds (my_holds_ > 0, s.mu held); closes
   // the database (CloseFlushed) when it was the process's last. Returns

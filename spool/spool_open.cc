@@ -141,7 +141,7 @@ Status Spool::Impl::Run(bool create, const Fn& fn, bool* absent, bool ingest,
                    st.code() == Status::Code::kCorruption)) {
     CloseDb(s);  // a holder's next call reopens it
   }
-  if (s.holds == 0) CloseDb(s);
+  if (s.holds == 0) CloseFlushed(s);
   return st;
 }
 
@@ -167,9 +167,15 @@ void Spool::Impl::OpenInfoLog(SharedDb& s) {
 void Spool::Impl::CloseFlushed(SharedDb& s) {
   // Only a log longer than the default buffer makes the next open slower
   // than usual (a flush costs a table, a log and MANIFEST writes: too much
-  // for every close of a short run).
+  // for every close of a short run). Such a log is left by a process that
+  // opened with a bigger buffer (the uploader), or that wrote one batch
+  // bigger than the buffer: LevelDB puts a whole batch in the memtable, and
+  // switches to a new one only at the next write. A writer that held the
+  // spool through a burst of 10,000-event batches left a 4.8 MB log, which
+  // the uploader then replayed before its first request.
   uint64_t log_bytes = 0;
-  if (s.db && s.write_buffer > kWriteBufferSize) {
+  if (s.db &&
+      (s.write_buffer > kWriteBufferSize || s.written > kWriteBufferSize)) {
     const std::string log = NewestLogFile(s.env.get(), db_path_);
     if (!log.empty() && !s.env->GetFileSize(log, &log_bytes).ok()) {
       log_bytes = 0;
@@ -278,6 +284,7 @@ Status Spool::Impl::OpenLocked(SharedDb& s, bool create, bool writes,
     if (ls.ok()) {
       s.db.reset(raw);
       s.write_buffer = o.write_buffer_size;
+      s.written = 0;
       turns.Leave();  // writers may go on after this transaction
       if (creating) {
         // The database's names, then analytics/ and its name in its

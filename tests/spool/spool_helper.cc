@@ -5,9 +5,18 @@
 //
 //   spool_helper append  --dir D --count N [--max-batch B] [--id P]
 //                        [--report] [--hold] [--lock-wait-ms W] [--seed S]
+//                        [--pad P] [--one-batch] [--exit-unclosed]
+//                        [--no-background]
 //       Appends N messages {"messageId":"P-<i>"} in batches of 1..B. With
 //       --report prints "ok <database|inbox> <id>" for every id once its
 //       Append returned (durable). --hold keeps the database open throughout.
+//       --pad adds P bytes to each message. --exit-unclosed ends the process
+//       (_exit) after the last Append, the database never closed, as a
+//       writer killed then: its log is left for the next open to replay.
+//       --one-batch appends all N in one batch. --no-background never runs
+//       LevelDB's background work (flushes, compactions): only with
+//       --hold and --exit-unclosed (a close would wait for it for ever) and one
+//       batch no bigger than what the write buffer takes.
 //   spool_helper consume --dir D --out FILE --stop-file F [--max-count M]
 //       Loops Peek+Ack, appending each acknowledged message to FILE, until F
 //       exists and the spool is empty.
@@ -80,12 +89,23 @@ class CrashOnInboxUnlinkEnv final : public leveldb::EnvWrapper {
   }
 };
 
+// Drops LevelDB's background work: what an open's recovery wrote to
+// level 0 stays there.
+class NoBackgroundEnv final : public leveldb::EnvWrapper {
+ public:
+  NoBackgroundEnv() : EnvWrapper(leveldb::Env::Default()) {}
+  void Schedule(void (*)(void*), void*) override {}
+};
+
 SpoolOptions Options(const Args& args) {
   SpoolOptions options;
   options.dir = args.Get("dir", "");
   if (args.Has("crash-after-ingest")) {
     static CrashOnInboxUnlinkEnv* const crash = new CrashOnInboxUnlinkEnv();
     options.env = crash;
+  } else if (args.Has("no-background")) {
+    static NoBackgroundEnv* const none = new NoBackgroundEnv();
+    options.env = none;
   }
   options.lock_wait = std::chrono::milliseconds(args.Int("lock-wait-ms", 2000));
   return options;
@@ -99,18 +119,22 @@ int Append(const Args& args) {
   const bool report = args.Has("report");
   std::mt19937 rng(static_cast<unsigned>(args.Int("seed", ::getpid())));
   std::uniform_int_distribution<long long> size(1, max_batch);
+  const std::string pad(static_cast<size_t>(std::max(0LL, args.Int("pad", 0))),
+                        'x');
   if (args.Has("hold")) {
     if (auto st = spool.Hold(); !st.ok()) return Fail(st);
   }
   long long next = 0;
   while (next < count) {
-    const long long n = std::min(count - next, size(rng));
+    const long long n =
+        args.Has("one-batch") ? count : std::min(count - next, size(rng));
     std::vector<std::string> batch;
     std::vector<std::string> ids;
     for (long long i = 0; i < n; ++i) {
       ids.push_back(prefix + "-" + std::to_string(next + i));
       batch.push_back("{\"messageId\":\"" + ids.back() +
-                      "\",\"type\":\"track\",\"event\":\"Pipeline run\"}");
+                      "\",\"type\":\"track\",\"event\":\"Pipeline run\"" +
+                      (pad.empty() ? "" : ",\"pad\":\"" + pad + "\"") + "}");
     }
     auto target = spool.Append(batch);
     if (!target.ok()) return Fail(target.status());
@@ -125,6 +149,10 @@ int Append(const Args& args) {
     next += n;
   }
   if (!report) std::printf("done %lld\n", count);
+  if (args.Has("exit-unclosed")) {
+    std::fflush(stdout);
+    ::_exit(0);
+  }
   return 0;
 }
 

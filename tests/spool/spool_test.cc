@@ -125,6 +125,42 @@ TEST_F(SpoolTest, AHolderWithABigWriteBufferLeavesASmallLogForTheNextOpener) {
   for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(entries[i].json, all[i]);
 }
 
+// With the default buffer too: LevelDB puts a whole batch in the memtable,
+// so a batch bigger than the buffer leaves a log that big behind it. Left
+// there, the next opener (an uploader, before its first request) replays
+// it: 4.8 MB, about 70 ms, after a burst of 10,000-event batches.
+TEST_F(SpoolTest, AWriterWhoseBatchesOutgrowTheBufferLeavesASmallLog) {
+  for (bool held : {true, false}) {
+    SCOPED_TRACE(held ? "held across the batches" : "one open per batch");
+    std::vector<std::string> all;
+    {
+      Spool writer(Options());
+      if (held) {
+        ASSERT_TRUE(writer.Hold(Role::kWriter).ok());
+      }
+      for (int batch = 0; batch < 3; ++batch) {
+        std::vector<std::string> msgs;
+        for (int i = 0; i < 600; ++i) {
+          msgs.push_back("{\"messageId\":\"" + std::to_string(held) + "-" +
+                         std::to_string(batch) + "-" + std::to_string(i) +
+                         "\",\"pad\":\"" + std::string(1000, 'x') + "\"}");
+        }
+        ASSERT_TRUE(writer.Append(msgs).ok());
+        all.insert(all.end(), msgs.begin(), msgs.end());
+      }
+      if (held) writer.Release();
+    }
+    EXPECT_LT(LogBytes(dir_.path() / "analytics" / "spool"), 256u << 10);
+    Spool reader(Options());
+    std::vector<Entry> entries = All(reader);
+    ASSERT_EQ(entries.size(), all.size());
+    for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(entries[i].json, all[i]);
+    std::vector<std::string> keys;
+    for (const Entry& e : entries) keys.push_back(e.key);
+    ASSERT_TRUE(reader.Ack(keys).ok());
+  }
+}
+
 // Lets through a given number of new table files, then holds back the
 // rest until Open(): LevelDB's background work waits meanwhile.
 class GatedTablesEnv final : public leveldb::EnvWrapper {
