@@ -225,11 +225,12 @@ class Spool::Impl {
   void OpenInfoLog(SharedDb& s);
 
   leveldb::Options BaseOptions(SharedDb& s) const;
-  // Closes s.db; if its newest log has grown past kWriteBufferSize (a
-  // bigger write buffer, or one batch bigger than the buffer), first writes
-  // the buffer to a table (a compaction of an empty key range: LevelDB
-  // flushes the memtable and compacts nothing), so the next open, perhaps
-  // an uploader's, replays a small log.
+  // Closes s.db; if this open wrote and its newest log has grown past
+  // kWriteBufferSize (a bigger write buffer, or one batch bigger than the
+  // buffer while level 0 has room), first writes the buffer to a table (a
+  // compaction of an empty key range: LevelDB flushes the memtable and
+  // compacts nothing), so the next open, perhaps an uploader's, replays a
+  // small log.
   void CloseFlushed(SharedDb& s);
   // Gives up one of this Spool's holds (my_holds_ > 0, s.mu held); closes
   // the database (CloseFlushed) when it was the process's last. Returns

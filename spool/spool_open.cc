@@ -173,9 +173,19 @@ void Spool::Impl::CloseFlushed(SharedDb& s) {
   // switches to a new one only at the next write. A writer that held the
   // spool through a burst of 10,000-event batches left a 4.8 MB log, which
   // the uploader then replayed before its first request.
+  //
+  // Only a close that wrote flushes: a read's close leaves every file as it
+  // was. And a writer with the default buffer does not flush when the
+  // table would make or join a level-0 compaction: CompactRange then waits
+  // for the whole compaction (the database, and other processes' writers,
+  // held meanwhile), where a plain close abandons it; the next opener
+  // replays the log instead. The uploader's bigger buffer flushes anyway:
+  // it waits for level-0 compactions while it holds the spool (reader.h).
   uint64_t log_bytes = 0;
-  if (s.db &&
-      (s.write_buffer > kWriteBufferSize || s.written > kWriteBufferSize)) {
+  const bool flush_big_buffer = s.write_buffer > kWriteBufferSize;
+  const bool flush_big_batch = s.written > kWriteBufferSize &&
+                               Level0Files(s) + 1 < kLevel0CompactionTrigger;
+  if (s.db && s.written > 0 && (flush_big_buffer || flush_big_batch)) {
     const std::string log = NewestLogFile(s.env.get(), db_path_);
     if (!log.empty() && !s.env->GetFileSize(log, &log_bytes).ok()) {
       log_bytes = 0;

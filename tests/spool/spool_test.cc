@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "spool/keys.h"
+#include "tests/spool/level0_tables.h"
 #include "tests/spool/read_all.h"
 #include "tests/testing/temp_dir.h"
 
@@ -202,6 +203,58 @@ class GatedTablesEnv final : public leveldb::EnvWrapper {
   int passes_ = -1;  // < 0: open
   int waiting_ = 0;
 };
+
+// A writer's close flushes a big log only while level 0 has room: with
+// three tables there, the flush would make LevelDB's compaction due, and the
+// close would wait for the whole compaction (CompactRange waits for it; a
+// plain close abandons it) with the database, and every other process's
+// writer, held meanwhile. The next opener replays the log instead.
+TEST_F(SpoolTest, AWritersCloseDoesNotFlushIntoALevel0Compaction) {
+  GatedTablesEnv env;
+  SpoolOptions o = Options();
+  o.env = &env;
+  const fs::path spool_dir = dir_.path() / "analytics" / "spool";
+  auto big_batch = [](int round) {
+    std::vector<std::string> msgs;
+    for (int i = 0; i < 600; ++i) {
+      msgs.push_back("{\"messageId\":\"r" + std::to_string(round) + "-" +
+                     std::to_string(i) + "\",\"pad\":\"" +
+                     std::string(1000, 'x') + "\"}");
+    }
+    return msgs;
+  };
+  // Big unheld appends, each flushed at its close, until level 0 holds 3
+  // (the first tables go to deeper levels: nothing overlaps them yet).
+  int round = 0;
+  uint64_t level0 = 0;
+  for (; round < 12 && level0 < 3; ++round) {
+    Spool writer(o);
+    ASSERT_TRUE(writer.Append(big_batch(round)).ok());
+    level0 = Level0Tables(spool_dir);
+  }
+  ASSERT_EQ(level0, 3u);
+
+  // One more table may be written (the flush); the compaction it would
+  // start waits at the gate.
+  env.CloseAfter(1);
+  std::atomic<bool> closed{false};
+  std::thread writer_thread([&] {
+    Spool writer(o);
+    EXPECT_TRUE(writer.Hold(Role::kWriter).ok());
+    EXPECT_TRUE(writer.Append(big_batch(round)).ok());
+    writer.Release();
+    closed = true;
+  });
+  for (int i = 0; i < 600 && !closed; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(closed) << "the close waited for a level-0 compaction";
+  env.Open();
+  writer_thread.join();
+  // Nothing lost either way.
+  Spool reader(Options());
+  EXPECT_EQ(All(reader).size(), 600u * static_cast<size_t>(round + 1));
+}
 
 // The drained range's compaction of a spool held across calls (an
 // uploader's feed) runs beside its transactions: an Ack that makes it due,

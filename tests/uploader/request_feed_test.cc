@@ -18,12 +18,15 @@
 #include "core/timestamp.h"
 #include "spool/spool.h"
 #include "tests/spool/fault_env.h"
+#include "tests/spool/level0_tables.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
 #include "uploader/gzip.h"
 
 namespace zenml::uploader {
 namespace {
+
+using spool::Level0Tables;
 
 using std::chrono::milliseconds;
 
@@ -54,18 +57,6 @@ std::vector<std::string> KeysOf(const PreparedRequest& request) {
   std::vector<std::string> keys;
   for (const spool::Entry& e : request.entries) keys.push_back(e.key);
   return keys;
-}
-
-// Level-0 tables of the spool, read with LevelDB itself (the spool closed).
-uint64_t Level0Tables(const std::filesystem::path& spool_dir) {
-  leveldb::DB* raw = nullptr;
-  if (!leveldb::DB::Open(leveldb::Options(), spool_dir.string(), &raw).ok()) {
-    return UINT64_MAX;
-  }
-  std::unique_ptr<leveldb::DB> db(raw);
-  std::string files;
-  db->GetProperty("leveldb.num-files-at-level0", &files);
-  return std::stoull(files);
 }
 
 class RequestFeedTest : public ::testing::Test {
