@@ -75,8 +75,9 @@ core::Status AppendLedger(const std::filesystem::path& ledger,
 
 }  // namespace
 
-UploadReport RunToFile(const std::filesystem::path& analytics_dir,
+UploadReport RunToFile(const spool::SpoolOptions& spool_options,
                        const std::filesystem::path& bundle) {
+  const std::filesystem::path& analytics_dir = spool_options.dir;
   auto acquired = UploadLock::TryAcquire(analytics_dir);
   if (!acquired.ok()) {
     return ErrorReport(acquired.status(), core::ExitCodeFor(acquired.status()));
@@ -88,8 +89,6 @@ UploadReport RunToFile(const std::filesystem::path& analytics_dir,
     busy.line = busy.summary.detail;
     return busy;
   }
-  spool::SpoolOptions spool_options;
-  spool_options.dir = analytics_dir;
   spool::Spool spool(spool_options);
   ToFileOptions options;
   options.drain = true;

@@ -19,13 +19,14 @@
 
 namespace zenml::uploader {
 
-// `--to-file BUNDLE`: drains the spool in `analytics_dir` into a new bundle
-// (written, fsynced, renamed; only then acknowledged). The caller has
-// checked consent. Takes the upload lock (another uploader running: outcome
-// "busy", exit 0). Records the run like an upload. Returns the report
-// ("wrote N events in M batches to BUNDLE"; exit 0, 74 spool or file I/O,
-// 75 spool busy, 78 BUNDLE exists).
-UploadReport RunToFile(const std::filesystem::path& analytics_dir,
+// `--to-file BUNDLE`: drains the spool opened with `spool_options` (its
+// `dir`, the analytics dir) into a new bundle (written, fsynced, renamed;
+// only then acknowledged). The caller has checked consent, and guards the
+// inbox with it (ingest_consent.h). Takes the upload lock (another uploader
+// running: outcome "busy", exit 0). Records the run like an upload. Returns
+// the report ("wrote N events in M batches to BUNDLE"; exit 0, 74 spool or
+// file I/O, 75 spool busy, 78 BUNDLE exists).
+UploadReport RunToFile(const spool::SpoolOptions& spool_options,
                        const std::filesystem::path& bundle);
 
 // `--from-file BUNDLE`: verifies BUNDLE (any damage: exit 65, nothing

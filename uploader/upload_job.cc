@@ -13,6 +13,7 @@
 #include "core/context.h"
 #include "core/exit_code.h"
 #include "uploader/curl_transport.h"
+#include "uploader/ingest_consent.h"
 #include "uploader/upload_lock.h"
 
 namespace zenml::uploader {
@@ -153,16 +154,7 @@ core::Result<UploadReport> SendSpool(const UploadJob& job, const Effective& e,
     lock = std::move(acquired);
   }
 
-  // The feed thread's calls ingest the inbox: once the user opts out, they
-  // leave it to opt-out's sweep (spool.h ingest_allowed). A watcher of its
-  // own: the spool asks from the feed thread, `options.consent` below from
-  // this one.
-  core::ConsentWatcher ingest_watcher(config_dir, *job.env);
-  spool::SpoolOptions guarded = spool_options;
-  guarded.ingest_allowed = [&ingest_watcher] {
-    return ingest_watcher.Allowed();
-  };
-  spool::Spool spool(guarded);
+  spool::Spool spool(spool_options);
   if (e.key.empty() && !job.dry_run) {
     // Nothing waiting: nothing to configure yet, and nothing for cron to
     // mail about.
@@ -203,6 +195,11 @@ core::Result<UploadReport> RunUploadJob(const UploadJob& job) {
   // A drain deletes as it goes: a bigger write buffer makes fewer level-0
   // tables of tombstones for LevelDB to compact (spool.h).
   spool_options.write_buffer_bytes = kDrainWriteBufferBytes;
+  // Inbox files are ingested only while the user consents, whichever step
+  // below opens the spool (uploader/ingest_consent.h). Its own watcher: the
+  // spool asks from the feed thread, the Uploader's `consent` from this one.
+  IngestConsent ingest_consent(config_dir, *job.env);
+  spool_options = ingest_consent.Guard(std::move(spool_options));
 
   const bool from_file = !job.from_file.empty();
   std::error_code ec;
@@ -221,7 +218,7 @@ core::Result<UploadReport> RunUploadJob(const UploadJob& job) {
   // Step 4: the spool into a bundle, instead of the network.
   if (!job.to_file.empty()) {
     if (!have_spool) return Nothing("no spool yet; nothing to write");
-    return RunToFile(analytics, job.to_file);
+    return RunToFile(spool_options, job.to_file);
   }
 
   // Step 5: the configuration, by the one precedence rule.

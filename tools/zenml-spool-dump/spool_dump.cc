@@ -32,6 +32,7 @@
 #include "spool/spool.h"
 #include "tools/common/command_line.h"
 #include "uploader/file_transport.h"
+#include "uploader/ingest_consent.h"
 
 #ifndef ZENML_ANALYTICS_VERSION
 #define ZENML_ANALYTICS_VERSION "0.0.0"
@@ -175,7 +176,12 @@ class Dumper {
       spool::SpoolOptions o;
       o.dir = analytics_dir_;
       // No bounds: reads never apply them, and the stored ones stay.
-      spool_ = std::make_unique<spool::Spool>(std::move(o));
+      // --export reads with Peek, which ingests the inbox (the bundle holds
+      // those events too): never once the user has opted out.
+      ingest_consent_ =
+          std::make_unique<uploader::IngestConsent>(config_dir_, env_);
+      spool_ =
+          std::make_unique<spool::Spool>(ingest_consent_->Guard(std::move(o)));
       // An opt-out's pending purge goes first: never show what the user
       // asked to delete (client/purge_request.h).
       (void)client::HonourPurgeRequest(*spool_, analytics_dir_);
@@ -251,6 +257,8 @@ class Dumper {
   WallTime now_;
   std::optional<WallTime> since_;
   std::set<std::string, std::less<>> events_;
+  // Before spool_, which asks it (uploader/ingest_consent.h).
+  std::unique_ptr<uploader::IngestConsent> ingest_consent_;
   std::unique_ptr<spool::Spool> spool_;
   std::string block_;  // output not yet written (Emit)
 };

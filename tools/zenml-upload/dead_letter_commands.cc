@@ -15,6 +15,7 @@
 #include "spool/spool.h"
 #include "tools/common/command_line.h"
 #include "tools/zenml-upload/report.h"
+#include "uploader/ingest_consent.h"
 #include "uploader/upload_lock.h"
 
 namespace zenml::tools {
@@ -98,7 +99,9 @@ Report Requeue(const DeadLetterFlags& flags, const RequeueContext& context,
   }
   spool::SpoolOptions options;
   options.dir = analytics;
-  spool::Spool spool(options);
+  // Requeueing ingests the inbox: never after the user opted out.
+  uploader::IngestConsent consent(config_dir, env);
+  spool::Spool spool(consent.Guard(std::move(options)));
   spool::RequeueOptions ro;
   ro.since = since;
   auto result = spool.RequeueDeadLetters(ro);
