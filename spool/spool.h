@@ -122,9 +122,10 @@ struct SpoolOptions {
   // Asked before inbox files are ingested (by any call that writes: Append,
   // Peek, Ack, ...), under the database lock and only when the inbox holds
   // a file; false leaves them in the inbox. Empty: always allowed.
-  // zenml-upload passes its consent check. `opt-out` purges the database
-  // and then sweeps the inbox: an uploader call between the two must not
-  // carry an inbox file into the database just purged. Called one call at
+  // zenml-upload and zenml-spool-dump pass the user's consent
+  // (uploader/ingest_consent.h). `opt-out` purges the database and then
+  // sweeps the inbox: a call between the two must not carry an inbox file
+  // into the database just purged. Called one call at
   // a time for the Spool objects of one process and directory.
   std::function<bool()> ingest_allowed;
 
