@@ -33,6 +33,9 @@ class LockBackoff {
 
   core::MonoTime deadline() const { return deadline_; }
 
+  // Whether the budget is spent: no attempt will follow this one.
+  bool Spent() const { return clock_->Monotonic() >= deadline_; }
+
   // Sleeps before the next attempt; false once the budget is spent.
   bool Wait() {
     const auto now = clock_->Monotonic();

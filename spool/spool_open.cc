@@ -312,10 +312,16 @@ Status Spool::Impl::OpenLocked(SharedDb& s, bool create, bool writes,
       break;
     }
     if (IsLockError(ls)) {
-      if (reader) {
-        turns.Queue();
-      } else {
-        turns.QueueWriter();  // a reader holding across calls yields
+      // Only a call that will try again says it waits: a holder that sees
+      // a waiting writer closes the database for it (an uploader then
+      // abandons a level-0 compaction), for nothing if the writer has
+      // already gone to its inbox.
+      if (!backoff.Spent()) {
+        if (reader) {
+          turns.Queue();
+        } else {
+          turns.QueueWriter();  // a reader holding across calls yields
+        }
       }
       if (backoff.Wait()) continue;
       return Status::Busy(

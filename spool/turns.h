@@ -10,7 +10,7 @@
 // the file `<analytics dir>/waiters`, which only ever carries flock(2) locks.
 //
 //   a reader that finds LOCK taken   takes flock(waiters, LOCK_EX | LOCK_NB)
-//                                    and keeps it while it retries (polling
+//   (with lock_wait left to retry)   and keeps it while it retries (polling
 //                                    at most kReaderPollMax apart); drops it
 //                                    once it has the database or gives up
 //   a writer about to open LOCK      ReaderWaiting(): a LOCK_SH | LOCK_NB
@@ -35,7 +35,7 @@
 // short transactions (an uploader draining: Spool::YieldToWaiters):
 //
 //   a writer that finds LOCK taken   takes flock(writers, LOCK_SH | LOCK_NB)
-//                                    and keeps it while it retries; drops it
+//   (with lock_wait left to retry)   and keeps it while it retries; drops it
 //                                    once it has the database or gives up
 //   a reader holding across          WriterWaiting(): a LOCK_EX | LOCK_NB
 //   transactions                     attempt that fails means a writer

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <random>
 #include <set>
 #include <string>
@@ -18,6 +19,7 @@
 
 #include "spool/keys.h"
 #include "spool/spool.h"
+#include "spool/turns.h"
 #include "tests/spool/read_all.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
@@ -305,6 +307,89 @@ TEST_F(SpoolProcessTest,
   EXPECT_EQ(IdOf(entries[2].json), "x1");
   EXPECT_EQ(spool.Stats()->count, 3u);
   EXPECT_EQ(MarkerCount(), 0u);
+}
+
+// The real clock, which on every reading also looks whether a process says
+// it waits for the database (spool/turns.h): the spool reads its clock
+// while it waits for LevelDB's lock, so what it announced is seen here.
+class QueueWatchingClock final : public core::Clock {
+ public:
+  explicit QueueWatchingClock(const fs::path& dir) : turns_(dir) {
+    turns_.Refresh(/*create=*/false);
+  }
+  core::WallTime Now() const override { return core::RealClock().Now(); }
+  core::MonoTime Monotonic() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    writer_seen_ = writer_seen_ || turns_.WriterWaiting();
+    reader_seen_ = reader_seen_ || turns_.ReaderWaiting();
+    return core::RealClock().Monotonic();
+  }
+  void SleepFor(std::chrono::nanoseconds d) const override {
+    core::RealClock().SleepFor(d);
+  }
+  bool writer_seen() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return writer_seen_;
+  }
+  bool reader_seen() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return reader_seen_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  mutable Turns turns_;
+  mutable bool writer_seen_ = false;
+  mutable bool reader_seen_ = false;
+};
+
+TEST_F(SpoolProcessTest, ACallWithNoTimeLeftToWaitNeverSaysItWaits) {
+  // A holder that sees a writer waiting closes the database for it (and an
+  // uploader's feed abandons a level-0 compaction to do so): a call whose
+  // lock_wait is spent must not ask for a turn it will not take.
+  Spool seed(Options());
+  ASSERT_TRUE(
+      seed.Append(std::vector<std::string>{"{\"messageId\":\"seed\"}"}).ok());
+  seed.Release();
+  const fs::path release = tmp_.path() / "release";
+  Child holder({Helper(), "hold", "--dir", Dir().string(), "--until-file",
+                release.string()});
+  ASSERT_EQ(holder.ReadLine(10s), "held");
+
+  QueueWatchingClock no_wait_clock(Dir());
+  SpoolOptions o = Options();
+  o.lock_wait = 0ms;
+  o.clock = &no_wait_clock;
+  {
+    Spool spool(o);
+    auto target =
+        spool.Append(std::vector<std::string>{"{\"messageId\":\"a\"}"});
+    ASSERT_TRUE(target.ok()) << target.status().ToString();
+    EXPECT_EQ(*target, AppendTarget::kInbox);
+    EXPECT_EQ(spool.Stats().status().code(), core::Status::Code::kBusy);
+  }
+  EXPECT_FALSE(no_wait_clock.writer_seen());
+  EXPECT_FALSE(no_wait_clock.reader_seen());
+
+  // The same calls with time to wait do say so (the watch can see them).
+  QueueWatchingClock waiting_clock(Dir());
+  o.lock_wait = 100ms;
+  o.clock = &waiting_clock;
+  {
+    Spool spool(o);
+    auto target =
+        spool.Append(std::vector<std::string>{"{\"messageId\":\"b\"}"});
+    ASSERT_TRUE(target.ok()) << target.status().ToString();
+    EXPECT_EQ(*target, AppendTarget::kInbox);
+    EXPECT_EQ(spool.Stats().status().code(), core::Status::Code::kBusy);
+  }
+  EXPECT_TRUE(waiting_clock.writer_seen());
+  EXPECT_TRUE(waiting_clock.reader_seen());
+
+  Touch(release);
+  EXPECT_EQ(holder.Wait().exit_code, 0);
+  Spool spool(Options());
+  EXPECT_EQ(All(spool).size(), 3u);  // both inbox files ingested
 }
 
 TEST_F(SpoolProcessTest, AHoldingReaderYieldsToAWaitingWriterWhoseAppendLands) {
