@@ -25,6 +25,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -70,6 +71,13 @@ inline constexpr uint64_t kLevel0FilesToCompact = 8;
 // LevelDB 1.23's kL0_CompactionTrigger: from this many level-0 tables on its
 // background thread compacts them (Spool::CompactingLevel0).
 inline constexpr uint64_t kLevel0CompactionTrigger = 4;
+// LevelDB 1.23's kL0_StopWritesTrigger: with this many level-0 tables a
+// write, a memtable switch included, waits for a level-0 compaction.
+inline constexpr uint64_t kLevel0StopWrites = 12;
+// A close's memtable flush (FlushMemTable) waits at most this long: a table
+// of the write buffer plus one batch, a few MB, takes tens of milliseconds.
+// Past it the close goes on, and loses nothing: the log is kept.
+inline constexpr std::chrono::milliseconds kMemTableFlushWait{1'000};
 
 // Compact the drained range after this many deletes (acks, drops), and only
 // once it is at least as large as what remains: compacting rewrites the
@@ -227,11 +235,14 @@ class Spool::Impl {
   leveldb::Options BaseOptions(SharedDb& s) const;
   // Closes s.db; if this open wrote and its newest log has grown past
   // kWriteBufferSize (a bigger write buffer, or one batch bigger than the
-  // buffer while level 0 has room), first writes the buffer to a table (a
-  // compaction of an empty key range: LevelDB flushes the memtable and
-  // compacts nothing), so the next open, perhaps an uploader's, replays a
-  // small log.
+  // buffer), first writes the memtable to a table (FlushMemTable), so the
+  // next open, perhaps an uploader's, replays a small log.
   void CloseFlushed(SharedDb& s);
+  // Has LevelDB write the memtable, whose log is `log` (the newest), to a
+  // table and waits for that alone, at most kMemTableFlushWait; false if it
+  // did not happen (the log then keeps every write; the next open replays
+  // it).
+  static bool FlushMemTable(SharedDb& s, const std::string& log);
   // Gives up one of this Spool's holds (my_holds_ > 0, s.mu held); closes
   // the database (CloseFlushed) when it was the process's last. Returns
   // whether it closed it.

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -21,6 +22,7 @@
 #include <span>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -175,29 +177,47 @@ void Spool::Impl::CloseFlushed(SharedDb& s) {
   // the uploader then replayed before its first request.
   //
   // Only a close that wrote flushes: a read's close leaves every file as it
-  // was. And a writer with the default buffer does not flush when the
-  // table would make or join a level-0 compaction: CompactRange then waits
-  // for the whole compaction (the database, and other processes' writers,
-  // held meanwhile), where a plain close abandons it; the next opener
-  // replays the log instead. The uploader's bigger buffer flushes anyway:
-  // it waits for level-0 compactions while it holds the spool (reader.h).
+  // was. The flush waits for the memtable's table only, never for a level-0
+  // compaction (which its table may start, and the close then abandons):
+  // the database, and other processes' writers, are held meanwhile. Nor
+  // within two tables of LevelDB's stop trigger (one for a memtable still
+  // being written, one for ours), where the switch itself would wait for
+  // a compaction.
+  std::string log;
   uint64_t log_bytes = 0;
-  const bool flush_big_buffer = s.write_buffer > kWriteBufferSize;
-  const bool flush_big_batch = s.written > kWriteBufferSize &&
-                               Level0Files(s) + 1 < kLevel0CompactionTrigger;
-  if (s.db && s.written > 0 && (flush_big_buffer || flush_big_batch)) {
-    const std::string log = NewestLogFile(s.env.get(), db_path_);
+  const bool wrote_past_buffer =
+      s.write_buffer > kWriteBufferSize || s.written > kWriteBufferSize;
+  if (s.db && s.written > 0 && wrote_past_buffer &&
+      Level0Files(s) + 2 < kLevel0StopWrites) {
+    log = NewestLogFile(s.env.get(), db_path_);
     if (!log.empty() && !s.env->GetFileSize(log, &log_bytes).ok()) {
       log_bytes = 0;
     }
   }
-  if (log_bytes > kWriteBufferSize) {
-    // Keys are "c/", "d/", "e/", "i/" + ...: nothing sorts before "\x01".
-    const leveldb::Slice begin("\x00", 1);
-    const leveldb::Slice end("\x01", 1);
-    s.db->CompactRange(&begin, &end);
-  }
+  if (log_bytes > kWriteBufferSize) FlushMemTable(s, log);
   CloseDb(s);
+}
+
+bool Spool::Impl::FlushMemTable(SharedDb& s, const std::string& log) {
+  // LevelDB 1.23 has no public call for this. CompactRange flushes, then
+  // waits for any compaction under way and for one of level 0 if its table
+  // makes it due. A null batch makes DBImpl::Write switch to a new memtable
+  // and log, after waiting for an older memtable still being written, and
+  // schedule the old one's table (MakeRoomForWrite(force), what its
+  // TEST_CompactMemTable does), without waiting for it. LevelDB writes that
+  // table before any other background work, in the middle of a compaction
+  // too, and then deletes the log it replaces: that is the sign it is in.
+  // (Not a second null batch, which would wait for it too: it leaves two
+  // logs, so every later open checks their sequence and recounts the whole
+  // spool, since an empty log proves nothing.)
+  if (!s.db->Write(leveldb::WriteOptions(), nullptr).ok()) return false;
+  const auto deadline = std::chrono::steady_clock::now() + kMemTableFlushWait;
+  while (s.env->FileExists(log)) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    // A real sleep, whatever the spool's clock: LevelDB's thread is real.
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
 }
 
 leveldb::Options Spool::Impl::BaseOptions(SharedDb& s) const {
