@@ -356,33 +356,28 @@ TEST_F(SpoolProcessTest, ACallWithNoTimeLeftToWaitNeverSaysItWaits) {
                 release.string()});
   ASSERT_EQ(holder.ReadLine(10s), "held");
 
-  QueueWatchingClock no_wait_clock(Dir());
-  SpoolOptions o = Options();
-  o.lock_wait = 0ms;
-  o.clock = &no_wait_clock;
-  {
+  // While the holder holds: an Append lands in the inbox, a Stats is busy.
+  auto calls_while_held = [&](std::chrono::milliseconds lock_wait,
+                              const core::Clock& clock, const char* id) {
+    SpoolOptions o = Options();
+    o.lock_wait = lock_wait;
+    o.clock = &clock;
     Spool spool(o);
-    auto target =
-        spool.Append(std::vector<std::string>{"{\"messageId\":\"a\"}"});
+    auto target = spool.Append(std::vector<std::string>{
+        std::string("{\"messageId\":\"") + id + "\"}"});
     ASSERT_TRUE(target.ok()) << target.status().ToString();
     EXPECT_EQ(*target, AppendTarget::kInbox);
     EXPECT_EQ(spool.Stats().status().code(), core::Status::Code::kBusy);
-  }
+  };
+
+  QueueWatchingClock no_wait_clock(Dir());
+  calls_while_held(0ms, no_wait_clock, "a");
   EXPECT_FALSE(no_wait_clock.writer_seen());
   EXPECT_FALSE(no_wait_clock.reader_seen());
 
   // The same calls with time to wait do say so (the watch can see them).
   QueueWatchingClock waiting_clock(Dir());
-  o.lock_wait = 100ms;
-  o.clock = &waiting_clock;
-  {
-    Spool spool(o);
-    auto target =
-        spool.Append(std::vector<std::string>{"{\"messageId\":\"b\"}"});
-    ASSERT_TRUE(target.ok()) << target.status().ToString();
-    EXPECT_EQ(*target, AppendTarget::kInbox);
-    EXPECT_EQ(spool.Stats().status().code(), core::Status::Code::kBusy);
-  }
+  calls_while_held(100ms, waiting_clock, "b");
   EXPECT_TRUE(waiting_clock.writer_seen());
   EXPECT_TRUE(waiting_clock.reader_seen());
 
