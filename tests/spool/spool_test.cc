@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <set>
 #include <span>
@@ -172,6 +173,51 @@ TEST_F(SpoolTest, AWriterWhoseBatchesOutgrowTheBufferLeavesASmallLog) {
     for (const Entry& e : entries) keys.push_back(e.key);
     ASSERT_TRUE(reader.Ack(keys).ok());
   }
+}
+
+// The files of the spool directory, name -> size.
+std::map<std::string, uint64_t> Files(const fs::path& spool_dir) {
+  std::map<std::string, uint64_t> out;
+  for (const auto& f : fs::directory_iterator(spool_dir)) {
+    const std::string name = f.path().filename().string();
+    if (name != "LOG" && name != "LOG.old") out[name] = f.file_size();
+  }
+  return out;
+}
+
+// The flush at close is for a writer's batches. A reader opened with a big
+// buffer, as zenml-upload and zenml-spool-dump are, replays a log bigger
+// than the default buffer into its memtable without writing a table; had
+// its close flushed that memtable, a Stats or a dry run would rewrite the
+// spool's files each time it looked.
+TEST_F(SpoolTest, AReadersCloseLeavesTheFilesItFoundAsTheyWere) {
+  const fs::path spool_dir = dir_.path() / "analytics" / "spool";
+  // Short writers: each close wrote less than the default buffer, so none
+  // flushes, and the log they share grows past the buffer.
+  std::vector<std::string> all;
+  for (int round = 0; round < 5; ++round) {
+    std::vector<std::string> msgs;
+    for (int i = 0; i < 60; ++i) {
+      msgs.push_back("{\"messageId\":\"" + std::to_string(round) + "-" +
+                     std::to_string(i) + "\",\"pad\":\"" +
+                     std::string(1000, 'x') + "\"}");
+    }
+    Spool writer(Options());
+    ASSERT_TRUE(writer.Append(msgs).ok());
+    all.insert(all.end(), msgs.begin(), msgs.end());
+  }
+  ASSERT_GT(LogBytes(spool_dir), 256u << 10);
+  const auto before = Files(spool_dir);
+
+  SpoolOptions big = Options();
+  big.write_buffer_bytes = 16 << 20;
+  {
+    Spool reader(big);
+    std::vector<Entry> entries = All(reader);
+    ASSERT_EQ(entries.size(), all.size());
+    ASSERT_TRUE(reader.Stats().ok());
+  }
+  EXPECT_EQ(Files(spool_dir), before);
 }
 
 // Lets through a given number of new table files, then holds back the

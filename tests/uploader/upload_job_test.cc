@@ -125,6 +125,28 @@ TEST_F(UploadJobTest, AFailingPurgeRequestFailsTheJobWithItsStatus) {
   EXPECT_EQ(core::ExitCodeFor(r.status()), core::kExitTempFail);
 }
 
+// Every spool the job opens ingests the inbox only while the user consents,
+// asked at the time of the ingest, not at the start of the run: an opt-out
+// in the middle of a run must stop it (uploader/ingest_consent.h).
+TEST_F(UploadJobTest, TheJobsSpoolIngestsTheInboxOnlyWhileTheUserConsents) {
+  Fill(1);
+  bool asked = false;
+  job_.honour_purge_request = [&](const spool::SpoolOptions& options) {
+    asked = true;
+    EXPECT_TRUE(options.ingest_allowed);
+    if (!options.ingest_allowed) return core::Status::OK();
+    EXPECT_TRUE(options.ingest_allowed());
+    testing::WriteFile(dir_.path() / "config.yaml",
+                       "analytics_opt_in: false\n");
+    EXPECT_FALSE(options.ingest_allowed());
+    return core::Status::OK();
+  };
+  auto r = RunUploadJob(job_);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(asked);
+  EXPECT_EQ(r->outcome, "opted_out");
+}
+
 TEST_F(UploadJobTest, TheJobsKeyAndEndpointBeatTheEnvironmentAndAreSent) {
   Fill(4);
   SegmentTestServer server;
