@@ -152,8 +152,21 @@ Result<WallTime> ParseTimestamp(std::string_view s) {
        mi) *
           60 +
       se;
-  return WallTime(std::chrono::duration_cast<WallTime::duration>(
-      milliseconds(total * 1000 + ms)));
+  // The system clock counts nanoseconds in 64 bits: about 1677-09-21 to
+  // 2262-04-11. Past those, the conversion below would overflow (a year of
+  // 1013 in a spooled message, found by fuzz_message_fields).
+  constexpr int64_t kClockMinMs =
+      std::chrono::duration_cast<milliseconds>(WallTime::duration::min())
+          .count();
+  constexpr int64_t kClockMaxMs =
+      std::chrono::duration_cast<milliseconds>(WallTime::duration::max())
+          .count();
+  const int64_t total_ms = total * 1000 + ms;  // |total| < 4e11 for any year
+  if (total_ms < kClockMinMs || total_ms > kClockMaxMs) {
+    return bad("outside the years the system clock holds (1678 to 2261)");
+  }
+  return WallTime(
+      std::chrono::duration_cast<WallTime::duration>(milliseconds(total_ms)));
 }
 
 }  // namespace zenml::core

@@ -29,7 +29,9 @@ std::array<char, kTimestampLength> FormatTimestampChars(WallTime t);
 // Parses what FormatTimestamp writes, and also the common variants an
 // ISO-8601 UTC string may take: no fraction, 1 to 9 fractional digits
 // (kept to millisecond precision), "Z" or "+00:00". Anything else (other
-// offsets, out-of-range fields, trailing text) is InvalidArgument.
+// offsets, out-of-range fields, trailing text, a time the system clock
+// cannot hold: before 1677-09-21T00:12:43.146Z or after
+// 2262-04-11T23:47:16.854Z) is InvalidArgument.
 Result<WallTime> ParseTimestamp(std::string_view text);
 
 }  // namespace zenml::core

@@ -74,5 +74,23 @@ TEST(TimestampTest, ParseRefusesWhatIsNotAUtcTimestamp) {
   }
 }
 
+// WallTime counts nanoseconds in 64 bits; a year past its range used to
+// overflow in the conversion (undefined behaviour, found by
+// fuzz_message_fields on a spooled message dated 1013).
+TEST(TimestampTest, ParseRefusesTimesTheSystemClockCannotHold) {
+  EXPECT_TRUE(ParseTimestamp("2262-04-11T23:47:16.854Z").ok());
+  EXPECT_TRUE(ParseTimestamp("1677-09-21T00:12:43.146Z").ok());
+  for (const char* bad :
+       {"2262-04-11T23:47:16.855Z", "1677-09-21T00:12:43.145Z",
+        "1013-11-27T10:00:00.123Z", "9999-12-31T23:59:59.999Z",
+        "0000-01-01T00:00:00Z"}) {
+    auto r = ParseTimestamp(bad);
+    EXPECT_FALSE(r.ok()) << bad;
+    if (!r.ok()) {
+      EXPECT_EQ(r.status().code(), Status::Code::kInvalidArgument);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace zenml::core
