@@ -14,7 +14,7 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 targets=(fuzz_config_yaml fuzz_json_value fuzz_track_encode fuzz_spool_value
-         fuzz_response fuzz_bundle)
+         fuzz_response fuzz_bundle fuzz_message_fields)
 
 usage() {
   echo "usage: scripts/fuzz.sh TARGET|all SECONDS [libFuzzer flags...] | list" >&2

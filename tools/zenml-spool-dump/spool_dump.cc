@@ -1,8 +1,6 @@
 #include "tools/zenml-spool-dump/spool_dump.h"
 
 #include <fmt/format.h>
-#include <rapidjson/memorystream.h>
-#include <rapidjson/reader.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -31,6 +29,7 @@
 #include "spool/reader.h"
 #include "spool/spool.h"
 #include "tools/common/command_line.h"
+#include "tools/zenml-spool-dump/message_fields.h"
 #include "uploader/file_transport.h"
 #include "uploader/ingest_consent.h"
 
@@ -72,71 +71,11 @@ struct Options {
   std::optional<std::string> now;
 };
 
-// What the dump needs from one spooled message.
-struct Fields {
-  std::string event;
-  std::string timestamp;
-  std::optional<WallTime> time;
-};
-
-// Collects the top-level "event" and "timestamp" strings of one message and
-// stops the parse once it has both: the encoder writes them before
-// "properties" and "context", so a table row reads a fraction of the message
-// (a full DOM parse of every message held a 1,000,000-event table dump to
-// ~180k events/s). A message that is not JSON keeps whatever was read.
-class FieldsHandler
-    : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, FieldsHandler> {
- public:
-  explicit FieldsHandler(Fields* fields) : fields_(fields) {}
-
-  bool Default() {  // any scalar value
-    want_ = nullptr;
-    return true;
-  }
-  bool String(const char* s, rapidjson::SizeType n, bool /*copy*/) {
-    if (depth_ == 1 && want_ != nullptr && want_->empty()) want_->assign(s, n);
-    want_ = nullptr;
-    return fields_->event.empty() || fields_->timestamp.empty();
-  }
-  bool Key(const char* s, rapidjson::SizeType n, bool /*copy*/) {
-    want_ = nullptr;
-    if (depth_ != 1) return true;
-    std::string_view key(s, n);
-    if (key == "event") want_ = &fields_->event;
-    if (key == "timestamp") want_ = &fields_->timestamp;
-    return true;
-  }
-  bool StartObject() { return Open(); }
-  bool StartArray() { return Open(); }
-  bool EndObject(rapidjson::SizeType) { return Close(); }
-  bool EndArray(rapidjson::SizeType) { return Close(); }
-
- private:
-  bool Open() {
-    ++depth_;
-    want_ = nullptr;
-    return true;
-  }
-  bool Close() {
-    --depth_;
-    return true;
-  }
-
-  Fields* fields_;
-  int depth_ = 0;
-  std::string* want_ = nullptr;  // the field the next string value fills
-};
+using Fields = MessageFields;
 
 Fields ParseFields(std::string_view json) {
   Fields f;
-  FieldsHandler handler(&f);
-  rapidjson::Reader reader;
-  rapidjson::MemoryStream stream(json.data(), json.size());
-  reader.Parse(stream, handler);
-  if (!f.timestamp.empty()) {
-    auto t = core::ParseTimestamp(f.timestamp);
-    if (t.ok()) f.time = *t;
-  }
+  ReadMessageFields(json, &f);
   return f;
 }
 
@@ -303,6 +242,7 @@ int Dumper::DumpEvents() {
   uint64_t shown = 0;
   uint64_t shown_bytes = 0;
   std::string line;
+  Fields f;  // reused: its strings keep their buffers from row to row
   if (!json) {
     out_ << fmt::format("{:>8}  {:<24}  {:<28}  {:>6}  {:>5}\n", "SEQ", "TIME",
                         "EVENT", "BYTES", "AGE");
@@ -311,9 +251,8 @@ int Dumper::DumpEvents() {
     if (options_.limit != 0 && shown >= options_.limit) return false;
     // Parsing is needed only for filters and the table; --json alone copies.
     const bool need_fields = !json || since_ || !events_.empty();
-    Fields f;
     if (need_fields) {
-      f = ParseFields(entry.json);
+      ReadMessageFields(entry.json, &f);
       if (!Selected(f)) return true;
     }
     ++shown;
