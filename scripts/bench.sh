@@ -5,7 +5,7 @@
 # each figure as a ratio against its baseline measured in the same run, with
 # its median and range, and the load average before and after each section.
 #
-#   scripts/bench.sh            every section (~25 min on 2 cores)
+#   scripts/bench.sh            every section (~15 min on 2 cores)
 #   scripts/bench.sh quick      fewer repetitions, 100,000 instead of 1,000,000
 #                               events (~6 min): a smoke test, not for the docs
 #   scripts/bench.sh SECTION... only these: spool client upload dump python
@@ -88,7 +88,15 @@ show("BM_PairedOneShot", "no_reuse_over_reuse", "raw without reuse_logs / with i
       section "upload: zenml-upload drain vs the same requests with no spool"
       sizes=(--events 100000)
       [ "$quick" = 1 ] || sizes+=(--events 1000000)
-      "$bin/upload_bench" "${sizes[@]}" --repeat "$([ "$quick" = 1 ] && echo 2 || echo 3)" --fill-held
+      repeat="$([ "$quick" = 1 ] && echo 2 || echo 3)"
+      # Two spool layouts (docs/BENCHMARKS.md, "Uploader"): a writer that
+      # held the spool (leveled tables), then 10,000-event batches each in
+      # its own open (level 0 crowded, compacted by the drain).
+      echo "fill: --fill-held"
+      "$bin/upload_bench" "${sizes[@]}" --repeat "$repeat" --fill-held
+      load
+      echo "fill: default (one open per 10,000-event batch)"
+      "$bin/upload_bench" "${sizes[@]}" --repeat "$repeat"
       load
       ;;
     dump)
