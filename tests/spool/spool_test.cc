@@ -40,6 +40,17 @@ std::vector<std::string> Messages(int n, const std::string& prefix = "m") {
   return out;
 }
 
+// n messages of about 1 KB each ("{"messageId":"<prefix><i>","pad":"x..."}"),
+// for the tests that need batches bigger than LevelDB's write buffer.
+std::vector<std::string> PaddedMessages(int n, const std::string& prefix) {
+  std::vector<std::string> out;
+  for (int i = 0; i < n; ++i) {
+    out.push_back("{\"messageId\":\"" + prefix + std::to_string(i) +
+                  "\",\"pad\":\"" + std::string(1000, 'x') + "\"}");
+  }
+  return out;
+}
+
 class SpoolTest : public ::testing::Test {
  protected:
   SpoolOptions Options() {
@@ -114,12 +125,8 @@ TEST_F(SpoolTest, AHolderWithABigWriteBufferLeavesASmallLogForTheNextOpener) {
     Spool holder(big);
     ASSERT_TRUE(holder.Hold().ok());
     for (int batch = 0; batch < 20; ++batch) {
-      std::vector<std::string> msgs;
-      for (int i = 0; i < 100; ++i) {
-        msgs.push_back("{\"messageId\":\"b" + std::to_string(batch) + "-" +
-                       std::to_string(i) + "\",\"pad\":\"" +
-                       std::string(1000, 'x') + "\"}");
-      }
+      const std::vector<std::string> msgs =
+          PaddedMessages(100, "b" + std::to_string(batch) + "-");
       ASSERT_TRUE(holder.Append(msgs).ok());
       all.insert(all.end(), msgs.begin(), msgs.end());
     }
@@ -150,12 +157,8 @@ TEST_F(SpoolTest, AWriterWhoseBatchesOutgrowTheBufferLeavesASmallLog) {
         ASSERT_TRUE(writer.Hold(Role::kWriter).ok());
       }
       for (int batch = 0; batch < 3; ++batch) {
-        std::vector<std::string> msgs;
-        for (int i = 0; i < 600; ++i) {
-          msgs.push_back("{\"messageId\":\"" + std::to_string(held) + "-" +
-                         std::to_string(batch) + "-" + std::to_string(i) +
-                         "\",\"pad\":\"" + std::string(1000, 'x') + "\"}");
-        }
+        const std::vector<std::string> msgs = PaddedMessages(
+            600, std::to_string(held) + "-" + std::to_string(batch) + "-");
         ASSERT_TRUE(writer.Append(msgs).ok());
         all.insert(all.end(), msgs.begin(), msgs.end());
       }
@@ -196,12 +199,8 @@ TEST_F(SpoolTest, AReadersCloseLeavesTheFilesItFoundAsTheyWere) {
   // flushes, and the log they share grows past the buffer.
   std::vector<std::string> all;
   for (int round = 0; round < 5; ++round) {
-    std::vector<std::string> msgs;
-    for (int i = 0; i < 60; ++i) {
-      msgs.push_back("{\"messageId\":\"" + std::to_string(round) + "-" +
-                     std::to_string(i) + "\",\"pad\":\"" +
-                     std::string(1000, 'x') + "\"}");
-    }
+    const std::vector<std::string> msgs =
+        PaddedMessages(60, std::to_string(round) + "-");
     Spool writer(Options());
     ASSERT_TRUE(writer.Append(msgs).ok());
     all.insert(all.end(), msgs.begin(), msgs.end());
@@ -307,13 +306,7 @@ TEST_F(SpoolTest, AWritersCloseFlushesItsBatchButNotALevel0Compaction) {
   o.env = &env;
   const fs::path spool_dir = dir_.path() / "analytics" / "spool";
   auto big_batch = [](int round) {
-    std::vector<std::string> msgs;
-    for (int i = 0; i < 600; ++i) {
-      msgs.push_back("{\"messageId\":\"r" + std::to_string(round) + "-" +
-                     std::to_string(i) + "\",\"pad\":\"" +
-                     std::string(1000, 'x') + "\"}");
-    }
-    return msgs;
+    return PaddedMessages(600, "r" + std::to_string(round) + "-");
   };
   // Big unheld appends, each flushed at its close, until level 0 holds 3
   // (the first tables go to deeper levels: nothing overlaps them yet).
