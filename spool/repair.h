@@ -66,7 +66,9 @@ leveldb::Status RepairDatabase(const std::string& db_path,
                                leveldb::Options options, RepairReport* report);
 
 // Exposed for tests: adds to `live` the e/ sequences put, and removes the
-// ones deleted, by the log bytes `data` (a .log file's contents).
+// ones deleted, by the log bytes `data` (a .log file's contents). A put
+// counts only with its value whole and intact (its CRC): a lower bound, as
+// an entry a block header or damage splits is missed.
 void ScanLogBytesForEvents(const std::string& data, std::set<uint64_t>* live);
 
 }  // namespace zenml::spool

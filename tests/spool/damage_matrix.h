@@ -189,7 +189,12 @@ inline std::vector<Case> Cases() {
       {"newest log: truncated",
        [](const fs::path& a) {
          const fs::path log = NewestLog(a);
-         fs::resize_file(log, fs::file_size(log) / 2);
+         // Half way through a record in the middle (half the file's size
+         // can fall on a boundary: that is the case below).
+         auto records = LogRecords(log);
+         ASSERT_GE(records.size(), 10u);
+         const size_t mid = records.size() / 2;
+         fs::resize_file(log, (records[mid] + records[mid + 1]) / 2);
        },
        Report::kUndetectable},
       // Each table on its own: the older holds the first kTableEvents, the
@@ -215,7 +220,12 @@ inline std::vector<Case> Cases() {
        [](const fs::path& a) {
          const fs::path log = OlderLog(a);
          ASSERT_FALSE(log.empty());
-         fs::resize_file(log, fs::file_size(log) / 2);
+         // Half way through a record in the middle (half the file's size
+         // can fall on a boundary: that is the case below).
+         auto records = LogRecords(log);
+         ASSERT_GE(records.size(), 10u);
+         const size_t mid = records.size() / 2;
+         fs::resize_file(log, (records[mid] + records[mid + 1]) / 2);
        },
        Report::kExactFlaggedUnknown, true},
       {"older log: cut at a record boundary",
