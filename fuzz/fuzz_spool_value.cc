@@ -1,7 +1,8 @@
 // libFuzzer target: the spool's value and key decoders (spool/keys.h), which
 // read whatever is in the LevelDB files on disk (a damaged or foreign
-// spool). Round trip: a decoded value re-encodes to the same bytes, and an
-// intact one's CRC holds; a decoded key re-encodes to itself.
+// spool). Round trip: a decoded value (with or without AppendTotals)
+// re-encodes to the same bytes, and an intact one's CRC holds; a decoded key
+// re-encodes to itself.
 
 #include <cstddef>
 #include <cstdint>
@@ -22,15 +23,26 @@ void Check(bool ok) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   namespace spool = zenml::spool;
   const std::string_view bytes(reinterpret_cast<const char*>(data), size);
+  const size_t header = !bytes.empty() && bytes[0] == spool::kEventTotalsMarker
+                            ? spool::kEventTotalsHeaderSize
+                            : spool::kEventHeaderSize;
   if (auto value = spool::DecodeEventValue(bytes)) {
-    Check(bytes.size() >= spool::kEventHeaderSize);
-    Check(value->json.size() == bytes.size() - spool::kEventHeaderSize);
-    if (value->intact) {
-      Check(spool::EncodeEventValue(value->append_time_ms, value->json) ==
-            bytes);
+    Check(bytes.size() >= header);
+    Check(value->json.size() == bytes.size() - header);
+    Check(spool::EventJsonSize(bytes) == value->json.size());
+    Check(value->totals.has_value() ==
+          (header == spool::kEventTotalsHeaderSize));
+    // A plain value whose time a system clock cannot hold re-encodes
+    // clamped; every other intact value re-encodes to itself.
+    const int64_t limit = INT64_MAX / 1'000'000;
+    if (value->intact && value->append_time_ms >= -limit &&
+        value->append_time_ms <= limit) {
+      Check(spool::EncodeEventValue(value->append_time_ms, value->json,
+                                    value->totals) == bytes);
     }
   } else {
-    Check(bytes.size() < spool::kEventHeaderSize);
+    Check(bytes.size() < header);
+    Check(spool::EventJsonSize(bytes) == 0);
   }
   if (auto seq = spool::DecodeSeqKey(bytes, "e/")) {
     Check(spool::EventKey(*seq) == bytes);

@@ -2,6 +2,9 @@
 
 #include <libdeflate.h>
 
+#include <algorithm>
+#include <cstdint>
+
 namespace zenml::spool {
 
 std::string EncodeFixed64BE(uint64_t value) {
@@ -58,9 +61,21 @@ uint32_t Crc(std::string_view data) {
 
 }  // namespace
 
+// The append times a system clock's nanoseconds can hold (core/timestamp.h):
+// their high byte is 0x00 or 0xFF, never kEventTotalsMarker.
+constexpr int64_t kMaxAppendTimeMs = INT64_MAX / 1'000'000;
+
 void AppendEventValue(int64_t append_time_ms, std::string_view json,
-                      std::string* out) {
-  *out += EncodeFixed64BE(static_cast<uint64_t>(append_time_ms));
+                      std::string* out,
+                      const std::optional<AppendTotals>& totals) {
+  if (totals) {
+    out->push_back(kEventTotalsMarker);
+    *out += EncodeFixed64BE(totals->count);
+    *out += EncodeFixed64BE(totals->bytes);
+  }
+  const int64_t time =
+      std::clamp(append_time_ms, -kMaxAppendTimeMs, kMaxAppendTimeMs);
+  *out += EncodeFixed64BE(static_cast<uint64_t>(time));
   const uint32_t crc = Crc(json);
   for (int shift = 24; shift >= 0; shift -= 8) {
     out->push_back(static_cast<char>((crc >> shift) & 0xff));
@@ -68,25 +83,48 @@ void AppendEventValue(int64_t append_time_ms, std::string_view json,
   *out += json;
 }
 
-std::string EncodeEventValue(int64_t append_time_ms, std::string_view json) {
+std::string EncodeEventValue(int64_t append_time_ms, std::string_view json,
+                             const std::optional<AppendTotals>& totals) {
   std::string value;
-  value.reserve(kEventHeaderSize + json.size());
-  AppendEventValue(append_time_ms, json, &value);
+  value.reserve(kEventTotalsHeaderSize + json.size());
+  AppendEventValue(append_time_ms, json, &value, totals);
   return value;
 }
 
+namespace {
+
+size_t HeaderSize(std::string_view value) {
+  return !value.empty() && value[0] == kEventTotalsMarker
+             ? kEventTotalsHeaderSize
+             : kEventHeaderSize;
+}
+
+}  // namespace
+
 std::optional<EventValue> DecodeEventValue(std::string_view value) {
-  if (value.size() < kEventHeaderSize) return std::nullopt;
+  const size_t header = HeaderSize(value);
+  if (value.size() < header) return std::nullopt;
   EventValue out;
+  size_t pos = 0;
+  if (header == kEventTotalsHeaderSize) {
+    out.totals = AppendTotals{*DecodeFixed64BE(value.substr(1, 8)),
+                              *DecodeFixed64BE(value.substr(9, 8))};
+    pos = 17;
+  }
   out.append_time_ms =
-      static_cast<int64_t>(*DecodeFixed64BE(value.substr(0, 8)));
+      static_cast<int64_t>(*DecodeFixed64BE(value.substr(pos, 8)));
   uint32_t crc = 0;
-  for (size_t i = 8; i < kEventHeaderSize; ++i) {
+  for (size_t i = pos + 8; i < header; ++i) {
     crc = (crc << 8) | static_cast<unsigned char>(value[i]);
   }
-  out.json = value.substr(kEventHeaderSize);
+  out.json = value.substr(header);
   out.intact = Crc(out.json) == crc;
   return out;
+}
+
+size_t EventJsonSize(std::string_view value) {
+  const size_t header = HeaderSize(value);
+  return value.size() >= header ? value.size() - header : 0;
 }
 
 }  // namespace zenml::spool

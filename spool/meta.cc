@@ -42,6 +42,47 @@ void PutMetaInt(leveldb::WriteBatch* batch, std::string_view key,
   batch->Put(ToSlice(key), EncodeFixed64BE(value));
 }
 
+namespace {
+
+// The first key after every e/ key.
+constexpr std::string_view kAfterEvents = "e0";
+
+// Events at or past c/next_seq were appended after the counters were last
+// written, by Appends that deferred them (keys.h): every other write writes
+// them, so those events are contiguous and none has been deleted since. The
+// last carries the totals after it; its count must be c/count plus those
+// events, or the counters are rebuilt from the events instead. A spool whose
+// Appends all deferred them has no c/count yet: its defaults (next_seq 1,
+// count 0) are the counters before its first event.
+Status RollForwardAppendCounters(leveldb::DB* db, Meta* m) {
+  std::unique_ptr<leveldb::Iterator> it(
+      db->NewIterator(leveldb::ReadOptions()));
+  it->Seek(ToSlice(kAfterEvents));
+  if (it->Valid()) {
+    it->Prev();
+  } else {
+    it->SeekToLast();
+  }
+  ZENML_TRY(FromLevelDb(it->status(), "reading the last event"));
+  if (!it->Valid()) return Status::OK();
+  const auto seq = DecodeSeqKey(ToView(it->key()), kEventPrefix);
+  if (!seq || *seq < m->next_seq) return Status::OK();
+  const auto value = DecodeEventValue(ToView(it->value()));
+  const uint64_t appended = *seq - m->next_seq + 1;
+  if (!value || !value->totals || value->totals->count != m->count + appended) {
+    m->append_totals_mismatch = true;
+    return Status::OK();
+  }
+  m->next_seq = *seq + 1;
+  m->count = value->totals->count;
+  m->bytes = value->totals->bytes;
+  m->counters_present = true;
+  m->append_counters_unwritten = true;
+  return Status::OK();
+}
+
+}  // namespace
+
 Status LoadMeta(leveldb::DB* db, Meta* meta) {
   Status status;
   Meta m;
@@ -81,30 +122,47 @@ Status LoadMeta(leveldb::DB* db, Meta* meta) {
     m.dead_dropped[name] = DecodeFixed64BE(ToView(it->value())).value_or(0);
   }
   ZENML_TRY(FromLevelDb(it->status(), "reading dead-letter drop counters"));
+  ZENML_TRY(RollForwardAppendCounters(db, &m));
   *meta = std::move(m);
   return Status::OK();
 }
 
-void PutMetaChanges(leveldb::WriteBatch* batch, const Meta& m,
-                    const Meta* old) {
+namespace {
+
+// Every counter but the append side's four that differs from `o` (all of
+// them when `all`); returns how many keys it wrote.
+size_t PutOtherMetaChanges(leveldb::WriteBatch* batch, const Meta& m,
+                           const Meta& o, bool all) {
+  size_t written = 0;
   auto put = [&](std::string_view key, uint64_t now, uint64_t before) {
-    if (old == nullptr || now != before) PutMetaInt(batch, key, now);
+    if (all || now != before) {
+      PutMetaInt(batch, key, now);
+      written++;
+    }
   };
-  const Meta empty;
-  const Meta& o = old ? *old : empty;
-  put(kMetaNextSeq, m.next_seq, o.next_seq);
-  put(kMetaCount, m.count, o.count);
-  put(kMetaBytes, m.bytes, o.bytes);
+  auto put_opt = [&](std::string_view key, const std::optional<uint64_t>& now,
+                     const std::optional<uint64_t>& before) {
+    if (now && (all || now != before)) {
+      PutMetaInt(batch, key, *now);
+      written++;
+    }
+  };
+  auto put_map = [&](std::string_view prefix,
+                     const std::map<std::string, uint64_t>& now,
+                     const std::map<std::string, uint64_t>& before) {
+    for (const auto& [name, value] : now) {
+      auto it = before.find(name);
+      if (all || it == before.end() || it->second != value) {
+        PutMetaInt(batch, std::string(prefix) + name, value);
+        written++;
+      }
+    }
+  };
   put(kMetaDeadLetters, m.dead_letters, o.dead_letters);
-  put(kMetaFirstSeq, m.first_seq, o.first_seq);
   put(kMetaFormat, m.format_version, o.format_version);
   put(kMetaWriteErrors, m.write_errors, o.write_errors);
   put(kMetaDeletesSinceCompact, m.deletes_since_compact,
       o.deletes_since_compact);
-  auto put_opt = [&](std::string_view key, const std::optional<uint64_t>& now,
-                     const std::optional<uint64_t>& before) {
-    if (now && (old == nullptr || now != before)) PutMetaInt(batch, key, *now);
-  };
   put_opt(kMetaLimitMaxEvents, m.limit_max_events, o.limit_max_events);
   put_opt(kMetaLimitMaxBytes, m.limit_max_bytes, o.limit_max_bytes);
   put_opt(kMetaLimitMaxAgeS, m.limit_max_age_s, o.limit_max_age_s);
@@ -115,24 +173,33 @@ void PutMetaChanges(leveldb::WriteBatch* batch, const Meta& m,
           o.limit_dead_max_bytes);
   put_opt(kMetaLimitDeadMaxAgeS, m.limit_dead_max_age_s,
           o.limit_dead_max_age_s);
-  if (old == nullptr || m.repairs != o.repairs) {
-    PutMetaInt(batch, kMetaRepairs, m.repairs);
-  }
-  if (old == nullptr || m.loss_unknown != o.loss_unknown) {
-    PutMetaInt(batch, kMetaLossUnknown, m.loss_unknown);
-  }
-  for (const auto& [name, value] : m.dropped) {
-    auto it = o.dropped.find(name);
-    if (old == nullptr || it == o.dropped.end() || it->second != value) {
-      PutMetaInt(batch, std::string(kMetaDropPrefix) + name, value);
-    }
-  }
-  for (const auto& [name, value] : m.dead_dropped) {
-    auto it = o.dead_dropped.find(name);
-    if (old == nullptr || it == o.dead_dropped.end() || it->second != value) {
-      PutMetaInt(batch, std::string(kMetaDeadDropPrefix) + name, value);
-    }
-  }
+  put(kMetaRepairs, m.repairs, o.repairs);
+  put(kMetaLossUnknown, m.loss_unknown, o.loss_unknown);
+  put_map(kMetaDropPrefix, m.dropped, o.dropped);
+  put_map(kMetaDeadDropPrefix, m.dead_dropped, o.dead_dropped);
+  return written;
+}
+
+}  // namespace
+
+void PutMetaChanges(leveldb::WriteBatch* batch, Meta* m, const Meta* old) {
+  const Meta empty;
+  const Meta& o = old ? *old : empty;
+  const bool all = old == nullptr || old->append_counters_unwritten;
+  auto put = [&](std::string_view key, uint64_t now, uint64_t before) {
+    if (all || now != before) PutMetaInt(batch, key, now);
+  };
+  put(kMetaNextSeq, m->next_seq, o.next_seq);
+  put(kMetaCount, m->count, o.count);
+  put(kMetaBytes, m->bytes, o.bytes);
+  put(kMetaFirstSeq, m->first_seq, o.first_seq);
+  m->append_counters_unwritten = false;
+  PutOtherMetaChanges(batch, *m, o, /*all=*/old == nullptr);
+}
+
+size_t PutMetaChangesBesideAppendCounters(leveldb::WriteBatch* batch,
+                                          const Meta& m, const Meta& old) {
+  return PutOtherMetaChanges(batch, m, old, /*all=*/false);
 }
 
 std::string UploadRecordToJson(const UploadRecord& r) {

@@ -3,8 +3,9 @@
 //
 // LoadMeta reads every counter (absent keys read as their defaults; keys
 // added after format 2 need no migration). PutMetaChanges writes only the
-// counters that differ from `old`, so an Append's batch carries the few that
-// changed. Thread-compatible; failures are Statuses from LevelDB reads.
+// counters that differ from `old`, so a batch carries the few that changed;
+// an Append that changes only the append side's counters writes none
+// (keys.h). Thread-compatible; failures are Statuses from LevelDB reads.
 
 #ifndef ZENML_SPOOL_META_H_
 #define ZENML_SPOOL_META_H_
@@ -52,6 +53,15 @@ struct Meta {
   uint64_t repairs = 0;
   uint64_t loss_unknown = 0;     // 1: some repair lost an unknown number
   bool counters_present = true;  // c/count was found (false: rebuilt)
+  // The append side's counters on disk (c/next_seq, c/count, c/bytes,
+  // c/first_seq) lag these: an Append deferred them, or LoadMeta rolled them
+  // forward from the last event's AppendTotals (keys.h). The next metadata
+  // written writes all four.
+  bool append_counters_unwritten = false;
+  // LoadMeta found events at or past c/next_seq whose last carries no
+  // AppendTotals, or totals that disagree with the counters: the open
+  // rebuilds them from the events (RecountLocked).
+  bool append_totals_mismatch = false;
 
   SpoolLimits Limits() const {
     SpoolLimits l;
@@ -85,9 +95,19 @@ std::optional<uint64_t> GetMetaOpt(leveldb::DB* db, std::string_view key,
                                    Status* status);
 void PutMetaInt(leveldb::WriteBatch* batch, std::string_view key,
                 uint64_t value);
+// Reads every counter, then rolls the append side's forward from the last
+// event when it is at or past c/next_seq (keys.h).
 Status LoadMeta(leveldb::DB* db, Meta* meta);
-// Writes the counters of `m` that differ from `old` (all when `old` is null).
-void PutMetaChanges(leveldb::WriteBatch* batch, const Meta& m, const Meta* old);
+// Writes the counters of `m` that differ from `old` (all when `old` is null;
+// the append side's four whenever `old->append_counters_unwritten`), and
+// clears `m->append_counters_unwritten`: once the batch is written, the disk
+// holds `*m`.
+void PutMetaChanges(leveldb::WriteBatch* batch, Meta* m, const Meta* old);
+// The counters of `m` that differ from `old` other than the append side's
+// four: what an Append must write beside its events. Returns how many keys
+// it wrote.
+size_t PutMetaChangesBesideAppendCounters(leveldb::WriteBatch* batch,
+                                          const Meta& m, const Meta& old);
 
 std::string UploadRecordToJson(const UploadRecord& r);
 std::optional<UploadRecord> UploadRecordFromJson(std::string_view json);

@@ -177,10 +177,7 @@ Status Spool::Impl::Ack(std::span<const std::string> keys) {
             ZENML_TRY(FromLevelDb(it->status(), "reading acknowledged events"));
             continue;  // acked before, or dropped
           }
-          const size_t value_size = it->value().size();
-          const uint64_t size = value_size >= kEventHeaderSize
-                                    ? value_size - kEventHeaderSize
-                                    : 0;
+          const uint64_t size = EventJsonSize(ToView(it->value()));
           batch.Delete(ToSlice(k));
           m.count = m.count > 0 ? m.count - 1 : 0;
           m.bytes = m.bytes >= size ? m.bytes - size : 0;

@@ -126,12 +126,24 @@ Status Spool::Impl::AppendLocked(SharedDb& s, std::span<const NewEvent> events,
     m.first_seq = std::max(m.first_seq, m.next_seq);
   }
 
+  // The last event kept carries the totals after the batch: an Append that
+  // changes no other counter writes no c/ key (keys.h).
+  size_t last_kept = events.size();
+  for (size_t i = events.size(); i-- > 0;) {
+    if (!drops.incoming[i]) {
+      last_kept = i;
+      break;
+    }
+  }
   uint64_t seq = m.next_seq;
   std::string value;
   for (size_t i = 0; i < events.size(); ++i) {
     if (drops.incoming[i]) continue;
     value.clear();
-    AppendEventValue(events[i].time_ms, events[i].json, &value);
+    AppendEventValue(events[i].time_ms, events[i].json, &value,
+                     i == last_kept
+                         ? std::optional(AppendTotals{drops.count, drops.bytes})
+                         : std::nullopt);
     batch->Put(EventKey(seq++), value);
   }
   // Events dropped from the new ones were never counted in, so the head
@@ -140,7 +152,7 @@ Status Spool::Impl::AppendLocked(SharedDb& s, std::span<const NewEvent> events,
   m.count = drops.count;
   m.bytes = drops.bytes;
   if (m.count == 0) m.first_seq = m.next_seq;
-  return CommitMeta(s, m, batch);
+  return CommitMeta(s, m, batch, /*append=*/true);
 }
 
 Status Spool::Impl::AdvanceFirst(SharedDb& s, Meta* m,
@@ -168,10 +180,17 @@ Status Spool::Impl::AdvanceFirst(SharedDb& s, Meta* m,
   return Status::OK();
 }
 
-Status Spool::Impl::CommitMeta(SharedDb& s, Meta m,
-                               leveldb::WriteBatch* batch) {
+Status Spool::Impl::CommitMeta(SharedDb& s, Meta m, leveldb::WriteBatch* batch,
+                               bool append) {
   m.write_errors += s.pending_write_errors;
-  PutMetaChanges(batch, m, &s.meta);
+  // A format-2 spool (opened without writing, so not yet marked format 3)
+  // gets every counter: a format-2 program may open it next.
+  if (append && s.meta.format_version == kFormatVersion &&
+      PutMetaChangesBesideAppendCounters(batch, m, s.meta) == 0) {
+    m.append_counters_unwritten = true;
+  } else {
+    PutMetaChanges(batch, &m, &s.meta);
+  }
   if (batch->ApproximateSize() <= kEmptyBatchSize) return Status::OK();
   ZENML_TRY(WriteLocked(s, batch));
   s.meta = m;

@@ -360,7 +360,11 @@ class Spool::Impl {
 
   // Adds the changed counters (and pending write errors) to `batch`, writes
   // it, and only then adopts `m`. Compacts the drained range when due.
-  Status CommitMeta(SharedDb& s, Meta m, leveldb::WriteBatch* batch);
+  // `append`: the batch is an Append's, whose last event carries the
+  // AppendTotals of `m`; when only the append side's counters changed, none
+  // is written (keys.h).
+  Status CommitMeta(SharedDb& s, Meta m, leveldb::WriteBatch* batch,
+                    bool append = false);
 
   Status WriteLocked(SharedDb& s, leveldb::WriteBatch* batch);
 

@@ -375,8 +375,10 @@ Status Spool::Impl::OpenLocked(SharedDb& s, bool create, bool writes,
         "spool: {} has format version {}, newer than this program's {}",
         db_path_, s.meta.format_version, kFormatVersion));
   }
-  if (st.ok() && s.meta.format_version == 0) {
-    // A new database: record the format it is written in.
+  if (st.ok() && (s.meta.format_version == 0 ||
+                  (writes && s.meta.format_version < kFormatVersion))) {
+    // A new database, or a format-2 one a writer opens: record the format
+    // it is written in (format 2 needs nothing else: keys.h).
     s.meta.format_version = kFormatVersion;
     leveldb::WriteBatch batch;
     PutMetaInt(&batch, kMetaFormat, kFormatVersion);
@@ -389,6 +391,14 @@ Status Spool::Impl::OpenLocked(SharedDb& s, bool create, bool writes,
     // newest record, still count what the cut took: recount.
     LogLine(s.logger.get(), "spool: an older log was cut short; recounting");
     s.repair.older_log_cut = true;
+    repaired = true;
+  } else if (st.ok() && !repaired && s.meta.append_totals_mismatch) {
+    // Events past c/next_seq whose totals do not add up (keys.h): damage,
+    // or a program that wrote them wrongly. Rebuilt from the events.
+    LogLine(s.logger.get(),
+            "spool: the last event's totals disagree with the counters; "
+            "recounting");
+    s.repair.check_only = true;
     repaired = true;
   } else if (st.ok() && !repaired && s.tail_guard->LogsReadWhole() > 1 &&
              !s.tail_guard->LogsInSequence()) {

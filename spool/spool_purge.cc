@@ -54,7 +54,7 @@ Result<uint64_t> Spool::Impl::Purge() {
         m.limit_dead_max_age_s = s.meta.limit_dead_max_age_s;
         m.dead_letter_bytes = 0;
         m.first_seq = m.next_seq;
-        PutMetaChanges(&batch, m, nullptr);
+        PutMetaChanges(&batch, &m, nullptr);
         ZENML_TRY(WriteLocked(s, &batch));
         s.meta = m;
         s.pending_write_errors = 0;
@@ -67,7 +67,7 @@ Result<uint64_t> Spool::Impl::Purge() {
         // merges both into the bottom level, where deleted values are
         // dropped: no file holds event JSON after a purge.
         leveldb::WriteBatch again;
-        PutMetaChanges(&again, m, nullptr);
+        PutMetaChanges(&again, &m, nullptr);
         ZENML_TRY(WriteLocked(s, &again));
         s.db->CompactRange(nullptr, nullptr);
         RemoveRepairArchiveLocked(s);

@@ -164,7 +164,7 @@ Status Spool::Impl::CountTailLossLocked(SharedDb& s,
   LogLine(s.logger.get(), "spool: damaged log tail: %llu events lost",
           static_cast<unsigned long long>(lost));
   leveldb::WriteBatch batch;
-  PutMetaChanges(&batch, m, &s.meta);
+  PutMetaChanges(&batch, &m, &s.meta);
   ZENML_TRY(WriteLocked(s, &batch));
   s.meta = m;
   return Status::OK();
@@ -236,7 +236,7 @@ Status Spool::Impl::RecountLocked(SharedDb& s, uint64_t known_count) {
   m.next_seq = std::max(m.next_seq, max_seq + 1);
   m.first_seq = min_seq.value_or(m.next_seq);
   m.format_version = kFormatVersion;
-  PutMetaChanges(&batch, m, nullptr);
+  PutMetaChanges(&batch, &m, nullptr);
   ZENML_TRY(WriteLocked(s, &batch));
   s.meta = m;
   return Status::OK();

@@ -2,9 +2,10 @@
 // can do to print every pending event of a spool. Opens the spool's LevelDB
 // database DIR read-only in spirit (no writes) with the spool's options, walks
 // the "e/" keys in order and writes each value's JSON (the value less the
-// spool's 12-byte header: 8-byte append time, CRC-32) and a newline to stdout
-// in 1 MiB blocks. No checksum of its own, no JSON parsing. Exits 0 (1 on any
-// error).
+// spool's 12-byte header: 8-byte append time, CRC-32; 29 bytes for the last
+// event of an Append, which starts with 0x01 and carries the spool's totals
+// first: spool/keys.h) and a newline to stdout in 1 MiB blocks. No checksum of
+// its own, no JSON parsing. Exits 0 (1 on any error).
 //
 //   zenml_raw_scan DIR > out
 
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
   }
   std::unique_ptr<leveldb::DB> db(raw);
   constexpr size_t kHeader = 12;
+  constexpr size_t kTotalsHeader = 29;
   constexpr size_t kBlock = 1u << 20;
   std::string out;
   out.reserve(kBlock + (64 << 10));
@@ -43,8 +45,10 @@ int main(int argc, char** argv) {
       db->NewIterator(leveldb::ReadOptions()));
   for (it->Seek("e/"); it->Valid() && it->key().starts_with("e/"); it->Next()) {
     leveldb::Slice v = it->value();
-    if (v.size() < kHeader) continue;
-    out.append(v.data() + kHeader, v.size() - kHeader);
+    const size_t header =
+        !v.empty() && v[0] == '\x01' ? kTotalsHeader : kHeader;
+    if (v.size() < header) continue;
+    out.append(v.data() + header, v.size() - header);
     out.push_back('\n');
     if (out.size() >= kBlock) {
       std::fwrite(out.data(), 1, out.size(), stdout);

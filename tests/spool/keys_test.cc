@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <string>
 #include <vector>
 
 namespace zenml::spool {
@@ -71,6 +73,44 @@ TEST(KeysTest, EventValueWithADamagedJsonIsNotIntact) {
   auto decoded = DecodeEventValue(value);
   ASSERT_TRUE(decoded);
   EXPECT_FALSE(decoded->intact);
+}
+
+TEST(KeysTest, EventValueCarriesAppendTotalsOnlyWhenGiven) {
+  const std::string json = "{\"messageId\":\"t\"}";
+  const std::string plain = EncodeEventValue(1'767'225'600'000, json);
+  const std::string with =
+      EncodeEventValue(1'767'225'600'000, json, AppendTotals{7, 1234});
+  EXPECT_EQ(with.size(),
+            plain.size() + kEventTotalsHeaderSize - kEventHeaderSize);
+  auto a = DecodeEventValue(plain);
+  auto b = DecodeEventValue(with);
+  ASSERT_TRUE(a && b);
+  EXPECT_FALSE(a->totals.has_value());
+  EXPECT_EQ(b->totals, (AppendTotals{7, 1234}));
+  EXPECT_EQ(b->append_time_ms, a->append_time_ms);
+  EXPECT_EQ(b->json, json);
+  EXPECT_TRUE(b->intact);
+  EXPECT_EQ(EventJsonSize(plain), json.size());
+  EXPECT_EQ(EventJsonSize(with), json.size());
+  EXPECT_EQ(EventJsonSize("x"), 0u);
+  // A value cut inside the longer header is no value.
+  EXPECT_FALSE(DecodeEventValue(with.substr(0, kEventTotalsHeaderSize - 1)));
+}
+
+TEST(KeysTest, APlainValueNeverStartsWithTheTotalsMarker) {
+  // Any time is clamped to what a system clock holds, whose high byte is
+  // 0x00 or 0xFF: a plain value is never read as one with totals.
+  for (int64_t t : {int64_t{0}, int64_t{1'767'225'600'000}, INT64_MAX,
+                    int64_t{-1}, INT64_MIN}) {
+    const std::string value = EncodeEventValue(t, "{}");
+    ASSERT_NE(value[0], kEventTotalsMarker) << t;
+    auto decoded = DecodeEventValue(value);
+    ASSERT_TRUE(decoded);
+    EXPECT_FALSE(decoded->totals.has_value()) << t;
+    EXPECT_EQ(decoded->json, "{}");
+  }
+  EXPECT_EQ(DecodeEventValue(EncodeEventValue(INT64_MAX, "{}"))->append_time_ms,
+            INT64_MAX / 1'000'000);
 }
 
 }  // namespace

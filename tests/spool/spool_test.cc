@@ -200,10 +200,14 @@ TEST_F(SpoolTest, AReadersCloseLeavesTheFilesItFoundAsTheyWere) {
   std::vector<std::string> all;
   for (int round = 0; round < 5; ++round) {
     const std::vector<std::string> msgs =
-        PaddedMessages(60, std::to_string(round) + "-");
+        PaddedMessages(56, std::to_string(round) + "-");
     Spool writer(Options());
     ASSERT_TRUE(writer.Append(msgs).ok());
     all.insert(all.end(), msgs.begin(), msgs.end());
+  }
+  {
+    std::ifstream dbg(spool_dir / "LOG");
+    std::cerr << dbg.rdbuf();
   }
   ASSERT_GT(LogBytes(spool_dir), 256u << 10);
   const auto before = Files(spool_dir);
@@ -309,12 +313,23 @@ TEST_F(SpoolTest, AWritersCloseFlushesItsBatchButNotALevel0Compaction) {
     return PaddedMessages(600, "r" + std::to_string(round) + "-");
   };
   // Big unheld appends, each flushed at its close, until level 0 holds 3
-  // (the first tables go to deeper levels: nothing overlaps them yet).
+  // (the first tables go to deeper levels: nothing overlaps them yet). Each
+  // writer also acknowledges the oldest event, as an uploader does between
+  // writers: that writes the counters under c/, so each table spans from
+  // them to its events and overlaps the others (appends alone write tables
+  // that overlap nothing, which LevelDB places below level 0: keys.h).
+  auto ack_oldest = [](Spool& writer) {
+    auto oldest = writer.Peek("", 1, 1);
+    ASSERT_TRUE(oldest.ok());
+    ASSERT_EQ(oldest->size(), 1u);
+    ASSERT_TRUE(writer.Ack(std::vector<std::string>{(*oldest)[0].key}).ok());
+  };
   int round = 0;
   uint64_t level0 = 0;
   for (; round < 12 && level0 < 3; ++round) {
     Spool writer(o);
     ASSERT_TRUE(writer.Append(big_batch(round)).ok());
+    ack_oldest(writer);
     level0 = Level0Tables(spool_dir);
   }
   ASSERT_EQ(level0, 3u);
@@ -325,6 +340,7 @@ TEST_F(SpoolTest, AWritersCloseFlushesItsBatchButNotALevel0Compaction) {
   {
     Spool writer(o);
     ASSERT_TRUE(writer.Hold(Role::kWriter).ok());
+    ack_oldest(writer);  // first: in the same memtable as the batch
     ASSERT_TRUE(writer.Append(big_batch(round)).ok());
     writer.Release();
   }
@@ -335,7 +351,7 @@ TEST_F(SpoolTest, AWritersCloseFlushesItsBatchButNotALevel0Compaction) {
   EXPECT_EQ(Level0Tables(spool_dir), 4u);
   // Nothing lost.
   Spool reader(Options());
-  EXPECT_EQ(All(reader).size(), 600u * static_cast<size_t>(round + 1));
+  EXPECT_EQ(All(reader).size(), 599u * static_cast<size_t>(round + 1));
 }
 
 // The drained range's compaction of a spool held across calls (an
@@ -870,6 +886,175 @@ TEST_F(SpoolTest, ANewSpoolCarriesTheGuardThatFormatOneProgramsRefuse) {
   std::string guard;
   ASSERT_TRUE(db->Get({}, "m/format_version", &guard).ok());
   EXPECT_GT(DecodeFixed64BE(guard).value_or(0), 1u);
+}
+
+// Format 3 (spool/keys.h): an Append that changes only the append side's
+// counters writes no c/ key; its last event carries the totals, and the
+// next open rolls the counters forward from it. Any other write brings c/
+// up to date.
+TEST_F(SpoolTest, AnAppendDefersTheCountersToItsLastEventAndAnAckWritesThem) {
+  const auto first = Messages(10, "a");
+  const auto second = Messages(5, "b");
+  uint64_t bytes = 0;
+  for (const auto& m : first) bytes += m.size();
+  {
+    Spool spool(Options());
+    ASSERT_TRUE(spool.Append(first).ok());
+  }
+  EXPECT_EQ(RawGet(std::string(kMetaCount)), std::nullopt);
+  auto last = RawGet(EventKey(10));
+  ASSERT_TRUE(last.has_value());
+  auto value = DecodeEventValue(*last);
+  ASSERT_TRUE(value.has_value());
+  EXPECT_EQ(value->totals, (AppendTotals{10, bytes}));
+  auto before_last = DecodeEventValue(RawGet(EventKey(9)).value_or(""));
+  ASSERT_TRUE(before_last.has_value());
+  EXPECT_FALSE(before_last->totals.has_value());  // only the last pays
+
+  for (const auto& m : second) bytes += m.size();
+  std::vector<Entry> entries;
+  {
+    Spool spool(Options());  // rolls forward from e/10, then appends
+    ASSERT_TRUE(spool.Append(second).ok());
+    auto stats = spool.Stats();
+    ASSERT_TRUE(stats.ok());
+    EXPECT_EQ(stats->count, 15u);
+    EXPECT_EQ(stats->bytes, bytes);
+    EXPECT_EQ(stats->next_seq, 16u);
+    entries = All(spool);
+  }
+  EXPECT_EQ(RawGet(std::string(kMetaCount)), std::nullopt);
+  {
+    Spool spool(Options());
+    ASSERT_TRUE(spool.Ack(std::vector<std::string>{entries[0].key}).ok());
+  }
+  bytes -= entries[0].json.size();
+  EXPECT_EQ(RawGet(std::string(kMetaCount)), EncodeFixed64BE(14));
+  EXPECT_EQ(RawGet(std::string(kMetaBytes)), EncodeFixed64BE(bytes));
+  EXPECT_EQ(RawGet(std::string(kMetaNextSeq)), EncodeFixed64BE(16));
+  Spool spool(Options());
+  auto stats = spool.Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->count, 14u);
+  EXPECT_EQ(stats->bytes, bytes);
+}
+
+// The point of deferring: successive writers' tables hold only their own
+// events, so they overlap no other table and LevelDB moves them down without
+// rewriting them. In format 2 every table began at the c/ counters.
+TEST_F(SpoolTest, SuccessiveWritersTablesHoldNoCounters) {
+  for (int round = 0; round < 5; ++round) {
+    Spool writer(Options());  // each batch outgrows the buffer: a table
+    ASSERT_TRUE(
+        writer.Append(PaddedMessages(600, "r" + std::to_string(round) + "-"))
+            .ok());
+  }
+  leveldb::DB* raw = nullptr;
+  ASSERT_TRUE(leveldb::DB::Open(leveldb::Options(),
+                                (dir_.path() / "analytics" / "spool").string(),
+                                &raw)
+                  .ok());
+  std::unique_ptr<leveldb::DB> db(raw);
+  std::string tables;
+  ASSERT_TRUE(db->GetProperty("leveldb.sstables", &tables));
+  // One line per table: "<number>:<size>['<smallest key>' @ ... .. ...]".
+  size_t with_counters = 0, total = 0;
+  for (size_t pos = 0; (pos = tables.find(":", pos)) != std::string::npos;
+       ++pos) {
+    const size_t open = tables.find("['", pos);
+    if (open == std::string::npos) break;
+    total++;
+    if (tables.compare(open + 2, 2, "c/") == 0) with_counters++;
+    pos = tables.find('\n', open);
+    if (pos == std::string::npos) break;
+  }
+  EXPECT_GE(total, 5u) << tables;
+  // The first writer's table also holds the format version it recorded.
+  EXPECT_LE(with_counters, 1u) << tables;
+}
+
+TEST_F(SpoolTest, TotalsThatDisagreeWithTheCountersAreRecounted) {
+  const auto messages = Messages(10);
+  uint64_t bytes = 0;
+  for (const auto& m : messages) bytes += m.size();
+  {
+    Spool spool(Options());
+    ASSERT_TRUE(spool.Append(messages).ok());
+  }
+  {
+    leveldb::DB* raw = nullptr;
+    ASSERT_TRUE(
+        leveldb::DB::Open(leveldb::Options(),
+                          (dir_.path() / "analytics" / "spool").string(), &raw)
+            .ok());
+    std::unique_ptr<leveldb::DB> db(raw);
+    ASSERT_TRUE(db->Put(leveldb::WriteOptions(), EventKey(10),
+                        EncodeEventValue(0, messages[9], AppendTotals{99, 5}))
+                    .ok());
+  }
+  Spool spool(Options());
+  auto stats = spool.Stats();
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->count, 10u);
+  EXPECT_EQ(stats->bytes, bytes);
+  EXPECT_EQ(stats->next_seq, 11u);
+  EXPECT_EQ(All(spool).size(), 10u);
+  // No c/count was ever written (every Append deferred it), and the totals
+  // cannot be trusted: what is there is counted, and whether anything was
+  // lost is reported as unknown rather than as nothing.
+  EXPECT_EQ(stats->dropped["corruption"], 0u);
+  EXPECT_TRUE(stats->corruption_loss_unknown);
+}
+
+TEST_F(SpoolTest, AFormatTwoSpoolIsMarkedFormatThreeByItsFirstWriter) {
+  // Format 2, written by hand: every counter under c/, no totals.
+  const std::string path = (dir_.path() / "analytics" / "spool").string();
+  fs::create_directories(path);
+  {
+    leveldb::Options o;
+    o.create_if_missing = true;
+    leveldb::DB* raw = nullptr;
+    ASSERT_TRUE(leveldb::DB::Open(o, path, &raw).ok());
+    std::unique_ptr<leveldb::DB> db(raw);
+    leveldb::WriteBatch b;
+    const int64_t now_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(
+            clock_.Now().time_since_epoch())
+            .count();
+    b.Put(EventKey(41), EncodeEventValue(now_ms, "{\"n\":41}"));
+    b.Put(EventKey(42), EncodeEventValue(now_ms, "{\"n\":42}"));
+    b.Put(std::string(kMetaNextSeq), EncodeFixed64BE(43));
+    b.Put(std::string(kMetaCount), EncodeFixed64BE(2));
+    b.Put(std::string(kMetaBytes), EncodeFixed64BE(16));
+    b.Put(std::string(kMetaFirstSeq), EncodeFixed64BE(41));
+    b.Put(std::string(kMetaFormat), EncodeFixed64BE(2));
+    b.Put(std::string(kLegacyMetaFormat), EncodeFixed64BE(2));
+    ASSERT_TRUE(db->Write(leveldb::WriteOptions(), &b).ok());
+  }
+  {
+    Spool spool(Options());
+    auto stats = spool.Stats();  // a reader: changes nothing
+    ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+    EXPECT_EQ(stats->format_version, 2u);
+    EXPECT_EQ(stats->count, 2u);
+  }
+  EXPECT_EQ(RawGet(std::string(kMetaFormat)), EncodeFixed64BE(2));
+  {
+    Spool spool(Options());
+    ASSERT_TRUE(spool.Append(Messages(1)).ok());
+    auto stats = spool.Stats();
+    ASSERT_TRUE(stats.ok());
+    EXPECT_EQ(stats->format_version, kFormatVersion);
+    EXPECT_EQ(stats->count, 3u);
+    EXPECT_EQ(stats->next_seq, 44u);
+    auto entries = All(spool);
+    ASSERT_EQ(entries.size(), 3u);
+    EXPECT_EQ(entries[0].json, "{\"n\":41}");
+  }
+  // A format-2 program now refuses it, as it would misread the counters.
+  EXPECT_EQ(RawGet(std::string(kMetaFormat)), EncodeFixed64BE(kFormatVersion));
+  EXPECT_EQ(RawGet(std::string(kLegacyMetaFormat)),
+            EncodeFixed64BE(kFormatVersion));
 }
 
 TEST_F(SpoolTest, ReadingAMissingSpoolCreatesNothing) {
