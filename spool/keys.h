@@ -26,7 +26,9 @@
 // (c/next_seq, c/count, c/bytes, c/first_seq: format 3). Its last event
 // carries the spool's count and bytes after it (AppendTotals), and opening
 // the spool rolls the c/ counters forward from the last event when its
-// sequence is at or past c/next_seq (LoadMeta). So a table of appended
+// sequence is at or past c/next_seq (LoadMeta); anything there that is not
+// such an event, with totals that add up, makes the open recount. So a
+// table of appended
 // events holds only its own e/ keys, and the tables of successive writers do
 // not overlap: LevelDB moves them down a level without rewriting them. In
 // format 2, where every Append updated c/, every table spanned from c/ to its
@@ -97,10 +99,12 @@ inline constexpr std::string_view kMetaDeadDropPrefix = "c/dead_drop/";
 // The on-disk format this code writes. A spool with a higher version is
 // refused rather than misread. Format 1 had the same keys and values but its
 // metadata under m/; opening one migrates it (one WriteBatch). Format 2 had
-// no AppendTotals: a writer's open sets format 3 and needs nothing else, as
-// format 2's counters are all written. A format-2 program refuses a format-3
-// spool: it would take the c/ counters an Append left behind for the truth
-// and give out sequence numbers already used.
+// no AppendTotals and needs nothing else: the first Append into it sets
+// format 3 (c/ and m/format_version) in its own batch, with every counter;
+// only later Appends defer them. Reading it changes nothing, so a format-2
+// program can share it until then. After that a format-2 program refuses
+// the spool: it would take the c/ counters an Append left behind for the
+// truth and give out sequence numbers already used.
 inline constexpr uint64_t kFormatVersion = 3;
 
 // Format 1's metadata prefix. A format-2 spool keeps m/format_version set to

@@ -57,6 +57,14 @@ constexpr std::string_view kAfterEvents = "e0";
 Status RollForwardAppendCounters(leveldb::DB* db, Meta* m) {
   std::unique_ptr<leveldb::Iterator> it(
       db->NewIterator(leveldb::ReadOptions()));
+  // Forward first: a drained spool's tombstones all lie below c/next_seq,
+  // and an open that finds nothing past it reads none of them.
+  it->Seek(EventKey(m->next_seq));
+  if (!it->Valid() || !ToView(it->key()).starts_with(kEventPrefix)) {
+    return FromLevelDb(it->status(), "reading the last event");
+  }
+  // No tombstone lies past c/next_seq (a delete writes the counters), so
+  // the step back from the end of the events lands on the last one.
   it->Seek(ToSlice(kAfterEvents));
   if (it->Valid()) {
     it->Prev();
@@ -64,12 +72,17 @@ Status RollForwardAppendCounters(leveldb::DB* db, Meta* m) {
     it->SeekToLast();
   }
   ZENML_TRY(FromLevelDb(it->status(), "reading the last event"));
-  if (!it->Valid()) return Status::OK();
-  const auto seq = DecodeSeqKey(ToView(it->key()), kEventPrefix);
-  if (!seq || *seq < m->next_seq) return Status::OK();
-  const auto value = DecodeEventValue(ToView(it->value()));
-  const uint64_t appended = *seq - m->next_seq + 1;
-  if (!value || !value->totals || value->totals->count != m->count + appended) {
+  // Any key past c/next_seq that is not a whole event with totals that add
+  // up (count, and bytes at least the last JSON's) leaves the counters
+  // unknown: an undecodable one too, or the next Append would reuse
+  // sequences of events still there.
+  const auto seq = it->Valid() ? DecodeSeqKey(ToView(it->key()), kEventPrefix)
+                               : std::nullopt;
+  const auto value = seq ? DecodeEventValue(ToView(it->value())) : std::nullopt;
+  if (!seq || *seq < m->next_seq || !value || !value->intact ||
+      !value->totals ||
+      value->totals->count != m->count + (*seq - m->next_seq + 1) ||
+      value->totals->bytes < m->bytes + value->json.size()) {
     m->append_totals_mismatch = true;
     return Status::OK();
   }
@@ -182,7 +195,7 @@ size_t PutOtherMetaChanges(leveldb::WriteBatch* batch, const Meta& m,
 
 }  // namespace
 
-void PutMetaChanges(leveldb::WriteBatch* batch, Meta* m, const Meta* old) {
+void PutAppendCounters(leveldb::WriteBatch* batch, Meta* m, const Meta* old) {
   const Meta empty;
   const Meta& o = old ? *old : empty;
   const bool all = old == nullptr || old->append_counters_unwritten;
@@ -194,7 +207,12 @@ void PutMetaChanges(leveldb::WriteBatch* batch, Meta* m, const Meta* old) {
   put(kMetaBytes, m->bytes, o.bytes);
   put(kMetaFirstSeq, m->first_seq, o.first_seq);
   m->append_counters_unwritten = false;
-  PutOtherMetaChanges(batch, *m, o, /*all=*/old == nullptr);
+}
+
+void PutMetaChanges(leveldb::WriteBatch* batch, Meta* m, const Meta* old) {
+  PutAppendCounters(batch, m, old);
+  const Meta empty;
+  PutOtherMetaChanges(batch, *m, old ? *old : empty, /*all=*/old == nullptr);
 }
 
 size_t PutMetaChangesBesideAppendCounters(leveldb::WriteBatch* batch,

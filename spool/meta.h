@@ -103,9 +103,12 @@ Status LoadMeta(leveldb::DB* db, Meta* meta);
 // clears `m->append_counters_unwritten`: once the batch is written, the disk
 // holds `*m`.
 void PutMetaChanges(leveldb::WriteBatch* batch, Meta* m, const Meta* old);
-// The counters of `m` that differ from `old` other than the append side's
-// four: what an Append must write beside its events. Returns how many keys
-// it wrote.
+// PutMetaChanges in two halves. The append side's four counters (next_seq,
+// count, bytes, first_seq): those that differ from `old`, all of them when
+// `old` is null or says they lag; clears `m->append_counters_unwritten`.
+void PutAppendCounters(leveldb::WriteBatch* batch, Meta* m, const Meta* old);
+// Every other counter of `m` that differs from `old`: what an Append must
+// write beside its events. Returns how many keys it wrote.
 size_t PutMetaChangesBesideAppendCounters(leveldb::WriteBatch* batch,
                                           const Meta& m, const Meta& old);
 

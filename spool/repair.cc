@@ -82,20 +82,25 @@ bool ReadFile(leveldb::Env* env, const std::string& fname, std::string* out) {
   }
 }
 
-// Whether `data` holds, from `pos`, a varint32 length and an e/ value of that
-// length whose JSON matches its CRC.
-bool IntactEventValueAt(const std::string& data, size_t pos) {
+// The high byte of an append time a system clock holds (keys.h).
+bool TimeHighByte(char c) { return c == '\x00' || c == '\xff'; }
+
+// Whether `data` holds, from `pos`, a varint32 length and what an e/ value
+// of that length looks like: whole and matching its CRC, or (its JSON
+// damaged, or split by a log block header) a header of the right shape.
+bool EventValueAt(const std::string& data, size_t pos) {
   uint32_t length = 0;
   for (int shift = 0; shift <= 28; shift += 7) {
     if (pos >= data.size()) return false;
     const auto byte = static_cast<unsigned char>(data[pos++]);
     length |= static_cast<uint32_t>(byte & 0x7f) << shift;
-    if ((byte & 0x80) == 0) {
-      if (data.size() - pos < length) return false;
-      const auto value =
-          DecodeEventValue(std::string_view(data).substr(pos, length));
-      return value && value->intact;
-    }
+    if ((byte & 0x80) != 0) continue;
+    if (data.size() - pos < length) return false;
+    const std::string_view bytes = std::string_view(data).substr(pos, length);
+    const auto value = DecodeEventValue(bytes);
+    if (!value) return false;
+    if (value->intact) return true;
+    return TimeHighByte(bytes[value->totals ? 17 : 0]);
   }
   return false;
 }
@@ -132,11 +137,12 @@ void ScanLogBytesForEvents(const std::string& data, std::set<uint64_t>* live) {
     if (seq && tag == 0) {
       live->erase(*seq);
       pos += 11;
-    } else if (seq && tag == 1 && IntactEventValueAt(data, pos + 11)) {
-      // Only a put whose value follows, whole and matching its CRC: the
-      // three bytes also occur by chance inside other bytes (a spool of
-      // 1,000 events gave a "sequence" of 15,269,040), and each such
-      // sequence would count as an event lost.
+    } else if (seq && tag == 1 && EventValueAt(data, pos + 11)) {
+      // Only a put followed by what looks like its value: the three bytes
+      // also occur by chance inside other bytes (a spool of 1,000 events
+      // gave a "sequence" of 15,269,040), and each such sequence would
+      // count as an event lost. A damaged value still counts: that event
+      // is the likeliest to be lost.
       live->insert(*seq);
       pos += 11;
     } else {

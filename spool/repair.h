@@ -55,6 +55,10 @@ struct RepairReport {
   // a record boundary would look whole, so the counters are checked
   // against the events. Counts as a repair only if events are missing.
   bool check_only = false;
+  // The last event's AppendTotals did not add up (or it was unreadable), so
+  // the counters the open found lag by an unknown number: only a lower
+  // bound of the loss is known.
+  bool totals_mismatch = false;
 };
 
 // True if `db_path` holds a table (.ldb, .sst), a log (.log) or a MANIFEST.
@@ -67,8 +71,10 @@ leveldb::Status RepairDatabase(const std::string& db_path,
 
 // Exposed for tests: adds to `live` the e/ sequences put, and removes the
 // ones deleted, by the log bytes `data` (a .log file's contents). A put
-// counts only with its value whole and intact (its CRC): a lower bound, as
-// an entry a block header or damage splits is missed.
+// counts only when what follows its key looks like its value (a length that
+// fits, then an intact value or a header of the right shape): a lower
+// bound, as an entry whose key a block header or the damage splits is
+// missed.
 void ScanLogBytesForEvents(const std::string& data, std::set<uint64_t>* live);
 
 }  // namespace zenml::spool

@@ -183,13 +183,18 @@ Status Spool::Impl::AdvanceFirst(SharedDb& s, Meta* m,
 Status Spool::Impl::CommitMeta(SharedDb& s, Meta m, leveldb::WriteBatch* batch,
                                bool append) {
   m.write_errors += s.pending_write_errors;
-  // A format-2 spool (opened without writing, so not yet marked format 3)
-  // gets every counter: a format-2 program may open it next.
-  if (append && s.meta.format_version == kFormatVersion &&
-      PutMetaChangesBesideAppendCounters(batch, m, s.meta) == 0) {
+  if (append && m.format_version < kFormatVersion) {
+    // The first Append into a format-2 spool marks it format 3, in the batch
+    // that writes its counters (a new format changes a counter, so this one
+    // defers nothing); the next Append defers them. Only an Append marks
+    // it: a format-2 program can go on sharing a spool that is only read.
+    m.format_version = kFormatVersion;
+    PutMetaInt(batch, kLegacyMetaFormat, kFormatVersion);
+  }
+  if (PutMetaChangesBesideAppendCounters(batch, m, s.meta) == 0 && append) {
     m.append_counters_unwritten = true;
   } else {
-    PutMetaChanges(batch, &m, &s.meta);
+    PutAppendCounters(batch, &m, &s.meta);
   }
   if (batch->ApproximateSize() <= kEmptyBatchSize) return Status::OK();
   ZENML_TRY(WriteLocked(s, batch));

@@ -375,10 +375,9 @@ Status Spool::Impl::OpenLocked(SharedDb& s, bool create, bool writes,
         "spool: {} has format version {}, newer than this program's {}",
         db_path_, s.meta.format_version, kFormatVersion));
   }
-  if (st.ok() && (s.meta.format_version == 0 ||
-                  (writes && s.meta.format_version < kFormatVersion))) {
-    // A new database, or a format-2 one a writer opens: record the format
-    // it is written in (format 2 needs nothing else: keys.h).
+  if (st.ok() && s.meta.format_version == 0) {
+    // A new database: record the format it is written in. (The first
+    // Append into a format-2 one marks it format 3: CommitMeta.)
     s.meta.format_version = kFormatVersion;
     leveldb::WriteBatch batch;
     PutMetaInt(&batch, kMetaFormat, kFormatVersion);
@@ -399,6 +398,7 @@ Status Spool::Impl::OpenLocked(SharedDb& s, bool create, bool writes,
             "spool: the last event's totals disagree with the counters; "
             "recounting");
     s.repair.check_only = true;
+    s.repair.totals_mismatch = true;
     repaired = true;
   } else if (st.ok() && !repaired && s.tail_guard->LogsReadWhole() > 1 &&
              !s.tail_guard->LogsInSequence()) {

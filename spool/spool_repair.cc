@@ -182,6 +182,8 @@ Status Spool::Impl::RecountLocked(SharedDb& s, uint64_t known_count) {
   for (it->Seek(ToSlice(kEventPrefix));
        it->Valid() && ToView(it->key()).starts_with(kEventPrefix); it->Next()) {
     auto seq = DecodeSeqKey(ToView(it->key()), kEventPrefix);
+    // A damaged event's sequence is not given out again either.
+    if (seq) max_seq = std::max(max_seq, *seq);
     auto v = DecodeEventValue(ToView(it->value()));
     if (!seq || !v || !v->intact) {
       batch.Delete(it->key());  // damaged: lost, and counted below
@@ -190,7 +192,6 @@ Status Spool::Impl::RecountLocked(SharedDb& s, uint64_t known_count) {
     count++;
     bytes += v->json.size();
     if (!min_seq) min_seq = *seq;
-    max_seq = std::max(max_seq, *seq);
     if (live.contains(*seq)) live_found++;
   }
   for (it->Seek(ToSlice(kDeadLetterPrefix));
@@ -217,10 +218,10 @@ Status Spool::Impl::RecountLocked(SharedDb& s, uint64_t known_count) {
   if (lost > 0)
     m.dropped[std::string(DropReasonName(DropReason::kCorruption))] += lost;
   // What nothing can count: a table dropped or cut short by RepairDB, a log
-  // that could not be scanned, counters that had to be rebuilt while
-  // events were there.
+  // that could not be scanned, an Append's totals that did not add up,
+  // counters that had to be rebuilt while events were there.
   const bool unknown = s.repair.tables_damaged || s.repair.scan_failed ||
-                       s.repair.older_log_cut ||
+                       s.repair.older_log_cut || s.repair.totals_mismatch ||
                        (!m.counters_present && (count > 0 || dead > 0));
   if (unknown) m.loss_unknown = 1;
   if (!s.repair.check_only || lost > 0 || unknown) m.repairs++;

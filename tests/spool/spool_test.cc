@@ -1006,6 +1006,38 @@ TEST_F(SpoolTest, TotalsThatDisagreeWithTheCountersAreRecounted) {
   EXPECT_TRUE(stats->corruption_loss_unknown);
 }
 
+// A key under e/ that is not an event, sorting past every event (a foreign
+// or damaged one), leaves the deferred counters unknown: the open recounts,
+// and the next Append takes a sequence past every event still there instead
+// of starting again at c/next_seq over them.
+TEST_F(SpoolTest, AForeignKeyPastTheEventsIsRecountedNotAppendedOver) {
+  const auto first = Messages(10, "a");
+  {
+    Spool spool(Options());
+    ASSERT_TRUE(spool.Append(first).ok());
+  }
+  {
+    leveldb::DB* raw = nullptr;
+    ASSERT_TRUE(
+        leveldb::DB::Open(leveldb::Options(),
+                          (dir_.path() / "analytics" / "spool").string(), &raw)
+            .ok());
+    std::unique_ptr<leveldb::DB> db(raw);
+    ASSERT_TRUE(db->Put(leveldb::WriteOptions(), "e/x", "not an event").ok());
+  }
+  Spool spool(Options());
+  ASSERT_TRUE(spool.Append(Messages(1, "b")).ok());
+  auto entries = All(spool);
+  ASSERT_EQ(entries.size(), 11u);
+  for (size_t i = 0; i < first.size(); ++i) {
+    EXPECT_EQ(entries[i].json, first[i]);
+  }
+  EXPECT_EQ(entries.back().seq, 11u);
+  auto stats = spool.Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->count, 11u);
+}
+
 TEST_F(SpoolTest, AFormatTwoSpoolIsMarkedFormatThreeByItsFirstWriter) {
   // Format 2, written by hand: every counter under c/, no totals.
   const std::string path = (dir_.path() / "analytics" / "spool").string();
@@ -1032,11 +1064,18 @@ TEST_F(SpoolTest, AFormatTwoSpoolIsMarkedFormatThreeByItsFirstWriter) {
     ASSERT_TRUE(db->Write(leveldb::WriteOptions(), &b).ok());
   }
   {
+    // Readers, even one holding the spool as a dump does, change nothing: a
+    // format-2 program may share it until something is appended.
     Spool spool(Options());
-    auto stats = spool.Stats();  // a reader: changes nothing
+    auto stats = spool.Stats();
     ASSERT_TRUE(stats.ok()) << stats.status().ToString();
     EXPECT_EQ(stats->format_version, 2u);
     EXPECT_EQ(stats->count, 2u);
+    ASSERT_TRUE(spool.Hold(Role::kReader).ok());
+    auto scanned = spool.Scan("", 1 << 20, 10);
+    ASSERT_TRUE(scanned.ok());
+    EXPECT_EQ(scanned->size(), 2u);
+    spool.Release();
   }
   EXPECT_EQ(RawGet(std::string(kMetaFormat)), EncodeFixed64BE(2));
   {
@@ -1052,7 +1091,9 @@ TEST_F(SpoolTest, AFormatTwoSpoolIsMarkedFormatThreeByItsFirstWriter) {
     EXPECT_EQ(entries[0].json, "{\"n\":41}");
   }
   // A format-2 program now refuses it, as it would misread the counters.
+  // The Append that marked it wrote its counters too; the next one defers.
   EXPECT_EQ(RawGet(std::string(kMetaFormat)), EncodeFixed64BE(kFormatVersion));
+  EXPECT_EQ(RawGet(std::string(kMetaCount)), EncodeFixed64BE(3));
   EXPECT_EQ(RawGet(std::string(kLegacyMetaFormat)),
             EncodeFixed64BE(kFormatVersion));
 }
