@@ -78,6 +78,26 @@ class SpoolTest : public ::testing::Test {
     return value;
   }
 
+  // Writes `batch` to the (closed) database, creating it if missing: a spool
+  // in a layout only a test writes (an older format, damage, a foreign key).
+  void RawWrite(leveldb::WriteBatch* batch) {
+    const fs::path path = dir_.path() / "analytics" / "spool";
+    fs::create_directories(path);
+    leveldb::Options o;
+    o.create_if_missing = true;
+    leveldb::DB* raw = nullptr;
+    ASSERT_TRUE(leveldb::DB::Open(o, path.string(), &raw).ok());
+    std::unique_ptr<leveldb::DB> db(raw);
+    ASSERT_TRUE(db->Write(leveldb::WriteOptions(), batch).ok());
+  }
+
+  // The fake clock's time, as the spool stores an append time.
+  int64_t NowMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               clock_.Now().time_since_epoch())
+        .count();
+  }
+
   testing::TempDir dir_;
   FakeClock clock_;
 };
@@ -814,27 +834,17 @@ TEST_F(SpoolTest, ASpoolOfANewerFormatIsRefusedNotMisread) {
 TEST_F(SpoolTest, AFormatOneSpoolIsMigratedKeepingEventsCountersAndSequence) {
   // Format 1, written by hand: metadata under m/ (after the events).
   const std::string path = (dir_.path() / "analytics" / "spool").string();
-  fs::create_directories(path);
   {
-    leveldb::Options o;
-    o.create_if_missing = true;
-    leveldb::DB* raw = nullptr;
-    ASSERT_TRUE(leveldb::DB::Open(o, path, &raw).ok());
-    std::unique_ptr<leveldb::DB> db(raw);
     leveldb::WriteBatch b;
-    const int64_t now_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(
-            clock_.Now().time_since_epoch())
-            .count();
-    b.Put(EventKey(41), EncodeEventValue(now_ms, "{\"n\":41}"));
-    b.Put(EventKey(42), EncodeEventValue(now_ms, "{\"n\":42}"));
+    b.Put(EventKey(41), EncodeEventValue(NowMs(), "{\"n\":41}"));
+    b.Put(EventKey(42), EncodeEventValue(NowMs(), "{\"n\":42}"));
     b.Put("m/next_seq", EncodeFixed64BE(43));
     b.Put("m/count", EncodeFixed64BE(2));
     b.Put("m/bytes", EncodeFixed64BE(16));
     b.Put("m/first_seq", EncodeFixed64BE(41));
     b.Put("m/format_version", EncodeFixed64BE(1));
     b.Put("m/drop/max_events", EncodeFixed64BE(5));
-    ASSERT_TRUE(db->Write(leveldb::WriteOptions(), &b).ok());
+    RawWrite(&b);
   }
   {
     Spool spool(Options());
@@ -982,15 +992,9 @@ TEST_F(SpoolTest, TotalsThatDisagreeWithTheCountersAreRecounted) {
     ASSERT_TRUE(spool.Append(messages).ok());
   }
   {
-    leveldb::DB* raw = nullptr;
-    ASSERT_TRUE(
-        leveldb::DB::Open(leveldb::Options(),
-                          (dir_.path() / "analytics" / "spool").string(), &raw)
-            .ok());
-    std::unique_ptr<leveldb::DB> db(raw);
-    ASSERT_TRUE(db->Put(leveldb::WriteOptions(), EventKey(10),
-                        EncodeEventValue(0, messages[9], AppendTotals{99, 5}))
-                    .ok());
+    leveldb::WriteBatch b;
+    b.Put(EventKey(10), EncodeEventValue(0, messages[9], AppendTotals{99, 5}));
+    RawWrite(&b);
   }
   Spool spool(Options());
   auto stats = spool.Stats();
@@ -1017,13 +1021,9 @@ TEST_F(SpoolTest, AForeignKeyPastTheEventsIsRecountedNotAppendedOver) {
     ASSERT_TRUE(spool.Append(first).ok());
   }
   {
-    leveldb::DB* raw = nullptr;
-    ASSERT_TRUE(
-        leveldb::DB::Open(leveldb::Options(),
-                          (dir_.path() / "analytics" / "spool").string(), &raw)
-            .ok());
-    std::unique_ptr<leveldb::DB> db(raw);
-    ASSERT_TRUE(db->Put(leveldb::WriteOptions(), "e/x", "not an event").ok());
+    leveldb::WriteBatch b;
+    b.Put("e/x", "not an event");
+    RawWrite(&b);
   }
   Spool spool(Options());
   ASSERT_TRUE(spool.Append(Messages(1, "b")).ok());
@@ -1040,28 +1040,17 @@ TEST_F(SpoolTest, AForeignKeyPastTheEventsIsRecountedNotAppendedOver) {
 
 TEST_F(SpoolTest, AFormatTwoSpoolIsMarkedFormatThreeByItsFirstWriter) {
   // Format 2, written by hand: every counter under c/, no totals.
-  const std::string path = (dir_.path() / "analytics" / "spool").string();
-  fs::create_directories(path);
   {
-    leveldb::Options o;
-    o.create_if_missing = true;
-    leveldb::DB* raw = nullptr;
-    ASSERT_TRUE(leveldb::DB::Open(o, path, &raw).ok());
-    std::unique_ptr<leveldb::DB> db(raw);
     leveldb::WriteBatch b;
-    const int64_t now_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(
-            clock_.Now().time_since_epoch())
-            .count();
-    b.Put(EventKey(41), EncodeEventValue(now_ms, "{\"n\":41}"));
-    b.Put(EventKey(42), EncodeEventValue(now_ms, "{\"n\":42}"));
+    b.Put(EventKey(41), EncodeEventValue(NowMs(), "{\"n\":41}"));
+    b.Put(EventKey(42), EncodeEventValue(NowMs(), "{\"n\":42}"));
     b.Put(std::string(kMetaNextSeq), EncodeFixed64BE(43));
     b.Put(std::string(kMetaCount), EncodeFixed64BE(2));
     b.Put(std::string(kMetaBytes), EncodeFixed64BE(16));
     b.Put(std::string(kMetaFirstSeq), EncodeFixed64BE(41));
     b.Put(std::string(kMetaFormat), EncodeFixed64BE(2));
     b.Put(std::string(kLegacyMetaFormat), EncodeFixed64BE(2));
-    ASSERT_TRUE(db->Write(leveldb::WriteOptions(), &b).ok());
+    RawWrite(&b);
   }
   {
     // Readers, even one holding the spool as a dump does, change nothing: a
