@@ -34,9 +34,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           (header == spool::kEventTotalsHeaderSize));
     // A plain value whose time a system clock cannot hold re-encodes
     // clamped; every other intact value re-encodes to itself.
-    const int64_t limit = INT64_MAX / 1'000'000;
-    if (value->intact && value->append_time_ms >= -limit &&
-        value->append_time_ms <= limit) {
+    if (value->intact && value->append_time_ms >= -spool::kMaxAppendTimeMs &&
+        value->append_time_ms <= spool::kMaxAppendTimeMs) {
       Check(spool::EncodeEventValue(value->append_time_ms, value->json,
                                     value->totals) == bytes);
     }

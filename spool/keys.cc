@@ -61,10 +61,8 @@ uint32_t Crc(std::string_view data) {
 
 }  // namespace
 
-// The append times a system clock's nanoseconds can hold (core/timestamp.h):
-// their high byte is 0x00 or 0xFF, never kEventTotalsMarker.
-constexpr int64_t kMaxAppendTimeMs = INT64_MAX / 1'000'000;
-
+// Clamped to kMaxAppendTimeMs, a time's high byte is 0x00 or 0xFF, never
+// kEventTotalsMarker.
 void AppendEventValue(int64_t append_time_ms, std::string_view json,
                       std::string* out,
                       const std::optional<AppendTotals>& totals) {

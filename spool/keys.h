@@ -122,6 +122,9 @@ inline constexpr size_t kEventTotalsHeaderSize = 29;
 // its append time's high byte, 0x00 or 0xFF for any time a system clock can
 // hold (the encoders clamp to that range), so the two never meet.
 inline constexpr char kEventTotalsMarker = 0x01;
+// The largest append time (ms) the encoders keep; beyond it, and below its
+// negation, they clamp: the times a system clock's nanoseconds can hold.
+inline constexpr int64_t kMaxAppendTimeMs = INT64_MAX / 1'000'000;
 
 // 8-byte big-endian encoding.
 std::string EncodeFixed64BE(uint64_t value);

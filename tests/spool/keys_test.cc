@@ -110,7 +110,7 @@ TEST(KeysTest, APlainValueNeverStartsWithTheTotalsMarker) {
     EXPECT_EQ(decoded->json, "{}");
   }
   EXPECT_EQ(DecodeEventValue(EncodeEventValue(INT64_MAX, "{}"))->append_time_ms,
-            INT64_MAX / 1'000'000);
+            kMaxAppendTimeMs);
 }
 
 }  // namespace
