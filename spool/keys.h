@@ -13,7 +13,8 @@
 //                                 c/repairs, c/loss_unknown) read as absent
 //                                 = default, so they need no migration
 //   i/<inbox file name>        -> "" (marker: that inbox file is ingested)
-//   m/format_version           -> only a guard for format-1 programs (below)
+//   m/format_version           -> only a guard for format-1 programs, in a
+//                                 table of its own (below)
 //
 // The metadata sorts before the events. When the counters sorted after all
 // events (format 1 kept them under m/), the key range of every table of Ack
@@ -107,10 +108,18 @@ inline constexpr std::string_view kMetaDeadDropPrefix = "c/dead_drop/";
 // truth and give out sequence numbers already used.
 inline constexpr uint64_t kFormatVersion = 3;
 
-// Format 1's metadata prefix. A format-2 spool keeps m/format_version set to
-// its own version: a format-1 program reads it, finds a newer format and
-// refuses the spool, instead of taking the missing m/ counters for a new,
-// empty spool and reusing sequence numbers.
+// Format 1's metadata prefix. Later formats keep m/format_version at 2 or
+// more: a format-1 program reads it, finds a newer format and refuses the
+// spool, instead of taking the missing m/ counters for a new, empty spool
+// and reusing sequence numbers.
+//
+// It sorts after every event, so a table holding it and any other key would
+// span the whole range of the events, and LevelDB would merge every table
+// of events that reaches its level with it instead of moving the table
+// down. A new spool writes it first, alone, and flushes it to a table of its
+// own (CreateDatabaseLocked); nothing rewrites it after: the first Append
+// into a format-2 spool leaves it at 2, and a purge compacts only the keys
+// before m/.
 inline constexpr std::string_view kLegacyMetaPrefix = "m/";
 inline constexpr std::string_view kLegacyMetaFormat = "m/format_version";
 

@@ -188,8 +188,9 @@ Status Spool::Impl::CommitMeta(SharedDb& s, Meta m, leveldb::WriteBatch* batch,
     // that writes its counters (a new format changes a counter, so this one
     // defers nothing); the next Append defers them. Only an Append marks
     // it: a format-2 program can go on sharing a spool that is only read.
+    // m/format_version stays 2: format-1 programs refuse it as they would
+    // 3, and rewritten beside the counters it would share their table.
     m.format_version = kFormatVersion;
-    PutMetaInt(batch, kLegacyMetaFormat, kFormatVersion);
   }
   if (PutMetaChangesBesideAppendCounters(batch, m, s.meta) == 0 && append) {
     m.append_counters_unwritten = true;

@@ -268,6 +268,15 @@ class Spool::Impl {
   // against format-1 programs. Nothing to do for a format-2 or new spool.
   Status MigrateFormatOneLocked(SharedDb& s);
 
+  // Creates the database holding only the guard against format-1 programs
+  // (m/format_version, keys.h), in a table of its own, leaving no thread
+  // behind. Best effort: a failure leaves the guard to InitFormatLocked.
+  void CreateDatabaseLocked(SharedDb& s);
+
+  // A database without c/format_version (new): records the format, and the
+  // guard too if CreateDatabaseLocked did not.
+  Status InitFormatLocked(SharedDb& s);
+
   // LevelDB compacts level-0 tables in a background thread, and closing the
   // database abandons a compaction in progress. Every transaction here is
   // short, so a spool filled by big batches (each open that replays a large

@@ -253,6 +253,7 @@ Status Spool::Impl::OpenLocked(SharedDb& s, bool create, bool writes,
     // A directory that still holds them is repaired instead.
     if (!HasDatabaseFiles(s.env.get(), db_path_)) {
       if (!create) return Status::NotFound("spool: no spool yet");
+      CreateDatabaseLocked(s);
     } else if (!repaired) {
       // Another process may be creating the database right now (LevelDB
       // writes the MANIFEST before CURRENT, under its LOCK): RepairLocked
@@ -378,11 +379,7 @@ Status Spool::Impl::OpenLocked(SharedDb& s, bool create, bool writes,
   if (st.ok() && s.meta.format_version == 0) {
     // A new database: record the format it is written in. (The first
     // Append into a format-2 one marks it format 3: CommitMeta.)
-    s.meta.format_version = kFormatVersion;
-    leveldb::WriteBatch batch;
-    PutMetaInt(&batch, kMetaFormat, kFormatVersion);
-    PutMetaInt(&batch, kLegacyMetaFormat, kFormatVersion);
-    st = WriteLocked(s, &batch);
+    st = InitFormatLocked(s);
   }
   if (st.ok() && s.tail_guard->OlderLogCut()) {
     // Rare: a log before the newest was cut short by damage, and LevelDB

@@ -58,7 +58,10 @@ Result<uint64_t> Spool::Impl::Purge() {
         ZENML_TRY(WriteLocked(s, &batch));
         s.meta = m;
         s.pending_write_errors = 0;
-        s.db->CompactRange(nullptr, nullptr);
+        // Everything a purge deletes sorts before m/: the format guard's
+        // table (InitFormatLocked) is left alone, not merged with the rest.
+        const leveldb::Slice before_guard = ToSlice(kLegacyMetaPrefix);
+        s.db->CompactRange(nullptr, &before_guard);
         // LevelDB's CompactRange picks the levels to compact before it
         // flushes the memtable, and a flushed memtable may land on level 2,
         // past them: events that never left the memtable would stay readable
@@ -69,7 +72,7 @@ Result<uint64_t> Spool::Impl::Purge() {
         leveldb::WriteBatch again;
         PutMetaChanges(&again, &m, nullptr);
         ZENML_TRY(WriteLocked(s, &again));
-        s.db->CompactRange(nullptr, nullptr);
+        s.db->CompactRange(nullptr, &before_guard);
         RemoveRepairArchiveLocked(s);
         return Status::OK();
       },

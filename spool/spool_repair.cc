@@ -1,4 +1,4 @@
-// Spool::Impl: repair, recount, migration (spool_impl.h).
+// Spool::Impl: repair and recount (spool_impl.h).
 
 #include <fmt/format.h>
 #include <leveldb/db.h>
@@ -68,32 +68,6 @@ Status SyncRepairedFiles(const std::string& db_path) {
 }  // namespace
 
 namespace fs = std::filesystem;
-
-Status Spool::Impl::MigrateFormatOneLocked(SharedDb& s) {
-  std::string value;
-  leveldb::Status g =
-      s.db->Get(leveldb::ReadOptions(), ToSlice(kMetaFormat), &value);
-  if (g.ok()) return Status::OK();
-  if (!g.IsNotFound()) return FromLevelDb(g, "reading the format version");
-  leveldb::WriteBatch batch;
-  bool any = false;
-  std::unique_ptr<leveldb::Iterator> it(
-      s.db->NewIterator(leveldb::ReadOptions()));
-  for (it->Seek(ToSlice(kLegacyMetaPrefix));
-       it->Valid() && ToView(it->key()).starts_with(kLegacyMetaPrefix);
-       it->Next()) {
-    std::string_view name = ToView(it->key()).substr(kLegacyMetaPrefix.size());
-    batch.Put(std::string(kMetaPrefix) + std::string(name), it->value());
-    batch.Delete(it->key());
-    any = true;
-  }
-  ZENML_TRY(FromLevelDb(it->status(), "reading format-1 metadata"));
-  if (!any) return Status::OK();  // a new database
-  LogLine(s.logger.get(), "spool: format 1 -> 2 (metadata m/ -> c/)");
-  PutMetaInt(&batch, kMetaFormat, kFormatVersion);
-  PutMetaInt(&batch, kLegacyMetaFormat, kFormatVersion);
-  return WriteLocked(s, &batch);
-}
 
 Status Spool::Impl::RepairLocked(SharedDb& s, bool only_if_current_missing,
                                  bool* did_repair) {

@@ -14,6 +14,9 @@
 #include <gtest/gtest.h>
 #include <leveldb/db.h>
 #include <leveldb/env.h>
+#include <leveldb/iterator.h>
+#include <leveldb/options.h>
+#include <leveldb/table.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,6 +25,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -116,6 +120,41 @@ inline std::vector<fs::path> Tables(const fs::path& analytics) {
                [](const fs::path& p) { return p.extension() == ".ldb"; });
 }
 
+// Whether the table file at `path` holds only m/ keys: the format guard's
+// table of its own (a new spool's first, spool/keys.h). Read with LevelDB's
+// table reader, without opening the database (which would change it).
+inline bool IsGuardTable(const fs::path& path) {
+  leveldb::Env* env = leveldb::Env::Default();
+  leveldb::RandomAccessFile* file = nullptr;
+  uint64_t size = 0;
+  if (!env->GetFileSize(path.string(), &size).ok() ||
+      !env->NewRandomAccessFile(path.string(), &file).ok()) {
+    return false;
+  }
+  std::unique_ptr<leveldb::RandomAccessFile> owned(file);
+  leveldb::Table* raw = nullptr;
+  if (!leveldb::Table::Open(leveldb::Options(), file, size, &raw).ok()) {
+    return false;
+  }
+  std::unique_ptr<leveldb::Table> table(raw);
+  std::unique_ptr<leveldb::Iterator> it(
+      table->NewIterator(leveldb::ReadOptions()));
+  bool any = false;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    // Internal keys: the user key, then 8 bytes of sequence and type.
+    if (!it->key().starts_with("m/")) return false;
+    any = true;
+  }
+  return any && it->status().ok();
+}
+
+// The tables that hold events: every table but the format guard's.
+inline std::vector<fs::path> EventTables(const fs::path& analytics) {
+  std::vector<fs::path> tables = Tables(analytics);
+  std::erase_if(tables, IsGuardTable);
+  return tables;
+}
+
 inline std::vector<fs::path> Logs(const fs::path& analytics) {
   return Files(Db(analytics),
                [](const fs::path& p) { return p.extension() == ".log"; });
@@ -197,20 +236,22 @@ inline std::vector<Case> Cases() {
          fs::resize_file(log, (records[mid] + records[mid + 1]) / 2);
        },
        Report::kUndetectable},
-      // Each table on its own: the older holds the first kTableEvents, the
-      // newer the log's (and the newest metadata).
+      // Each table on its own: the older ones hold the first kTableEvents
+      // (one table, or more when the events move to deeper levels as
+      // tables of their own), the newest the log's (and the newest
+      // metadata).
       {"older of two tables truncated",
        [](const fs::path& a) {
-         auto tables = Tables(a);
-         ASSERT_EQ(tables.size(), 2u);
-         fs::resize_file(tables[0], fs::file_size(tables[0]) / 2);
+         auto tables = EventTables(a);
+         ASSERT_GE(tables.size(), 2u);
+         fs::resize_file(tables.front(), fs::file_size(tables.front()) / 2);
        },
        Report::kExactOrUnknown, false, true},
       {"newer of two tables bit-flipped",
        [](const fs::path& a) {
-         auto tables = Tables(a);
-         ASSERT_EQ(tables.size(), 2u);
-         FlipByte(tables[1], fs::file_size(tables[1]) / 3);
+         auto tables = EventTables(a);
+         ASSERT_GE(tables.size(), 2u);
+         FlipByte(tables.back(), fs::file_size(tables.back()) / 3);
        },
        Report::kExactOrUnknown, false, true},
       // An older log is complete by construction (every write was synced
@@ -386,7 +427,7 @@ inline uint64_t Fill(const fs::path& analytics, const fs::path& scratch,
   FillOneLog(analytics, message);
   if (c.two_tables) {
     FlushLogToTable(analytics);
-    EXPECT_EQ(Tables(analytics).size(), 2u);
+    EXPECT_GE(EventTables(analytics).size(), 2u);
   }
   return kTableEvents + kLogEvents + kInboxEvents;
 }

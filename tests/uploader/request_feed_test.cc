@@ -18,7 +18,7 @@
 #include "core/timestamp.h"
 #include "spool/spool.h"
 #include "tests/spool/fault_env.h"
-#include "tests/spool/level0_tables.h"
+#include "tests/spool/tables.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
 #include "uploader/gzip.h"
@@ -308,8 +308,11 @@ TEST_F(RequestFeedTest,
   ASSERT_TRUE(landed);
   ASSERT_TRUE(feed.Stop().ok());
   EXPECT_FALSE(spool_.CompactingLevel0());  // not held any more
-  // The compaction finished.
-  EXPECT_LT(Level0Tables(spool_dir), 4u);
+  // The compaction finished: LevelDB leaves fewer tables on level 0 than
+  // its trigger, 4 (its tables of appends overlap nothing, so it moves them
+  // down one at a time, and stops there), and this check's open writes the
+  // last writer's log to one more.
+  EXPECT_LE(Level0Tables(spool_dir), 4u);
 }
 
 TEST(RequestFeedFaultTest, AFailedAckStopsTheFeedWithTheErrorAndLosesNothing) {
