@@ -58,4 +58,24 @@ Result<std::vector<Entry>> Reader::Read(size_t max_bytes, size_t max_count,
   return entries;
 }
 
+Result<size_t> Reader::Visit(size_t max_bytes, size_t max_count,
+                             const EntryVisitor& visit) {
+  if (policy_.ingest) {
+    ZENML_TRY_ASSIGN(std::vector<Entry> entries,
+                     spool_.Peek(cursor_, max_bytes, max_count));
+    size_t visited = 0;
+    for (const Entry& e : entries) {
+      visited++;
+      cursor_ = e.key;
+      if (!visit(EntryView{e.key, e.seq, e.json})) break;
+    }
+    return visited;
+  }
+  return spool_.ScanEach(cursor_, max_bytes, max_count,
+                         [&](const EntryView& e) {
+                           cursor_.assign(e.key);
+                           return visit(e);
+                         });
+}
+
 }  // namespace zenml::spool

@@ -101,6 +101,13 @@ class Reader {
                                   size_t largest_message = 0,
                                   bool* at_head = nullptr);
 
+  // Like Read, but hands each entry to `visit` (false: stop) instead of
+  // returning copies: in place for a pure read (Spool::ScanEach), copies
+  // of a Peek's when the policy ingests. Returns how many it visited (0:
+  // none left); the cursor moves past them.
+  Result<size_t> Visit(size_t max_bytes, size_t max_count,
+                       const EntryVisitor& visit);
+
   bool held() const { return hold_.held(); }
   // Whether LevelDB compacted level 0 when the last transaction ended.
   bool compacting() const { return compacting_; }

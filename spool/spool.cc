@@ -88,16 +88,21 @@ Status Spool::Impl::AppendToInbox(std::span<const std::string> messages) {
   return WriteInbox(messages, ToMs(clock_->Now()));
 }
 
-Result<std::vector<Entry>> Spool::Impl::Peek(std::string_view after_key,
-                                             size_t max_bytes, size_t max_count,
-                                             bool ingest) {
-  std::vector<Entry> out;
+Result<size_t> Spool::Impl::VisitEvents(std::string_view after_key,
+                                        size_t max_bytes, size_t max_count,
+                                        bool ingest,
+                                        const EntryVisitor& visit) {
+  // Where to go on from: `after_key`, then the last event visited, so that
+  // a second run of the transaction after a repair visits none twice.
+  std::string resume(after_key);
+  size_t visited = 0;
+  size_t bytes = 0;
+  bool stopped = false;
   bool absent = false;
   Status run_status = Run(
       /*create=*/false,
       [&](SharedDb& s) -> Status {
-        out.clear();
-        if (max_count == 0) return Status::OK();
+        if (stopped || visited >= max_count) return Status::OK();
         // Only readers that walk the spool pay for this, never a writer
         // (a tracking process must not spend seconds compacting), and never
         // a pure read (Scan).
@@ -106,13 +111,12 @@ Result<std::vector<Entry>> Spool::Impl::Peek(std::string_view after_key,
         ro.verify_checksums = true;
         std::unique_ptr<leveldb::Iterator> it(s.db->NewIterator(ro));
         const std::string head = EventKey(s.meta.first_seq);
-        if (!after_key.empty() && after_key >= head) {
-          it->Seek(ToSlice(after_key));
-          if (it->Valid() && ToView(it->key()) == after_key) it->Next();
+        if (!resume.empty() && resume >= head) {
+          it->Seek(resume);
+          if (it->Valid() && ToView(it->key()) == resume) it->Next();
         } else {
           it->Seek(head);
         }
-        size_t bytes = 0;
         for (; it->Valid(); it->Next()) {
           const std::string_view key = ToView(it->key());
           if (!key.starts_with(kEventPrefix)) break;
@@ -124,15 +128,32 @@ Result<std::vector<Entry>> Spool::Impl::Peek(std::string_view after_key,
             return Status::Corruption(
                 fmt::format("spool: event {} fails its checksum", *seq));
           }
-          if (!out.empty() && bytes + value->json.size() > max_bytes) break;
-          out.push_back({std::string(key), *seq, std::string(value->json)});
+          if (visited > 0 && bytes + value->json.size() > max_bytes) break;
+          visited++;
           bytes += value->json.size();
-          if (out.size() >= max_count) break;
+          resume.assign(key);
+          if (!visit(EntryView{key, *seq, value->json})) {
+            stopped = true;
+            break;
+          }
+          if (visited >= max_count) break;
         }
         return FromLevelDb(it->status(), "reading events");
       },
       &absent, ingest);
   ZENML_TRY(run_status);
+  return visited;
+}
+
+Result<std::vector<Entry>> Spool::Impl::Peek(std::string_view after_key,
+                                             size_t max_bytes, size_t max_count,
+                                             bool ingest) {
+  std::vector<Entry> out;
+  ZENML_TRY(VisitEvents(
+      after_key, max_bytes, max_count, ingest, [&](const EntryView& e) {
+        out.push_back({std::string(e.key), e.seq, std::string(e.json)});
+        return true;
+      }));
   return out;
 }
 
@@ -417,6 +438,12 @@ Result<std::vector<Entry>> Spool::ScanInbox() { return impl_->ScanInbox(); }
 Result<std::vector<Entry>> Spool::Scan(std::string_view after_key,
                                        size_t max_bytes, size_t max_count) {
   return impl_->Peek(after_key, max_bytes, max_count, /*ingest=*/false);
+}
+
+Result<size_t> Spool::ScanEach(std::string_view after_key, size_t max_bytes,
+                               size_t max_count, const EntryVisitor& visit) {
+  return impl_->VisitEvents(after_key, max_bytes, max_count,
+                            /*ingest=*/false, visit);
 }
 
 Status Spool::Ack(std::span<const std::string> keys) {

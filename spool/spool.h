@@ -144,6 +144,17 @@ struct Entry {
   std::string json;  // the message exactly as it will be sent
 };
 
+// One pending event where it lies: the views point into the database's
+// buffers and are valid only during the visitor's call that receives them.
+struct EntryView {
+  std::string_view key;  // as Entry::key
+  uint64_t seq = 0;
+  std::string_view json;
+};
+
+// Receives one event; returns false to stop the walk.
+using EntryVisitor = std::function<bool(const EntryView&)>;
+
 // A message the server refused on its own (after splitting).
 struct DeadLetterEntry {
   uint64_t seq = 0;
@@ -301,6 +312,14 @@ class Spool {
 
   Result<std::vector<Entry>> Scan(std::string_view after_key, size_t max_bytes,
                                   size_t max_count);
+
+  // Like Scan, but hands each event to `visit` in place instead of copying
+  // it (a 1,000,000-event dump: the copies and their allocations were a
+  // quarter of its CPU). Stops after the same limits, or when `visit`
+  // returns false; returns how many events it visited (0: none left). A
+  // repair in the middle resumes after the last one visited: none twice.
+  Result<size_t> ScanEach(std::string_view after_key, size_t max_bytes,
+                          size_t max_count, const EntryVisitor& visit);
 
   // Deletes exactly the given event keys (ones already gone are ignored) and
   // updates count and bytes in the same batch. Compacts the drained range

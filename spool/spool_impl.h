@@ -176,9 +176,15 @@ class Spool::Impl {
 
   Status AppendToInbox(std::span<const std::string> messages);
 
-  // Peek with ingest; Scan without (nor compaction).
+  // Peek with ingest; Scan without (nor compaction). Copies what
+  // VisitEvents visits.
   Result<std::vector<Entry>> Peek(std::string_view after_key, size_t max_bytes,
                                   size_t max_count, bool ingest);
+
+  // Peek's walk, handing each event to `visit` in place (Spool::ScanEach).
+  Result<size_t> VisitEvents(std::string_view after_key, size_t max_bytes,
+                             size_t max_count, bool ingest,
+                             const EntryVisitor& visit);
 
   Status Ack(std::span<const std::string> keys);
 

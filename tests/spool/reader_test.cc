@@ -80,6 +80,39 @@ class ReaderTest : public ::testing::Test {
   std::optional<Spool> spool_;
 };
 
+// Visit walks as Read does, under either policy (in place for a pure
+// read, copies of a Peek's when it ingests), and a visitor that stops it
+// leaves the cursor at the last event it was given.
+TEST_F(ReaderTest, VisitWalksAsReadDoesAndStopsWhereTheVisitorSays) {
+  ASSERT_TRUE(spool().Append(Messages(10)).ok());
+  for (bool ingest : {false, true}) {
+    SCOPED_TRACE(ingest ? "ingest" : "pure read");
+    Reader reader(spool(), ReaderPolicy{.ingest = ingest});
+    std::vector<std::string> got;
+    auto visit_until = [&](size_t stop_after) {
+      return [&got, stop_after](const EntryView& e) {
+        got.emplace_back(e.json);
+        return got.size() % stop_after != 0;
+      };
+    };
+    ASSERT_TRUE(reader.Begin().ok());
+    auto n = reader.Visit(1 << 20, 4, visit_until(100));  // a chunk of 4
+    ASSERT_TRUE(n.ok());
+    EXPECT_EQ(*n, 4u);
+    n = reader.Visit(1 << 20, 100, visit_until(6));  // stops at the 6th
+    ASSERT_TRUE(n.ok());
+    EXPECT_EQ(*n, 2u);
+    n = reader.Visit(1 << 20, 100, visit_until(100));  // the rest
+    ASSERT_TRUE(n.ok());
+    EXPECT_EQ(*n, 4u);
+    n = reader.Visit(1 << 20, 100, visit_until(100));
+    ASSERT_TRUE(n.ok());
+    EXPECT_EQ(*n, 0u);
+    reader.End();
+    EXPECT_EQ(got, Messages(10));
+  }
+}
+
 TEST_F(ReaderTest, ReadsEverythingInOrderWithOneOpen) {
   ASSERT_TRUE(spool().Append(Messages(10)).ok());
   const int opens_before = env_.opens;

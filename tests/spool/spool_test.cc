@@ -21,8 +21,8 @@
 #include <vector>
 
 #include "spool/keys.h"
-#include "tests/spool/tables.h"
 #include "tests/spool/read_all.h"
+#include "tests/spool/tables.h"
 #include "tests/testing/temp_dir.h"
 
 namespace zenml::spool {
@@ -1123,6 +1123,86 @@ TEST_F(SpoolTest, AFormatTwoSpoolIsMarkedFormatThreeByItsFirstWriter) {
   // The guard is left at 2: a format-1 program refuses it all the same, and
   // rewritten it would share a table with the counters.
   EXPECT_EQ(RawGet(std::string(kLegacyMetaFormat)), EncodeFixed64BE(2));
+}
+
+// ScanEach visits in place what Scan would copy, with the same limits, and
+// stops where its visitor says.
+TEST_F(SpoolTest, ScanEachVisitsWhatScanReturnsWithoutCopying) {
+  Spool spool(Options());
+  ASSERT_TRUE(spool.Append(Messages(25)).ok());
+  struct Seen {
+    std::string key;
+    uint64_t seq;
+    std::string json;
+  };
+  auto scan_each = [&](std::string_view after, size_t max_bytes,
+                       size_t max_count, size_t stop_at) {
+    std::vector<Seen> seen;
+    auto n =
+        spool.ScanEach(after, max_bytes, max_count, [&](const EntryView& e) {
+          seen.push_back({std::string(e.key), e.seq, std::string(e.json)});
+          return seen.size() < stop_at;
+        });
+    EXPECT_TRUE(n.ok());
+    EXPECT_EQ(n.ok() ? *n : 0, seen.size());
+    return seen;
+  };
+  auto expect_same = [](const std::vector<Seen>& seen,
+                        const std::vector<Entry>& copies) {
+    ASSERT_EQ(seen.size(), copies.size());
+    for (size_t i = 0; i < seen.size(); ++i) {
+      EXPECT_EQ(seen[i].key, copies[i].key);
+      EXPECT_EQ(seen[i].seq, copies[i].seq);
+      EXPECT_EQ(seen[i].json, copies[i].json);
+    }
+  };
+  const auto all = spool.Scan("", 1 << 20, 100);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 25u);
+  expect_same(scan_each("", 1 << 20, 100, SIZE_MAX), *all);
+  // By count, by bytes (at least one), after a key.
+  expect_same(scan_each("", 1 << 20, 7, SIZE_MAX), *spool.Scan("", 1 << 20, 7));
+  expect_same(scan_each("", 40, 100, SIZE_MAX), *spool.Scan("", 40, 100));
+  expect_same(scan_each("", 1, 100, SIZE_MAX), *spool.Scan("", 1, 100));
+  expect_same(scan_each((*all)[9].key, 1 << 20, 5, SIZE_MAX),
+              *spool.Scan((*all)[9].key, 1 << 20, 5));
+  // The visitor stops it: the one that said stop was visited.
+  const auto stopped = scan_each("", 1 << 20, 100, 3);
+  ASSERT_EQ(stopped.size(), 3u);
+  EXPECT_EQ(stopped.back().seq, 3u);
+  EXPECT_TRUE(scan_each((*all)[24].key, 1 << 20, 100, SIZE_MAX).empty());
+}
+
+// An event that fails its checksum in the middle of a walk: the spool is
+// repaired (the event removed and counted) and the walk goes on after the
+// last event it visited, so no event is visited twice.
+TEST_F(SpoolTest, ScanEachResumesAfterARepairWithoutVisitingTwice) {
+  const auto messages = Messages(10);
+  {
+    Spool spool(Options());
+    ASSERT_TRUE(spool.Append(messages).ok());
+  }
+  {
+    std::string damaged = EncodeEventValue(NowMs(), messages[4]);
+    damaged.back() ^= 0x01;  // the JSON no longer matches its CRC
+    leveldb::WriteBatch b;
+    b.Put(EventKey(5), damaged);
+    RawWrite(&b);
+  }
+  Spool spool(Options());
+  std::vector<uint64_t> seqs;
+  auto n = spool.ScanEach("", 1 << 20, 100, [&](const EntryView& e) {
+    seqs.push_back(e.seq);
+    return true;
+  });
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{1, 2, 3, 4, 6, 7, 8, 9, 10}));
+  EXPECT_EQ(*n, 9u);
+  auto stats = spool.Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->count, 9u);
+  EXPECT_EQ(
+      stats->dropped[std::string(DropReasonName(DropReason::kCorruption))], 1u);
 }
 
 TEST_F(SpoolTest, ReadingAMissingSpoolCreatesNothing) {

@@ -61,9 +61,8 @@ inline bool ReadTableRanges(const std::filesystem::path& spool_dir,
     if (open == std::string::npos || middle == std::string::npos) continue;
     const size_t smallest_end = line.rfind("' @", middle);
     const size_t largest_end = line.rfind("' @");
-    ranges->push_back(
-        {level, line.substr(open + 2, smallest_end - open - 2),
-         line.substr(middle + 5, largest_end - middle - 5)});
+    ranges->push_back({level, line.substr(open + 2, smallest_end - open - 2),
+                       line.substr(middle + 5, largest_end - middle - 5)});
   }
   return true;
 }

@@ -131,7 +131,9 @@ class Dumper {
   // Calls `visit` for every pending entry, in order, a chunk at a time,
   // holding the spool for slices of kHoldSlice, then for the events waiting
   // in inbox files (seq 0: they get theirs when a writer ingests them, after
-  // everything in the database). `visit` returns false to stop.
+  // everything in the database). `visit` returns false to stop. The views
+  // point into LevelDB's buffers (Spool::ScanEach): nothing is copied but
+  // what `visit` writes out.
   template <typename Visit>
   Status ForEachEntry(Visit&& visit) {
     if (!SpoolExists()) return Status::OK();
@@ -142,21 +144,24 @@ class Dumper {
       spool::Reader reader(
           spool, spool::ReaderPolicy{
                      .ingest = false, .yield = false, .max_hold = kHoldSlice});
+      bool stopped = false;
       for (;;) {
         if (Status held = reader.Begin(); !held.ok()) return held;
-        auto chunk = reader.Read(kChunkBytes, kChunkCount);
+        auto visited = reader.Visit(kChunkBytes, kChunkCount,
+                                    [&](const spool::EntryView& entry) {
+                                      stopped = !visit(entry);
+                                      return !stopped;
+                                    });
         reader.End();
-        if (!chunk.ok()) return chunk.status();
-        if (chunk->empty()) break;
-        for (const auto& entry : *chunk) {
-          if (!visit(entry)) return Status::OK();
-        }
+        if (!visited.ok()) return visited.status();
+        if (stopped) return Status::OK();
+        if (*visited == 0) break;
       }
     }
     auto inbox = spool.ScanInbox();
     if (!inbox.ok()) return inbox.status();
     for (const auto& entry : *inbox) {
-      if (!visit(entry)) break;
+      if (!visit(spool::EntryView{entry.key, entry.seq, entry.json})) break;
     }
     return Status::OK();
   }
@@ -247,7 +252,7 @@ int Dumper::DumpEvents() {
     out_ << fmt::format("{:>8}  {:<24}  {:<28}  {:>6}  {:>5}\n", "SEQ", "TIME",
                         "EVENT", "BYTES", "AGE");
   }
-  Status s = ForEachEntry([&](const spool::Entry& entry) {
+  Status s = ForEachEntry([&](const spool::EntryView& entry) {
     if (options_.limit != 0 && shown >= options_.limit) return false;
     // Parsing is needed only for filters and the table; --json alone copies.
     const bool need_fields = !json || since_ || !events_.empty();
@@ -350,7 +355,7 @@ int Dumper::DumpStats() {
   // Oldest and newest by event time: one streamed pass (the metadata keeps
   // counts, not times).
   std::optional<WallTime> oldest, newest;
-  Status s = ForEachEntry([&](const spool::Entry& entry) {
+  Status s = ForEachEntry([&](const spool::EntryView& entry) {
     Fields f = ParseFields(entry.json);
     if (f.time) {
       if (!oldest || *f.time < *oldest) oldest = f.time;
