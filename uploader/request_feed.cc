@@ -292,8 +292,11 @@ core::Status RequestFeed::PrepareOne(std::vector<spool::Entry>& entries,
   std::vector<std::string_view> messages;
   messages.reserve(end - *begin);
   for (size_t i = *begin; i < end; ++i) messages.push_back(entries[i].json);
-  out->body = builder_.BuildFor(messages, core::FormatTimestamp(clock_.Now()));
+  // The age first: read after the sentAt, it could be younger than the
+  // sentAt it vouches for (the clock moving between the two reads), and a
+  // stale sentAt would pass the sender's kMaxPreparedAge check.
   out->built_at = clock_.Monotonic();
+  out->body = builder_.BuildFor(messages, core::FormatTimestamp(clock_.Now()));
   builder_.Clear();
   if (options_.gzip) {
     ZENML_TRY_ASSIGN(out->body, GzipCompress(out->body, options_.gzip_level));
