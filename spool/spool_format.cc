@@ -1,7 +1,6 @@
 // Spool::Impl: the on-disk format: a new database's format records, and the
 // migration from format 1 (spool_impl.h, keys.h).
 
-#include <fmt/format.h>
 #include <leveldb/db.h>
 #include <leveldb/env.h>
 #include <leveldb/iterator.h>
